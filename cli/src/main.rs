@@ -1,0 +1,24 @@
+//! `idbsync`: move IndexedDB exports into Parquet on HDFS (or a local folder) and back.
+
+mod args;
+mod infer_cmd;
+mod tree;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = args::Cli::parse();
+    let res = match cli.command {
+        args::Command::Infer(a) => infer_cmd::run(a),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("idbsync: error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! The inferrer: bytes are pushed in, records are split out and scanned in
+//! parallel with rayon, and the per-chunk lattices are merged.
+
+use crate::dexie::DatabaseInfo;
+use crate::error::{Error, Result};
+use crate::format::{self, Format};
+use crate::lattice::Node;
+use crate::scan::{path_at, RecErr, RecordRef, WalkOpts, Walker};
+use crate::schema::{self, InferResult, SchemaDoc};
+use crate::split::{Piece, Splitter};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What to do when a field's types conflict beyond numeric widening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnConflict {
+    /// A lossless JSON-text column (Arrow extension `arrow.json`).
+    #[default]
+    Json,
+    /// A plain Utf8 column holding each value as text.
+    String,
+    /// Stop with an error naming the field and the first conflicting record.
+    Error,
+}
+
+/// What to do with a typeson tag idbsync does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownTags {
+    /// Stop with an error naming the tag.
+    #[default]
+    Error,
+    /// Keep the value as JSON text, with its typeson encapsulation.
+    Json,
+}
+
+/// Options for [`Inferrer`], built with consuming `with_*` setters.
+#[derive(Debug, Clone)]
+pub struct InferOptions {
+    pub(crate) format: Option<Format>,
+    pub(crate) store_name: String,
+    pub(crate) threads: usize,
+    pub(crate) detect_timestamps: bool,
+    pub(crate) on_conflict: OnConflict,
+    pub(crate) unknown_tags: UnknownTags,
+    pub(crate) map_threshold: usize,
+    pub(crate) pinned: Option<SchemaDoc>,
+    pub(crate) max_issues: usize,
+    pub(crate) piece_bytes: usize,
+}
+
+impl Default for InferOptions {
+    fn default() -> Self {
+        InferOptions {
+            format: None,
+            store_name: "records".into(),
+            threads: 0,
+            detect_timestamps: false,
+            on_conflict: OnConflict::Json,
+            unknown_tags: UnknownTags::Error,
+            map_threshold: 200,
+            pinned: None,
+            max_issues: 10,
+            piece_bytes: 256 << 10,
+        }
+    }
+}
+
+impl InferOptions {
+    /// Default options: detect the format, all cores, JSON columns on conflict.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Reads the input as this format instead of detecting it.
+    pub fn with_format(mut self, f: Option<Format>) -> Self {
+        self.format = f;
+        self
+    }
+    /// Store name for single-store inputs (NDJSON, a JSON array).
+    pub fn with_store_name(mut self, name: impl Into<String>) -> Self {
+        self.store_name = name.into();
+        self
+    }
+    /// Worker threads; 0 means one per core.
+    pub fn with_threads(mut self, n: usize) -> Self {
+        self.threads = n;
+        self
+    }
+    /// Turns ISO-8601 string columns into timestamps.
+    pub fn with_detect_timestamps(mut self, on: bool) -> Self {
+        self.detect_timestamps = on;
+        self
+    }
+    /// What a type conflict becomes.
+    pub fn with_on_conflict(mut self, c: OnConflict) -> Self {
+        self.on_conflict = c;
+        self
+    }
+    /// What an unknown typeson tag becomes.
+    pub fn with_unknown_tags(mut self, u: UnknownTags) -> Self {
+        self.unknown_tags = u;
+        self
+    }
+    /// Objects with more distinct keys than this become `Map<Utf8, T>`.
+    pub fn with_map_threshold(mut self, n: usize) -> Self {
+        self.map_threshold = n;
+        self
+    }
+    /// Pins fields to the types of a schema document (what `infer --json` prints).
+    pub fn with_pinned(mut self, doc: Option<SchemaDoc>) -> Self {
+        self.pinned = doc;
+        self
+    }
+    /// Bytes per parallel work item for NDJSON input.
+    pub fn with_piece_bytes(mut self, n: usize) -> Self {
+        self.piece_bytes = n.max(1);
+        self
+    }
+}
+
+/// One invalid record: where it is and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordIssue {
+    /// Record index within the store (for NDJSON: among non-blank lines).
+    pub record: u64,
+    /// Byte offset of the problem in the (decompressed) input.
+    pub offset: u64,
+    /// Field path of the problem within the record.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Per-store accumulator.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StoreAcc {
+    pub root: Node,
+    pub key: Node,
+    pub rows: u64,
+    pub invalid: u64,
+    pub issues: Vec<RecordIssue>,
+}
+
+impl StoreAcc {
+    fn merge(&mut self, o: StoreAcc, max_issues: usize) {
+        self.root.merge(o.root);
+        self.key.merge(o.key);
+        self.rows += o.rows;
+        self.invalid += o.invalid;
+        if !o.issues.is_empty() {
+            self.issues.extend(o.issues);
+            self.issues.sort_by_key(|i| i.offset);
+            self.issues.truncate(max_issues);
+        }
+    }
+}
+
+struct Partial {
+    stores: Vec<StoreAcc>,
+    fatal: Option<(u64, Error)>,
+}
+
+impl Partial {
+    fn new(n: usize) -> Partial {
+        Partial { stores: vec![StoreAcc::default(); n], fatal: None }
+    }
+
+    fn merge(mut self, o: Partial, max_issues: usize) -> Partial {
+        for (a, b) in self.stores.iter_mut().zip(o.stores) {
+            a.merge(b, max_issues);
+        }
+        self.fatal = match (self.fatal, o.fatal) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        self
+    }
+}
+
+/// Infers one Arrow schema per object store from an export pushed in as bytes.
+///
+/// ```
+/// use schema_infer::{Inferrer, InferOptions};
+/// let mut inf = Inferrer::new(InferOptions::new().with_store_name("people")).unwrap();
+/// inf.push(b"{\"name\":\"Ada\",\"age\":36}\n{\"name\":\"Alan\",\"age\":41.5}\n").unwrap();
+/// let result = inf.finish().unwrap();
+/// let schema = &result.stores[0].schema;
+/// assert_eq!(schema.field(1).data_type(), &arrow_schema::DataType::Float64);
+/// ```
+pub struct Inferrer {
+    opts: InferOptions,
+    pool: rayon::ThreadPool,
+    splitter: Option<Splitter>,
+    pending: Vec<u8>,
+    base: u64,
+    bom_checked: bool,
+    acc: Vec<StoreAcc>,
+    bytes: u64,
+}
+
+impl Inferrer {
+    /// A new inferrer with its own worker pool.
+    pub fn new(opts: InferOptions) -> Result<Inferrer> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build()?;
+        Ok(Inferrer {
+            opts,
+            pool,
+            splitter: None,
+            pending: Vec::new(),
+            base: 0,
+            bom_checked: false,
+            acc: Vec::new(),
+            bytes: 0,
+        })
+    }
+
+    /// The format in use, once known.
+    pub fn format(&self) -> Option<Format> {
+        self.splitter.as_ref().map(|_| self.detected())
+    }
+
+    fn detected(&self) -> Format {
+        self.opts.format.unwrap_or(Format::Ndjson)
+    }
+
+    /// Feeds the next bytes of the input. Complete records are inferred now; an
+    /// incomplete tail waits for the next push.
+    pub fn push(&mut self, data: &[u8]) -> Result<()> {
+        self.bytes += data.len() as u64;
+        self.pending.extend_from_slice(data);
+        self.process(false)
+    }
+
+    /// Bytes of input kept waiting for the rest of a record.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Ends the input and returns the schemas.
+    pub fn finish(mut self) -> Result<InferResult> {
+        self.process(true)?;
+        let format = self.detected();
+        let splitter = self.splitter.take().expect("splitter exists after eof");
+        let database = match format {
+            Format::Dexie => Some(DatabaseInfo {
+                name: splitter.header.database_name.clone(),
+                version: splitter.header.database_version,
+            }),
+            _ => None,
+        };
+        schema::build(format, database, &splitter, self.acc, &self.opts, self.bytes)
+    }
+
+    fn process(&mut self, eof: bool) -> Result<()> {
+        if !self.bom_checked {
+            if self.pending.len() < 3 && !eof {
+                return Ok(());
+            }
+            if self.pending.starts_with(b"\xEF\xBB\xBF") {
+                self.pending.drain(..3);
+                self.base += 3;
+            }
+            self.bom_checked = true;
+        }
+        if self.splitter.is_none() {
+            let f = match self.opts.format {
+                Some(f) => f,
+                None => match format::detect(&self.pending, eof) {
+                    Some(f) => f,
+                    None => return Ok(()),
+                },
+            };
+            self.opts.format = Some(f);
+            let mut s = Splitter::new(f, &self.opts.store_name);
+            s.piece_bytes = self.opts.piece_bytes;
+            self.splitter = Some(s);
+        }
+        let splitter = self.splitter.as_mut().expect("splitter");
+        let mut pieces = Vec::new();
+        let used = splitter.split(&self.pending, self.base, eof, &mut pieces)?;
+        let n = splitter.stores.len();
+        let out_of_line: Vec<bool> = splitter.stores.iter().map(|s| s.inbound == Some(false)).collect();
+        let names: Vec<String> = splitter.stores.iter().map(|s| s.name.clone()).collect();
+        if !pieces.is_empty() {
+            let buf = &self.pending[..];
+            let base = self.base;
+            let wopts = WalkOpts {
+                detect_timestamps: self.opts.detect_timestamps,
+                unknown_as_json: self.opts.unknown_tags == UnknownTags::Json,
+            };
+            let max_issues = self.opts.max_issues;
+            let part = self.pool.install(|| {
+                pieces
+                    .par_iter()
+                    .fold(
+                        || (Partial::new(n), Walker::new(wopts)),
+                        |(mut part, mut walker), piece| {
+                            run_piece(piece, buf, base, &out_of_line, &names, &mut walker, &mut part, max_issues);
+                            (part, walker)
+                        },
+                    )
+                    .map(|(p, _)| p)
+                    .reduce(|| Partial::new(n), |a, b| a.merge(b, max_issues))
+            });
+            if let Some((_, e)) = part.fatal {
+                return Err(e);
+            }
+            self.acc.resize_with(n, StoreAcc::default);
+            for (a, b) in self.acc.iter_mut().zip(part.stores) {
+                a.merge(b, max_issues);
+            }
+        }
+        self.acc.resize_with(n, StoreAcc::default);
+        self.pending.drain(..used);
+        self.base += used as u64;
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_piece(
+    piece: &Piece,
+    buf: &[u8],
+    base: u64,
+    out_of_line: &[bool],
+    names: &[String],
+    walker: &mut Walker,
+    part: &mut Partial,
+    max_issues: usize,
+) {
+    let mut one = |store: u32, start: usize, end: usize, index: u64| {
+        let bytes = &buf[start..end];
+        let r = RecordRef { bytes, offset: base + start as u64, index };
+        let acc = &mut part.stores[store as usize];
+        let res = if out_of_line[store as usize] {
+            walker.record(&r, &mut acc.root, Some(&mut acc.key))
+        } else {
+            walker.record(&r, &mut acc.root, None)
+        };
+        match res {
+            Ok(()) => acc.rows += 1,
+            Err(RecErr::Invalid { at, reason }) => {
+                acc.invalid += 1;
+                if acc.issues.len() < max_issues {
+                    let at = at.min(bytes.len());
+                    acc.issues.push(RecordIssue {
+                        record: index,
+                        offset: r.offset + at as u64,
+                        path: path_at(bytes, at),
+                        reason,
+                    });
+                }
+            }
+            Err(RecErr::UnknownTag { at, name }) => {
+                let offset = r.offset + at as u64;
+                if part.fatal.as_ref().is_none_or(|f| offset < f.0) {
+                    let e = Error::UnknownTag {
+                        store: names[store as usize].clone(),
+                        record: index,
+                        offset,
+                        path: path_at(bytes, at),
+                        tag: name,
+                    };
+                    part.fatal = Some((offset, e));
+                }
+            }
+        }
+    };
+    match *piece {
+        Piece::Record { store, start, end, index } => one(store, start, end, index),
+        Piece::Lines { start, end, first } => {
+            let mut index = first;
+            let mut ls = start;
+            while ls < end {
+                let le = memchr::memchr(b'\n', &buf[ls..end]).map_or(end, |i| ls + i);
+                let mut e = le;
+                if e > ls && buf[e - 1] == b'\r' {
+                    e -= 1;
+                }
+                if !buf[ls..e].iter().all(|&b| crate::json::is_ws(b)) {
+                    one(0, ls, e, index);
+                    index += 1;
+                }
+                ls = le + 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! Byte-level JSON scanning that allocates nothing: whitespace, strings, numbers,
+//! literals and whole values. Inference and splitting are built on these.
+
+use memchr::memchr2;
+
+/// Why a JSON value could not be scanned. `Incomplete` means "need more bytes".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanError {
+    /// The buffer ended inside the value.
+    Incomplete,
+    /// The bytes at this position are not valid JSON.
+    Syntax(usize, &'static str),
+    /// Nesting deeper than [`MAX_DEPTH`].
+    TooDeep(usize),
+}
+
+/// The deepest nesting accepted; deeper input is an error, never a stack overflow.
+pub(crate) const MAX_DEPTH: usize = 512;
+
+#[inline]
+pub(crate) fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+/// Index of the first non-whitespace byte at or after `pos` (or `buf.len()`).
+#[inline]
+pub(crate) fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
+    while pos < buf.len() && is_ws(buf[pos]) {
+        pos += 1;
+    }
+    pos
+}
+
+/// `pos` is just after an opening quote. Returns the index just after the closing
+/// quote and whether the string contained a backslash escape.
+#[inline]
+pub(crate) fn skip_string(buf: &[u8], mut pos: usize) -> Result<(usize, bool), ScanError> {
+    let mut escaped = false;
+    loop {
+        match memchr2(b'"', b'\\', &buf[pos..]) {
+            None => return Err(ScanError::Incomplete),
+            Some(i) => {
+                let at = pos + i;
+                if buf[at] == b'"' {
+                    return Ok((at + 1, escaped));
+                }
+                escaped = true;
+                if at + 1 >= buf.len() {
+                    return Err(ScanError::Incomplete);
+                }
+                pos = at + 2;
+            }
+        }
+    }
+}
+
+/// What a JSON number literal holds, as far as the type lattice cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NumClass {
+    /// Integral and within ±2^53: exact in a JavaScript number and in Int64.
+    Int,
+    /// Anything else (fraction, exponent, or beyond ±2^53).
+    Float,
+}
+
+/// 2^53: the largest integer a JavaScript number holds exactly.
+pub(crate) const MAX_SAFE: u64 = 1 << 53;
+
+/// Scans a number starting at `pos`. Returns the end index and its class.
+#[inline]
+pub(crate) fn scan_number(buf: &[u8], start: usize) -> Result<(usize, NumClass), ScanError> {
+    let mut pos = start;
+    let n = buf.len();
+    if pos < n && buf[pos] == b'-' {
+        pos += 1;
+    }
+    let int_start = pos;
+    while pos < n && buf[pos].is_ascii_digit() {
+        pos += 1;
+    }
+    let int_len = pos - int_start;
+    if int_len == 0 {
+        return Err(if pos >= n { ScanError::Incomplete } else { ScanError::Syntax(pos, "invalid number") });
+    }
+    if int_len > 1 && buf[int_start] == b'0' {
+        return Err(ScanError::Syntax(int_start, "leading zero in number"));
+    }
+    let mut integral = true;
+    let mut frac_nonzero = false;
+    if pos < n && buf[pos] == b'.' {
+        pos += 1;
+        let f = pos;
+        while pos < n && buf[pos].is_ascii_digit() {
+            frac_nonzero |= buf[pos] != b'0';
+            pos += 1;
+        }
+        if pos == f {
+            return Err(ScanError::Syntax(pos, "digits expected after '.'"));
+        }
+    }
+    let mut has_exp = false;
+    if pos < n && (buf[pos] == b'e' || buf[pos] == b'E') {
+        has_exp = true;
+        pos += 1;
+        if pos < n && (buf[pos] == b'+' || buf[pos] == b'-') {
+            pos += 1;
+        }
+        let e = pos;
+        while pos < n && buf[pos].is_ascii_digit() {
+            pos += 1;
+        }
+        if pos == e {
+            return Err(ScanError::Syntax(pos, "digits expected in exponent"));
+        }
+    }
+    if frac_nonzero {
+        integral = false;
+    }
+    let class = if has_exp {
+        // Rare in browser output (JSON.stringify writes 1e21 and up this way).
+        let text = std::str::from_utf8(&buf[start..pos]).unwrap_or("x");
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() && v.fract() == 0.0 && v.abs() <= MAX_SAFE as f64 => {
+                if v == 0.0 && v.is_sign_negative() {
+                    NumClass::Float
+                } else {
+                    NumClass::Int
+                }
+            }
+            _ => NumClass::Float,
+        }
+    } else if !integral {
+        NumClass::Float
+    } else if buf[start] == b'-' && int_len == 1 && buf[int_start] == b'0' {
+        // -0 is not an integer value in JavaScript terms (it would lose its sign).
+        NumClass::Float
+    } else if int_len < 16 {
+        NumClass::Int
+    } else if int_len == 16 {
+        let mut v: u64 = 0;
+        for &d in &buf[int_start..int_start + int_len] {
+            v = v * 10 + u64::from(d - b'0');
+        }
+        if v <= MAX_SAFE {
+            NumClass::Int
+        } else {
+            NumClass::Float
+        }
+    } else {
+        NumClass::Float
+    };
+    if pos >= n {
+        // A number at the very end of a buffer may continue in the next one; callers
+        // that know the value is complete (a whole record) pass a terminated slice.
+    }
+    Ok((pos, class))
+}
+
+/// Matches a literal (`true`, `false`, `null`) at `pos`.
+#[inline]
+pub(crate) fn expect_literal(buf: &[u8], pos: usize, lit: &'static [u8]) -> Result<usize, ScanError> {
+    let end = pos + lit.len();
+    if end > buf.len() {
+        if lit.starts_with(&buf[pos..]) {
+            return Err(ScanError::Incomplete);
+        }
+        return Err(ScanError::Syntax(pos, "invalid literal"));
+    }
+    if &buf[pos..end] == lit {
+        Ok(end)
+    } else {
+        Err(ScanError::Syntax(pos, "invalid literal"))
+    }
+}
+
+/// Skips one whole JSON value starting at `pos` (which must not be whitespace),
+/// tracking strings and brackets only. Returns the index just after the value.
+/// Inner syntax (commas, colons, literals) is left for the record parser to judge,
+/// so a malformed record is still delimited and can be rejected on its own.
+pub(crate) fn skip_value(buf: &[u8], pos: usize) -> Result<usize, ScanError> {
+    let n = buf.len();
+    if pos >= n {
+        return Err(ScanError::Incomplete);
+    }
+    match buf[pos] {
+        b'"' => skip_string(buf, pos + 1).map(|(e, _)| e),
+        b'{' | b'[' => skip_container(buf, pos),
+        b't' => expect_literal(buf, pos, b"true"),
+        b'f' => expect_literal(buf, pos, b"false"),
+        b'n' => expect_literal(buf, pos, b"null"),
+        b'-' | b'0'..=b'9' => {
+            let (end, _) = scan_number(buf, pos)?;
+            if end >= n {
+                return Err(ScanError::Incomplete);
+            }
+            Ok(end)
+        }
+        _ => Err(ScanError::Syntax(pos, "unexpected character")),
+    }
+}
+
+fn skip_container(buf: &[u8], start: usize) -> Result<usize, ScanError> {
+    // A small stack of expected closers; depth is bounded.
+    let mut stack: Vec<u8> = Vec::with_capacity(16);
+    let mut pos = start;
+    let n = buf.len();
+    while pos < n {
+        let b = buf[pos];
+        match b {
+            b'"' => {
+                pos = skip_string(buf, pos + 1)?.0;
+                continue;
+            }
+            b'{' | b'[' => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(ScanError::TooDeep(pos));
+                }
+                stack.push(if b == b'{' { b'}' } else { b']' });
+            }
+            b'}' | b']' => match stack.pop() {
+                Some(c) if c == b => {
+                    if stack.is_empty() {
+                        return Ok(pos + 1);
+                    }
+                }
+                _ => return Err(ScanError::Syntax(pos, "unbalanced bracket")),
+            },
+            _ => {}
+        }
+        pos += 1;
+    }
+    Err(ScanError::Incomplete)
+}
+
+/// Decodes a JSON string body (between the quotes) with escapes into `out`.
+/// Lone surrogates become U+FFFD, as a lossy UTF-16 decoder would.
+pub(crate) fn unescape_into(body: &[u8], out: &mut String) -> Result<(), &'static str> {
+    let mut i = 0;
+    let mut utf16: Vec<u16> = Vec::new();
+    while i < body.len() {
+        let b = body[i];
+        if b != b'\\' {
+            let next = memchr::memchr(b'\\', &body[i..]).map_or(body.len(), |k| i + k);
+            let chunk = std::str::from_utf8(&body[i..next]).map_err(|_| "invalid UTF-8 in string")?;
+            out.push_str(chunk);
+            i = next;
+            continue;
+        }
+        let esc = *body.get(i + 1).ok_or("dangling backslash")?;
+        i += 2;
+        match esc {
+            b'"' => out.push('"'),
+            b'\\' => out.push('\\'),
+            b'/' => out.push('/'),
+            b'b' => out.push('\u{8}'),
+            b'f' => out.push('\u{c}'),
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b't' => out.push('\t'),
+            b'u' => {
+                utf16.clear();
+                let mut j = i - 2;
+                while j + 6 <= body.len() && body[j] == b'\\' && body[j + 1] == b'u' {
+                    let hex = std::str::from_utf8(&body[j + 2..j + 6]).map_err(|_| "bad \\u escape")?;
+                    utf16.push(u16::from_str_radix(hex, 16).map_err(|_| "bad \\u escape")?);
+                    j += 6;
+                }
+                if utf16.is_empty() {
+                    return Err("bad \\u escape");
+                }
+                out.extend(char::decode_utf16(utf16.iter().copied()).map(|r| r.unwrap_or('\u{FFFD}')));
+                i = j;
+            }
+            _ => return Err("invalid escape"),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_classify_like_javascript() {
+        let c = |s: &str| scan_number(format!("{s} ").as_bytes(), 0).unwrap().1;
+        assert_eq!(c("0"), NumClass::Int);
+        assert_eq!(c("-12"), NumClass::Int);
+        assert_eq!(c("9007199254740992"), NumClass::Int);
+        assert_eq!(c("9007199254740993"), NumClass::Float);
+        assert_eq!(c("18446744073709551616"), NumClass::Float);
+        assert_eq!(c("1.5"), NumClass::Float);
+        assert_eq!(c("2.000"), NumClass::Int);
+        assert_eq!(c("1e3"), NumClass::Int);
+        assert_eq!(c("1e400"), NumClass::Float);
+        assert_eq!(c("-0"), NumClass::Float);
+        assert!(scan_number(b"01 ", 0).is_err());
+        assert!(scan_number(b"1. ", 0).is_err());
+    }
+
+    #[test]
+    fn skip_value_tracks_strings_and_brackets() {
+        let s = br#"{"a":"}]\"x","b":[1,{"c":null}]} tail"#;
+        assert_eq!(skip_value(s, 0).unwrap(), s.len() - 5);
+        assert_eq!(skip_value(br#"{"a":[1,2"#, 0), Err(ScanError::Incomplete));
+        assert!(matches!(skip_value(br#"{"a":]"#, 0), Err(ScanError::Syntax(5, _))));
+        let deep = "[".repeat(100_000);
+        assert!(matches!(skip_value(deep.as_bytes(), 0), Err(ScanError::TooDeep(_))));
+    }
+
+    #[test]
+    fn unescape_handles_surrogates() {
+        let mut s = String::new();
+        unescape_into(br"a\u00e9\ud83d\ude00\ud800x\n", &mut s).unwrap();
+        assert_eq!(s, "aé😀\u{FFFD}x\n");
+    }
+}

@@ -1,0 +1,431 @@
+//! The type lattice. A [`Node`] summarises every value seen at one place of a store
+//! (a field, a list element, a map key). `merge` is associative and commutative, so
+//! chunks are inferred in parallel and merged in any order to the same result;
+//! first-seen positions make field order independent of the thread schedule.
+
+use crate::tag::{Elem, Tag};
+use indexmap::IndexMap;
+
+/// Where a value was first seen: the record's index in its store and the byte
+/// offset of the value in the (decompressed) input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Pos {
+    /// Byte offset of the value in the input.
+    pub offset: u64,
+    /// Index of the record within its store.
+    pub record: u64,
+}
+
+/// Classes of observed values, for the widening report (bit positions).
+pub(crate) mod class {
+    pub const NULL: u8 = 0;
+    pub const UNDEFINED: u8 = 1;
+    pub const HOLE: u8 = 2;
+    pub const BOOL: u8 = 3;
+    pub const INT: u8 = 4;
+    pub const FLOAT: u8 = 5;
+    pub const STR: u8 = 6;
+    pub const OBJECT: u8 = 7;
+    pub const ARRAY: u8 = 8;
+    pub const BIG_DECIMAL: u8 = 9;
+    pub const BIG_TEXT: u8 = 10;
+    pub const NON_ISO: u8 = 11;
+    pub const TAG_BASE: u8 = 16;
+
+    pub fn name(c: u8) -> String {
+        match c {
+            NULL => "null".into(),
+            UNDEFINED => "undefined".into(),
+            HOLE => "hole".into(),
+            BOOL => "boolean".into(),
+            INT => "integer".into(),
+            FLOAT => "number".into(),
+            STR => "string".into(),
+            OBJECT => "object".into(),
+            ARRAY => "array".into(),
+            BIG_DECIMAL => "bigint beyond int64".into(),
+            BIG_TEXT => "bigint beyond decimal(38)".into(),
+            NON_ISO => "non-ISO-8601 string".into(),
+            t => crate::tag::ALL_TAGS
+                .iter()
+                .find(|x| x.id() + TAG_BASE == t)
+                .map_or_else(|| format!("class {t}"), |x| format!("{} ({})", x.name(), "typeson")),
+        }
+    }
+}
+
+/// How wide a BigInt column must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum BigWidth {
+    I64,
+    Decimal38,
+    Text,
+}
+
+/// The shape of the values at a node.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) enum Ty {
+    /// Only "no value" (null, undefined, holes) seen so far.
+    #[default]
+    Unknown,
+    Bool,
+    Int,
+    Float,
+    /// `iso`: every string so far is an ISO-8601 timestamp (tracked on request).
+    Str {
+        iso: bool,
+    },
+    BigInt(BigWidth),
+    Timestamp,
+    Binary,
+    Blob,
+    File,
+    RegExp,
+    Typed(Elem),
+    List(Box<Node>),
+    Map(Box<Node>, Box<Node>),
+    Struct(Box<Struct>),
+    /// An object with too many distinct keys: every value merged into one node.
+    ObjMap(Box<Node>),
+    /// Types that conflict beyond widening: a lossless JSON-text column.
+    Json,
+}
+
+/// A field of a struct: its node and in how many of the struct's objects it appeared.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Field {
+    pub node: Node,
+    pub present: u64,
+    last_obj: u64,
+}
+
+/// The union of the fields seen in objects at one place.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Struct {
+    pub fields: IndexMap<Box<str>, Field>,
+    pub objects: u64,
+}
+
+/// Above this many distinct keys an object node stops tracking fields one by one.
+pub(crate) const WIDE_CAP: usize = 2000;
+
+/// Everything observed at one place.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Node {
+    pub ty: Ty,
+    /// The column's typeson tag (Date, Blob, Map, …); values of one column share it.
+    pub tag: Option<Tag>,
+    /// Values and no-values observed here.
+    pub count: u64,
+    /// Of which null, undefined or holes.
+    pub nulls: u64,
+    mask: u64,
+    /// First position of each class seen, in first-seen order within a chunk.
+    pub seen: Vec<(u8, Pos)>,
+}
+
+impl Node {
+    #[inline]
+    pub fn mark(&mut self, c: u8, pos: Pos) {
+        let bit = 1u64 << c;
+        if self.mask & bit == 0 {
+            self.mask |= bit;
+            self.seen.push((c, pos));
+        } else if let Some(e) = self.seen.iter_mut().find(|e| e.0 == c) {
+            // Keeps the minimum even when positions arrive out of order.
+            if pos < e.1 {
+                e.1 = pos;
+            }
+        }
+    }
+
+    #[inline]
+    fn mark_fast(&mut self, c: u8, pos: Pos) {
+        let bit = 1u64 << c;
+        if self.mask & bit == 0 {
+            self.mask |= bit;
+            self.seen.push((c, pos));
+        }
+    }
+
+    pub fn has(&self, c: u8) -> bool {
+        self.mask & (1u64 << c) != 0
+    }
+
+    /// The earliest position of anything seen here.
+    pub fn first(&self) -> Pos {
+        self.seen.iter().map(|e| e.1).min().unwrap_or_default()
+    }
+
+    /// Records a null / undefined / hole.
+    #[inline]
+    pub fn no_value(&mut self, c: u8, pos: Pos) {
+        self.count += 1;
+        self.nulls += 1;
+        self.mark_fast(c, pos);
+    }
+
+    /// Records a leaf value of shape `ty` with column tag `tag`.
+    #[inline]
+    pub fn leaf(&mut self, ty: Ty, tag: Option<Tag>, c: u8, pos: Pos) {
+        self.count += 1;
+        self.mark_fast(c, pos);
+        if self.ty == ty && self.tag == tag {
+            return;
+        }
+        let mut other = Node { ty, tag, ..Node::default() };
+        self.absorb_shape(&mut other);
+    }
+
+    /// Makes this node a JSON column.
+    pub fn make_json(&mut self) {
+        self.ty = Ty::Json;
+        self.tag = None;
+    }
+
+    /// Records an object; returns the struct to fill, or `None` when the node is
+    /// (or just became) something an object cannot be part of.
+    #[inline]
+    pub fn enter_object(&mut self, tag: Option<Tag>, pos: Pos) -> ObjTarget<'_> {
+        self.count += 1;
+        self.mark_fast(class::OBJECT, pos);
+        if self.tag != tag && self.ty != Ty::Unknown {
+            self.make_json();
+        }
+        match self.ty {
+            Ty::Unknown => {
+                self.tag = tag;
+                self.ty = Ty::Struct(Box::default());
+            }
+            Ty::Struct(_) | Ty::ObjMap(_) => {}
+            _ => self.make_json(),
+        }
+        match &mut self.ty {
+            Ty::Struct(s) => {
+                s.objects += 1;
+                ObjTarget::Struct(s)
+            }
+            Ty::ObjMap(v) => ObjTarget::Map(v),
+            _ => ObjTarget::Skip,
+        }
+    }
+
+    /// Records an array (a list, or a Set with `tag`); returns the element node.
+    #[inline]
+    pub fn enter_list(&mut self, tag: Option<Tag>, pos: Pos) -> Option<&mut Node> {
+        self.count += 1;
+        self.mark_fast(class::ARRAY, pos);
+        if self.tag != tag && self.ty != Ty::Unknown {
+            self.make_json();
+        }
+        match self.ty {
+            Ty::Unknown => {
+                self.tag = tag;
+                self.ty = Ty::List(Box::default());
+            }
+            Ty::List(_) => {}
+            _ => self.make_json(),
+        }
+        match &mut self.ty {
+            Ty::List(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Records a typeson Map; returns its key and value nodes.
+    pub fn enter_map(&mut self, pos: Pos) -> Option<(&mut Node, &mut Node)> {
+        self.count += 1;
+        self.mark_fast(class::TAG_BASE + Tag::Map.id(), pos);
+        if self.tag != Some(Tag::Map) && self.ty != Ty::Unknown {
+            self.make_json();
+        }
+        if self.ty == Ty::Unknown {
+            self.tag = Some(Tag::Map);
+            self.ty = Ty::Map(Box::default(), Box::default());
+        }
+        match &mut self.ty {
+            Ty::Map(k, v) => Some((k, v)),
+            _ => None,
+        }
+    }
+
+    /// Merges `other` into `self`. Associative and commutative.
+    pub fn merge(&mut self, mut other: Node) {
+        self.count += other.count;
+        self.nulls += other.nulls;
+        for (c, p) in other.seen.drain(..) {
+            self.mark(c, p);
+        }
+        self.absorb_shape(&mut other);
+    }
+
+    /// Merges the shape (type and tag) of `other` into `self`.
+    fn absorb_shape(&mut self, other: &mut Node) {
+        if other.ty == Ty::Unknown {
+            return;
+        }
+        if self.ty == Ty::Unknown {
+            self.ty = std::mem::take(&mut other.ty);
+            self.tag = other.tag;
+            return;
+        }
+        if self.ty == Ty::Json || other.ty == Ty::Json || self.tag != other.tag {
+            self.make_json();
+            return;
+        }
+        let theirs = std::mem::take(&mut other.ty);
+        let mine = std::mem::take(&mut self.ty);
+        self.ty = match (mine, theirs) {
+            (Ty::Int, Ty::Float) | (Ty::Float, Ty::Int) => Ty::Float,
+            (Ty::Str { iso: a }, Ty::Str { iso: b }) => Ty::Str { iso: a && b },
+            (Ty::BigInt(a), Ty::BigInt(b)) => Ty::BigInt(a.max(b)),
+            (Ty::Typed(a), Ty::Typed(b)) if a == b => Ty::Typed(a),
+            (Ty::List(mut a), Ty::List(b)) => {
+                a.merge(*b);
+                Ty::List(a)
+            }
+            (Ty::Map(mut k, mut v), Ty::Map(k2, v2)) => {
+                k.merge(*k2);
+                v.merge(*v2);
+                Ty::Map(k, v)
+            }
+            (Ty::Struct(mut a), Ty::Struct(b)) => {
+                a.merge(*b);
+                if a.fields.len() > WIDE_CAP {
+                    Ty::ObjMap(Box::new(a.collapse()))
+                } else {
+                    Ty::Struct(a)
+                }
+            }
+            (Ty::ObjMap(mut v), Ty::Struct(s)) | (Ty::Struct(s), Ty::ObjMap(mut v)) => {
+                v.merge(s.collapse());
+                Ty::ObjMap(v)
+            }
+            (Ty::ObjMap(mut v), Ty::ObjMap(w)) => {
+                v.merge(*w);
+                Ty::ObjMap(v)
+            }
+            (a, b) if a == b && is_leaf(&a) => a,
+            _ => {
+                self.tag = None;
+                Ty::Json
+            }
+        };
+    }
+}
+
+fn is_leaf(t: &Ty) -> bool {
+    matches!(t, Ty::Bool | Ty::Int | Ty::Float | Ty::Timestamp | Ty::Binary | Ty::Blob | Ty::File | Ty::RegExp)
+}
+
+/// Where the members of an observed object go.
+pub(crate) enum ObjTarget<'a> {
+    Struct(&'a mut Struct),
+    Map(&'a mut Node),
+    Skip,
+}
+
+impl Struct {
+    /// The field named `key`; `hint` is where the previous lookup ended, so rows
+    /// with a stable key order find each field without hashing.
+    #[inline]
+    pub fn field(&mut self, key: &str, hint: &mut usize) -> &mut Node {
+        let idx = match self.fields.get_index(*hint) {
+            Some((k, _)) if &**k == key => *hint,
+            _ => match self.fields.get_index_of(key) {
+                Some(i) => i,
+                None => {
+                    self.fields.insert(key.into(), Field::default());
+                    self.fields.len() - 1
+                }
+            },
+        };
+        *hint = idx + 1;
+        let obj = self.objects;
+        let f = &mut self.fields[idx];
+        if f.last_obj != obj {
+            f.last_obj = obj;
+            f.present += 1;
+        }
+        &mut f.node
+    }
+
+    /// Whether too many keys were seen for a struct to make sense.
+    pub fn is_too_wide(&self) -> bool {
+        self.fields.len() > WIDE_CAP
+    }
+
+    fn merge(&mut self, other: Struct) {
+        self.objects += other.objects;
+        for (k, f) in other.fields {
+            match self.fields.get_mut(&k) {
+                Some(mine) => {
+                    mine.present += f.present;
+                    mine.node.merge(f.node);
+                }
+                None => {
+                    self.fields.insert(k, Field { node: f.node, present: f.present, last_obj: 0 });
+                }
+            }
+        }
+    }
+
+    /// Every field's values merged into one node (for `Map<Utf8, T>`).
+    pub fn collapse(self) -> Node {
+        let mut v = Node::default();
+        for (_, f) in self.fields {
+            v.merge(f.node);
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(o: u64) -> Pos {
+        Pos { offset: o, record: o }
+    }
+
+    #[test]
+    fn numeric_widening_and_conflict() {
+        let mut n = Node::default();
+        n.leaf(Ty::Int, None, class::INT, at(1));
+        n.leaf(Ty::Float, None, class::FLOAT, at(2));
+        assert_eq!(n.ty, Ty::Float);
+        n.no_value(class::NULL, at(3));
+        assert_eq!(n.ty, Ty::Float);
+        n.leaf(Ty::Str { iso: false }, None, class::STR, at(4));
+        assert_eq!(n.ty, Ty::Json);
+        assert_eq!(n.count, 4);
+        assert_eq!(n.nulls, 1);
+    }
+
+    #[test]
+    fn tags_must_agree() {
+        let mut n = Node::default();
+        n.leaf(Ty::Timestamp, Some(Tag::Date), class::TAG_BASE, at(1));
+        n.no_value(class::NULL, at(2));
+        assert_eq!(n.tag, Some(Tag::Date));
+        n.leaf(Ty::Str { iso: false }, Some(Tag::StringObject), class::STR, at(3));
+        assert_eq!(n.ty, Ty::Json);
+        assert_eq!(n.tag, None);
+    }
+
+    #[test]
+    fn struct_fields_count_presence_once_per_object() {
+        let mut n = Node::default();
+        for (i, keys) in [vec!["a", "b"], vec!["a", "a"], vec!["c"]].iter().enumerate() {
+            let ObjTarget::Struct(s) = n.enter_object(None, at(i as u64)) else { panic!() };
+            let mut hint = 0;
+            for k in keys {
+                s.field(k, &mut hint).leaf(Ty::Int, None, class::INT, at(i as u64));
+            }
+        }
+        let Ty::Struct(s) = &n.ty else { panic!() };
+        assert_eq!(s.objects, 3);
+        let p: Vec<u64> = s.fields.values().map(|f| f.present).collect();
+        assert_eq!(p, vec![2, 1, 1]);
+    }
+}

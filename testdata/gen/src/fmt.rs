@@ -1,0 +1,117 @@
+//! Fast number and date formatting into a byte buffer (no `fmt` machinery).
+
+/// Appends the decimal digits of `v`.
+#[inline]
+pub(crate) fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&tmp[i..]);
+}
+
+/// Appends an amount in cents the way `JSON.stringify` prints the matching
+/// double: `12.34`, `12.3`, or `12` (trailing zeros dropped).
+#[inline]
+pub(crate) fn push_cents(buf: &mut Vec<u8>, cents: u64) {
+    push_u64(buf, cents / 100);
+    let frac = (cents % 100) as u8;
+    if frac != 0 {
+        buf.push(b'.');
+        buf.push(b'0' + frac / 10);
+        if frac % 10 != 0 {
+            buf.push(b'0' + frac % 10);
+        }
+    }
+}
+
+/// Appends exactly `width` digits of `v` (zero padded).
+#[inline]
+fn push_fixed(buf: &mut Vec<u8>, v: u32, width: usize) {
+    let start = buf.len();
+    buf.resize(start + width, b'0');
+    let mut v = v;
+    for b in buf[start..].iter_mut().rev() {
+        *b = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// Converts days since 1970-01-01 into a proleptic Gregorian (year, month, day)
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Appends epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (years 0..=9999),
+/// the output of JavaScript's `Date.prototype.toISOString`.
+pub(crate) fn push_iso8601(buf: &mut Vec<u8>, epoch_ms: i64) {
+    let days = epoch_ms.div_euclid(86_400_000);
+    let ms_of_day = epoch_ms.rem_euclid(86_400_000) as u32;
+    let (y, m, d) = civil_from_days(days);
+    push_fixed(buf, y.clamp(0, 9999) as u32, 4);
+    buf.push(b'-');
+    push_fixed(buf, m, 2);
+    buf.push(b'-');
+    push_fixed(buf, d, 2);
+    buf.push(b'T');
+    push_fixed(buf, ms_of_day / 3_600_000, 2);
+    buf.push(b':');
+    push_fixed(buf, ms_of_day / 60_000 % 60, 2);
+    buf.push(b':');
+    push_fixed(buf, ms_of_day / 1000 % 60, 2);
+    buf.push(b'.');
+    push_fixed(buf, ms_of_day % 1000, 3);
+    buf.push(b'Z');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut b = Vec::new();
+        f(&mut b);
+        String::from_utf8(b).unwrap()
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(s(|b| push_u64(b, 0)), "0");
+        assert_eq!(s(|b| push_u64(b, 1_000_007)), "1000007");
+        assert_eq!(s(|b| push_u64(b, u64::MAX)), u64::MAX.to_string());
+    }
+
+    #[test]
+    fn cents_like_json_stringify() {
+        assert_eq!(s(|b| push_cents(b, 12345)), "123.45");
+        assert_eq!(s(|b| push_cents(b, 12340)), "123.4");
+        assert_eq!(s(|b| push_cents(b, 12305)), "123.05");
+        assert_eq!(s(|b| push_cents(b, 12300)), "123");
+        assert_eq!(s(|b| push_cents(b, 5)), "0.05");
+    }
+
+    #[test]
+    fn iso8601_like_to_iso_string() {
+        assert_eq!(s(|b| push_iso8601(b, 0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(s(|b| push_iso8601(b, 1_709_251_200_000)), "2024-03-01T00:00:00.000Z");
+        assert_eq!(s(|b| push_iso8601(b, 1_709_164_799_999)), "2024-02-28T23:59:59.999Z");
+        assert_eq!(s(|b| push_iso8601(b, 951_782_400_123)), "2000-02-29T00:00:00.123Z");
+        assert_eq!(s(|b| push_iso8601(b, -1)), "1969-12-31T23:59:59.999Z");
+    }
+}

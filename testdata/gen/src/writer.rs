@@ -1,0 +1,342 @@
+//! `OrderGen`: the builder, and the NDJSON / Dexie serialisers.
+
+use std::io::{self, Write};
+
+use crate::fmt::{push_cents, push_iso8601, push_u64};
+use crate::record::{Order, OrderStream};
+
+/// Output flush threshold of the internal buffer.
+const FLUSH_AT: usize = 1 << 18;
+
+/// Average NDJSON bytes per record (measured at 1,000,000 records, seed 42).
+const NDJSON_BYTES_PER_RECORD: f64 = 394.3;
+/// Average Dexie export bytes per row (measured at 1,000,000 records, seed 42).
+const DEXIE_BYTES_PER_RECORD: f64 = 419.3;
+
+/// An output format of [`OrderGen`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// One JSON record per line; Dates as ISO-8601 strings (`2024-03-01T00:00:00.000Z`).
+    Ndjson,
+    /// A Dexie export v1 (npm `dexie-export-import`) of database `shop`, table `orders`;
+    /// Dates as epoch milliseconds tagged by a typeson `"$types"` object.
+    Dexie,
+}
+
+/// Deterministic generator of web-shop orders.
+///
+/// The same `(seed, records)` always produces byte-identical output, and
+/// [`write_ndjson`](Self::write_ndjson) and [`write_dexie`](Self::write_dexie)
+/// carry the same records. Each record has, in this order: `id` (1..=N),
+/// `customerId`, `created` (Date), `status`, `currency`, `total`, `items`
+/// (1–5 × `{sku, qty, price}`), `shipping` (`{city, zip, method, eta}`, `eta` a Date),
+/// `tags` (0–4 strings) and the optional `coupon` (~30%), `giftMessage` (only in
+/// the last 10% of records) and `lateKey` (only in the last record).
+///
+/// Deliberate drift: ~1% of records have one `items[].qty` as a string, ~1% have
+/// `shipping.zip` as a number, ~1% have an integral `total`, and in the last record
+/// `customerId` is a string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderGen {
+    seed: u64,
+    records: u64,
+}
+
+impl Default for OrderGen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OrderGen {
+    /// Seed used by [`OrderGen::new`].
+    pub const DEFAULT_SEED: u64 = 42;
+    /// Record count used by [`OrderGen::new`].
+    pub const DEFAULT_RECORDS: u64 = 1000;
+
+    /// A generator of [`DEFAULT_RECORDS`](Self::DEFAULT_RECORDS) records with seed
+    /// [`DEFAULT_SEED`](Self::DEFAULT_SEED).
+    pub fn new() -> Self {
+        Self { seed: Self::DEFAULT_SEED, records: Self::DEFAULT_RECORDS }
+    }
+
+    /// Sets the seed of the random stream.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the number of records.
+    pub fn with_records(mut self, records: u64) -> Self {
+        self.records = records;
+        self
+    }
+
+    /// Sets the number of records so that `format` output is about `bytes` long
+    /// (see [`OrderGen::records_for_size`]).
+    pub fn with_target_size(self, bytes: u64, format: Format) -> Self {
+        self.with_records(Self::records_for_size(bytes, format))
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The number of records.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// The record count whose `format` output is about `bytes` long (within ~1% for
+    /// sizes above a few MB; at least 1 record).
+    pub fn records_for_size(bytes: u64, format: Format) -> u64 {
+        let per = match format {
+            Format::Ndjson => NDJSON_BYTES_PER_RECORD,
+            Format::Dexie => DEXIE_BYTES_PER_RECORD,
+        };
+        ((bytes as f64 / per).round() as u64).max(1)
+    }
+
+    /// Writes the records in `format`; returns the number of bytes written.
+    pub fn write(&self, format: Format, w: impl Write) -> io::Result<u64> {
+        match format {
+            Format::Ndjson => self.write_ndjson(w),
+            Format::Dexie => self.write_dexie(w),
+        }
+    }
+
+    /// Writes one JSON record per line (each line ends in `\n`), Dates as ISO-8601
+    /// strings; returns the number of bytes written. Buffers internally, so `w`
+    /// need not be a `BufWriter`.
+    pub fn write_ndjson(&self, w: impl Write) -> io::Result<u64> {
+        let mut out = Out::new(w);
+        let mut stream = OrderStream::new(self.seed, self.records);
+        let mut o = Order::default();
+        while stream.next_into(&mut o) {
+            push_record(&mut out.buf, &o, Dates::Iso);
+            out.buf.push(b'\n');
+            out.maybe_flush()?;
+        }
+        out.finish()
+    }
+
+    /// Writes a Dexie export v1 with one row per line (rows joined by `",\n"`),
+    /// Dates as epoch milliseconds and a typeson `"$types"` object as each row's
+    /// last key; returns the number of bytes written. Buffers internally.
+    pub fn write_dexie(&self, w: impl Write) -> io::Result<u64> {
+        let mut out = Out::new(w);
+        out.buf.extend_from_slice(
+            b"{\"formatName\":\"dexie\",\"formatVersion\":1,\"data\":{\"databaseName\":\"shop\",\
+              \"databaseVersion\":1,\"tables\":[{\"name\":\"orders\",\
+              \"schema\":\"++id,customerId,created,*tags\",\"rowCount\":",
+        );
+        push_u64(&mut out.buf, self.records);
+        out.buf.extend_from_slice(b"}],\"data\":[{\"tableName\":\"orders\",\"inbound\":true,\"rows\":[");
+        let mut stream = OrderStream::new(self.seed, self.records);
+        let mut o = Order::default();
+        while stream.next_into(&mut o) {
+            if o.id > 1 {
+                out.buf.extend_from_slice(b",\n");
+            }
+            push_record(&mut out.buf, &o, Dates::EpochMillis);
+            out.maybe_flush()?;
+        }
+        out.buf.extend_from_slice(b"]}]}}");
+        out.finish()
+    }
+}
+
+/// A byte buffer in front of the caller's writer that counts what it writes.
+struct Out<W: Write> {
+    w: W,
+    buf: Vec<u8>,
+    written: u64,
+}
+
+impl<W: Write> Out<W> {
+    fn new(w: W) -> Self {
+        Self { w, buf: Vec::with_capacity(FLUSH_AT + 4096), written: 0 }
+    }
+
+    #[inline]
+    fn maybe_flush(&mut self) -> io::Result<()> {
+        if self.buf.len() >= FLUSH_AT {
+            self.flush_buf()?;
+        }
+        Ok(())
+    }
+
+    fn flush_buf(&mut self) -> io::Result<()> {
+        self.w.write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<u64> {
+        self.flush_buf()?;
+        self.w.flush()?;
+        Ok(self.written)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dates {
+    /// `"2024-03-01T00:00:00.000Z"` (JSON.stringify of a Date).
+    Iso,
+    /// `1709251200000`, tagged in `"$types"` (typeson, as in a Dexie export).
+    EpochMillis,
+}
+
+#[inline]
+fn push_date(buf: &mut Vec<u8>, ms: i64, dates: Dates) {
+    match dates {
+        Dates::Iso => {
+            buf.push(b'"');
+            push_iso8601(buf, ms);
+            buf.push(b'"');
+        }
+        Dates::EpochMillis => push_u64(buf, ms as u64),
+    }
+}
+
+/// Appends `s` as a JSON string, escaped as `JSON.stringify` does.
+fn push_str(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => buf.extend_from_slice(b"\\\""),
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            0..=0x1f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                buf.extend_from_slice(b"\\u00");
+                buf.push(HEX[usize::from(b >> 4)]);
+                buf.push(HEX[usize::from(b & 0xf)]);
+            }
+            _ => buf.push(b),
+        }
+    }
+    buf.push(b'"');
+}
+
+fn push_record(buf: &mut Vec<u8>, o: &Order, dates: Dates) {
+    buf.extend_from_slice(b"{\"id\":");
+    push_u64(buf, o.id);
+    buf.extend_from_slice(b",\"customerId\":");
+    if o.customer_id_as_string {
+        buf.push(b'"');
+        push_u64(buf, o.customer_id.into());
+        buf.push(b'"');
+    } else {
+        push_u64(buf, o.customer_id.into());
+    }
+    buf.extend_from_slice(b",\"created\":");
+    push_date(buf, o.created_ms, dates);
+    buf.extend_from_slice(b",\"status\":");
+    push_str(buf, o.status);
+    buf.extend_from_slice(b",\"currency\":");
+    push_str(buf, o.currency);
+    buf.extend_from_slice(b",\"total\":");
+    push_cents(buf, o.total_cents);
+    buf.extend_from_slice(b",\"items\":[");
+    for (i, it) in o.items.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"{\"sku\":\"SKU-");
+        buf.extend_from_slice(it.sku_prefix.as_bytes());
+        buf.push(b'-');
+        push_u64(buf, it.sku_number.into());
+        buf.extend_from_slice(b"\",\"qty\":");
+        if it.qty_as_string {
+            buf.push(b'"');
+            push_u64(buf, it.qty.into());
+            buf.push(b'"');
+        } else {
+            push_u64(buf, it.qty.into());
+        }
+        buf.extend_from_slice(b",\"price\":");
+        push_cents(buf, it.price_cents);
+        buf.push(b'}');
+    }
+    buf.extend_from_slice(b"],\"shipping\":{\"city\":");
+    push_str(buf, o.city);
+    buf.extend_from_slice(b",\"zip\":");
+    if o.zip_as_number {
+        push_u64(buf, o.zip.into());
+    } else {
+        buf.push(b'"');
+        push_u64(buf, o.zip.into());
+        buf.push(b'"');
+    }
+    buf.extend_from_slice(b",\"method\":");
+    push_str(buf, o.method);
+    buf.extend_from_slice(b",\"eta\":");
+    push_date(buf, o.eta_ms, dates);
+    buf.extend_from_slice(b"},\"tags\":[");
+    for (i, t) in o.tags.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        push_str(buf, t);
+    }
+    buf.push(b']');
+    if let Some(c) = o.coupon {
+        buf.extend_from_slice(b",\"coupon\":");
+        push_str(buf, c);
+    }
+    if let Some(g) = o.gift_message {
+        buf.extend_from_slice(b",\"giftMessage\":");
+        push_str(buf, g);
+    }
+    if let Some(l) = o.late_key {
+        buf.extend_from_slice(b",\"lateKey\":");
+        push_str(buf, l);
+    }
+    if dates == Dates::EpochMillis {
+        buf.extend_from_slice(b",\"$types\":{\"created\":\"date\",\"shipping.eta\":\"date\"}");
+    }
+    buf.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_like_json_stringify() {
+        let mut b = Vec::new();
+        push_str(&mut b, "a\"b\\c\nd\u{1}é");
+        assert_eq!(b, "\"a\\\"b\\\\c\\nd\\u0001é\"".as_bytes());
+    }
+
+    #[test]
+    fn returned_byte_count_matches() {
+        let g = OrderGen::new().with_records(3000);
+        for f in [Format::Ndjson, Format::Dexie] {
+            let mut v = Vec::new();
+            assert_eq!(g.write(f, &mut v).unwrap(), v.len() as u64);
+        }
+    }
+
+    #[test]
+    fn zero_records() {
+        let g = OrderGen::new().with_records(0);
+        let mut v = Vec::new();
+        assert_eq!(g.write_ndjson(&mut v).unwrap(), 0);
+        v.clear();
+        g.write_dexie(&mut v).unwrap();
+        assert!(v.ends_with(b"\"rowCount\":0}],\"data\":[{\"tableName\":\"orders\",\"inbound\":true,\"rows\":[]}]}}"));
+    }
+
+    #[test]
+    fn records_for_size_is_at_least_one() {
+        assert_eq!(OrderGen::records_for_size(0, Format::Ndjson), 1);
+        assert_eq!(OrderGen::records_for_size(394_300_000, Format::Ndjson), 1_000_000);
+        assert_eq!(OrderGen::records_for_size(419_300_000, Format::Dexie), 1_000_000);
+    }
+}

@@ -1,0 +1,190 @@
+//! End-to-end checks of the NDJSON and Dexie outputs with an independent JSON parser.
+
+use serde_json::{Map, Value};
+use testdata_gen::{Format, OrderGen};
+
+fn bytes(gen: &OrderGen, format: Format) -> Vec<u8> {
+    let mut v = Vec::new();
+    let n = gen.write(format, &mut v).unwrap();
+    assert_eq!(n, v.len() as u64);
+    v
+}
+
+fn ndjson_records(gen: &OrderGen) -> Vec<Map<String, Value>> {
+    let out = bytes(gen, Format::Ndjson);
+    let text = std::str::from_utf8(&out).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'));
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| match serde_json::from_str(line) {
+            Ok(Value::Object(m)) => m,
+            other => panic!("line {}: {other:?}", i + 1),
+        })
+        .collect()
+}
+
+fn dexie_doc(gen: &OrderGen) -> Value {
+    serde_json::from_slice(&bytes(gen, Format::Dexie)).unwrap()
+}
+
+/// Epoch ms → `YYYY-MM-DDTHH:MM:SS.mmmZ`, by a naive year/month walk (independent of
+/// the generator's algorithm).
+fn iso(ms: i64) -> String {
+    let mut days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let mut year = 1970;
+    while days >= if leap(year) { 366 } else { 365 } {
+        days -= if leap(year) { 366 } else { 365 };
+        year += 1;
+    }
+    let lens = [31, if leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut month = 0;
+    while days >= lens[month] {
+        days -= lens[month];
+        month += 1;
+    }
+    format!(
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        month + 1,
+        days + 1,
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    for format in [Format::Ndjson, Format::Dexie] {
+        let a = bytes(&OrderGen::new().with_seed(7).with_records(2000), format);
+        let b = bytes(&OrderGen::new().with_seed(7).with_records(2000), format);
+        let c = bytes(&OrderGen::new().with_seed(8).with_records(2000), format);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}
+
+#[test]
+fn default_seed_is_42() {
+    let a = bytes(&OrderGen::new().with_records(50), Format::Ndjson);
+    let b = bytes(&OrderGen::new().with_seed(42).with_records(50), Format::Ndjson);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn every_ndjson_line_parses_with_stable_field_order() {
+    let recs = ndjson_records(&OrderGen::new().with_records(5000));
+    assert_eq!(recs.len(), 5000);
+    const FIXED: [&str; 9] =
+        ["id", "customerId", "created", "status", "currency", "total", "items", "shipping", "tags"];
+    for (i, r) in recs.iter().enumerate() {
+        let keys: Vec<&str> = r.keys().map(String::as_str).collect();
+        assert_eq!(keys[..9], FIXED, "record {}", i + 1);
+        assert_eq!(r["id"], i as u64 + 1);
+        for date in [&r["created"], &r["shipping"]["eta"]] {
+            let s = date.as_str().unwrap();
+            assert_eq!(s.len(), 24, "{s}");
+            assert!(s.ends_with('Z') && s.as_bytes()[19] == b'.', "{s}");
+        }
+        let items = r["items"].as_array().unwrap();
+        assert!((1..=5).contains(&items.len()));
+        assert!(r["tags"].as_array().unwrap().len() <= 4);
+        let ship = r["shipping"].as_object().unwrap();
+        assert_eq!(ship.keys().collect::<Vec<_>>(), ["city", "zip", "method", "eta"]);
+    }
+    let avg =
+        recs.iter().map(|r| serde_json::to_string(r).unwrap().len() + 1).sum::<usize>() as f64 / recs.len() as f64;
+    assert!((370.0..420.0).contains(&avg), "{avg}");
+}
+
+#[test]
+fn drift_is_present_but_rare() {
+    let recs = ndjson_records(&OrderGen::new().with_records(10_000));
+    let count = |f: &dyn Fn(&Map<String, Value>) -> bool| recs.iter().filter(|r| f(r)).count();
+    let qty_str = count(&|r| r["items"].as_array().unwrap().iter().any(|i| i["qty"].is_string()));
+    let zip_num = count(&|r| r["shipping"]["zip"].is_number());
+    let total_int = count(&|r| r["total"].is_u64());
+    let coupon = count(&|r| r.contains_key("coupon"));
+    assert!((50..200).contains(&qty_str), "{qty_str}");
+    assert!((50..200).contains(&zip_num), "{zip_num}");
+    assert!((50..200).contains(&total_int), "{total_int}");
+    assert!((2_500..3_500).contains(&coupon), "{coupon}");
+    // customerId is an integer everywhere but in the very last record.
+    let cust_str: Vec<usize> = (0..recs.len()).filter(|&i| recs[i]["customerId"].is_string()).collect();
+    assert_eq!(cust_str, [recs.len() - 1]);
+}
+
+#[test]
+fn late_key_only_in_last_record_and_gift_message_only_in_last_tenth() {
+    for n in [1, 2, 10, 999, 3000] {
+        let recs = ndjson_records(&OrderGen::new().with_seed(n).with_records(n));
+        let late: Vec<usize> = (0..recs.len()).filter(|&i| recs[i].contains_key("lateKey")).collect();
+        assert_eq!(late, [n as usize - 1], "n={n}");
+        let first_gift = recs.iter().position(|r| r.contains_key("giftMessage")).unwrap();
+        assert!(first_gift as u64 >= n - n.div_ceil(10), "n={n}: first at {first_gift}");
+    }
+}
+
+#[test]
+fn dexie_export_parses_and_row_count_matches() {
+    let n = 3000;
+    let raw = bytes(&OrderGen::new().with_records(n), Format::Dexie);
+    // One row per line, rows joined by ",\n" like dexie-export-import.
+    assert_eq!(raw.iter().filter(|&&b| b == b'\n').count() as u64, n - 1);
+    let doc: Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(doc["formatName"], "dexie");
+    assert_eq!(doc["formatVersion"], 1);
+    let data = &doc["data"];
+    assert_eq!(data["databaseName"], "shop");
+    assert_eq!(data["databaseVersion"], 1);
+    let table = &data["tables"][0];
+    assert_eq!(table["name"], "orders");
+    assert_eq!(table["schema"], "++id,customerId,created,*tags");
+    assert_eq!(table["rowCount"], n);
+    let t = &data["data"][0];
+    assert_eq!(t["tableName"], "orders");
+    assert_eq!(t["inbound"], true);
+    let rows = t["rows"].as_array().unwrap();
+    assert_eq!(rows.len() as u64, n);
+    for row in rows {
+        let m = row.as_object().unwrap();
+        assert_eq!(m.keys().next_back().unwrap(), "$types");
+        assert!(m["created"].is_u64() && m["shipping"]["eta"].is_u64());
+    }
+}
+
+#[test]
+fn ndjson_and_dexie_carry_the_same_records() {
+    let gen = OrderGen::new().with_seed(3).with_records(4000);
+    let nd = ndjson_records(&gen);
+    let doc = dexie_doc(&gen);
+    let rows = doc["data"]["data"][0]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), nd.len());
+    for (i, (row, rec)) in rows.iter().zip(&nd).enumerate() {
+        let mut row = row.as_object().unwrap().clone();
+        let Some(Value::Object(types)) = row.remove("$types") else {
+            panic!("row {i}: no $types");
+        };
+        for (path, ty) in &types {
+            assert_eq!(ty, "date");
+            let mut slot: &mut Value = row.get_mut(path.split('.').next().unwrap()).unwrap();
+            for part in path.split('.').skip(1) {
+                slot = slot.get_mut(part).unwrap();
+            }
+            *slot = Value::String(iso(slot.as_i64().unwrap()));
+        }
+        // Same keys in the same order, same values.
+        assert_eq!(serde_json::to_string(&row).unwrap(), serde_json::to_string(rec).unwrap(), "record {}", i + 1);
+    }
+}
+
+#[test]
+fn empty_output() {
+    let gen = OrderGen::new().with_records(0);
+    assert!(bytes(&gen, Format::Ndjson).is_empty());
+    let doc = dexie_doc(&gen);
+    assert_eq!(doc["data"]["tables"][0]["rowCount"], 0);
+    assert!(doc["data"]["data"][0]["rows"].as_array().unwrap().is_empty());
+}
