@@ -96,21 +96,17 @@ pub fn for_each_block<E>(
     let handle = std::thread::spawn(move || loop {
         let mut v = back_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(block));
         v.clear();
-        v.resize(block, 0);
-        let mut filled = 0;
+        // `read_to_end` fills spare capacity without zeroing it first.
         let r = loop {
-            match reader.read(&mut v[filled..]) {
+            match (&mut reader).take((block - v.len()) as u64).read_to_end(&mut v) {
                 Ok(0) => break Ok(()),
-                Ok(n) => {
-                    filled += n;
-                    if filled == block {
-                        break Ok(());
-                    }
-                }
+                Ok(_) if v.len() >= block => break Ok(()),
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => break Err(e),
             }
         };
+        let filled = v.len();
         v.truncate(filled);
         let done = filled == 0 || r.is_err();
         let msg = r.map(|_| v);

@@ -228,6 +228,12 @@ impl Inferrer {
     /// incomplete tail waits for the next push.
     pub fn push(&mut self, data: &[u8]) -> Result<()> {
         self.bytes += data.len() as u64;
+        if self.pending.is_empty() && self.splitter.is_some() {
+            // Work on the caller's buffer; keep only the unfinished tail.
+            let used = self.process_buf(data, false)?;
+            self.pending.extend_from_slice(&data[used..]);
+            return Ok(());
+        }
         self.pending.extend_from_slice(data);
         self.process(false)
     }
@@ -276,14 +282,24 @@ impl Inferrer {
             s.piece_bytes = self.opts.piece_bytes;
             self.splitter = Some(s);
         }
+        let pending = std::mem::take(&mut self.pending);
+        let res = self.process_buf(&pending, eof);
+        self.pending = pending;
+        let used = res?;
+        self.pending.drain(..used);
+        Ok(())
+    }
+
+    /// Splits and infers the records of `buf` (whose first byte is at `self.base`);
+    /// returns the bytes consumed and advances `self.base` by them.
+    fn process_buf(&mut self, buf: &[u8], eof: bool) -> Result<usize> {
         let splitter = self.splitter.as_mut().expect("splitter");
         let mut pieces = Vec::new();
-        let used = splitter.split(&self.pending, self.base, eof, &mut pieces)?;
+        let used = splitter.split(buf, self.base, eof, &mut pieces)?;
         let n = splitter.stores.len();
         let out_of_line: Vec<bool> = splitter.stores.iter().map(|s| s.inbound == Some(false)).collect();
         let names: Vec<String> = splitter.stores.iter().map(|s| s.name.clone()).collect();
         if !pieces.is_empty() {
-            let buf = &self.pending[..];
             let base = self.base;
             let wopts = WalkOpts {
                 detect_timestamps: self.opts.detect_timestamps,
@@ -312,9 +328,8 @@ impl Inferrer {
             }
         }
         self.acc.resize_with(n, StoreAcc::default);
-        self.pending.drain(..used);
         self.base += used as u64;
-        Ok(())
+        Ok(used)
     }
 }
 

@@ -37,7 +37,22 @@ pub(crate) fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
 pub(crate) fn skip_string(buf: &[u8], mut pos: usize) -> Result<(usize, bool), ScanError> {
     let mut escaped = false;
     loop {
-        match memchr2(b'"', b'\\', &buf[pos..]) {
+        // Eight bytes at a time: find the first '"' or '\\' in a word (SWAR).
+        while pos + 8 <= buf.len() {
+            let w = u64::from_le_bytes(buf[pos..pos + 8].try_into().expect("8 bytes"));
+            let m = has_byte(w, b'"') | has_byte(w, b'\\');
+            if m != 0 {
+                pos += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            pos += 8;
+        }
+        let found = if pos < buf.len() && matches!(buf[pos], b'"' | b'\\') {
+            Some(0)
+        } else {
+            memchr2(b'"', b'\\', &buf[pos..])
+        };
+        match found {
             None => return Err(ScanError::Incomplete),
             Some(i) => {
                 let at = pos + i;
@@ -52,6 +67,15 @@ pub(crate) fn skip_string(buf: &[u8], mut pos: usize) -> Result<(usize, bool), S
             }
         }
     }
+}
+
+/// High bit set in each byte of `x` equal to `b` (exact for the lowest such byte).
+#[inline(always)]
+fn has_byte(x: u64, b: u8) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let v = x ^ (LO * u64::from(b));
+    v.wrapping_sub(LO) & !v & HI
 }
 
 /// What a JSON number literal holds, as far as the type lattice cares.
@@ -69,9 +93,10 @@ pub(crate) const MAX_SAFE: u64 = 1 << 53;
 /// Scans a number starting at `pos`. Returns the end index and its class.
 #[inline]
 pub(crate) fn scan_number(buf: &[u8], start: usize) -> Result<(usize, NumClass), ScanError> {
-    let mut pos = start;
     let n = buf.len();
-    if pos < n && buf[pos] == b'-' {
+    let mut pos = start;
+    let neg = buf.get(pos) == Some(&b'-');
+    if neg {
         pos += 1;
     }
     let int_start = pos;
@@ -85,9 +110,27 @@ pub(crate) fn scan_number(buf: &[u8], start: usize) -> Result<(usize, NumClass),
     if int_len > 1 && buf[int_start] == b'0' {
         return Err(ScanError::Syntax(int_start, "leading zero in number"));
     }
-    let mut integral = true;
+    // The common case: a plain integer.
+    if pos >= n || !matches!(buf[pos], b'.' | b'e' | b'E') {
+        let class = if neg && int_len == 1 && buf[int_start] == b'0' {
+            // -0 is not an integer value in JavaScript terms (it would lose its sign).
+            NumClass::Float
+        } else if int_len < 16 {
+            NumClass::Int
+        } else if int_len == 16 {
+            let v = buf[int_start..pos].iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+            if v <= MAX_SAFE {
+                NumClass::Int
+            } else {
+                NumClass::Float
+            }
+        } else {
+            NumClass::Float
+        };
+        return Ok((pos, class));
+    }
     let mut frac_nonzero = false;
-    if pos < n && buf[pos] == b'.' {
+    if buf[pos] == b'.' {
         pos += 1;
         let f = pos;
         while pos < n && buf[pos].is_ascii_digit() {
@@ -113,46 +156,30 @@ pub(crate) fn scan_number(buf: &[u8], start: usize) -> Result<(usize, NumClass),
             return Err(ScanError::Syntax(pos, "digits expected in exponent"));
         }
     }
-    if frac_nonzero {
-        integral = false;
-    }
     let class = if has_exp {
         // Rare in browser output (JSON.stringify writes 1e21 and up this way).
         let text = std::str::from_utf8(&buf[start..pos]).unwrap_or("x");
         match text.parse::<f64>() {
-            Ok(v) if v.is_finite() && v.fract() == 0.0 && v.abs() <= MAX_SAFE as f64 => {
-                if v == 0.0 && v.is_sign_negative() {
-                    NumClass::Float
-                } else {
-                    NumClass::Int
-                }
+            Ok(v) if v.is_finite() && v.fract() == 0.0 && v.abs() <= MAX_SAFE as f64 && !(v == 0.0 && neg) => {
+                NumClass::Int
             }
             _ => NumClass::Float,
         }
-    } else if !integral {
+    } else if frac_nonzero {
         NumClass::Float
-    } else if buf[start] == b'-' && int_len == 1 && buf[int_start] == b'0' {
-        // -0 is not an integer value in JavaScript terms (it would lose its sign).
+    } else if neg && buf[int_start..int_start + int_len].iter().all(|&d| d == b'0') {
         NumClass::Float
     } else if int_len < 16 {
         NumClass::Int
-    } else if int_len == 16 {
-        let mut v: u64 = 0;
-        for &d in &buf[int_start..int_start + int_len] {
-            v = v * 10 + u64::from(d - b'0');
-        }
-        if v <= MAX_SAFE {
+    } else {
+        // `1234567890123456.0`: integral but maybe beyond 2^53.
+        let v = buf[int_start..int_start + int_len.min(19)].iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+        if int_len <= 16 && v <= MAX_SAFE {
             NumClass::Int
         } else {
             NumClass::Float
         }
-    } else {
-        NumClass::Float
     };
-    if pos >= n {
-        // A number at the very end of a buffer may continue in the next one; callers
-        // that know the value is complete (a whole record) pass a terminated slice.
-    }
     Ok((pos, class))
 }
 
@@ -200,37 +227,61 @@ pub(crate) fn skip_value(buf: &[u8], pos: usize) -> Result<usize, ScanError> {
 }
 
 fn skip_container(buf: &[u8], start: usize) -> Result<usize, ScanError> {
-    // A small stack of expected closers; depth is bounded.
-    let mut stack: Vec<u8> = Vec::with_capacity(16);
+    // Expected closers as a bit stack (1 = '}', 0 = ']'), spilling to a Vec when deep.
+    let mut bits: u64 = 0;
+    let mut depth = 0usize;
+    let mut spill: Vec<u64> = Vec::new();
     let mut pos = start;
     let n = buf.len();
     while pos < n {
         let b = buf[pos];
-        match b {
-            b'"' => {
-                pos = skip_string(buf, pos + 1)?.0;
-                continue;
-            }
-            b'{' | b'[' => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(ScanError::TooDeep(pos));
+        if INTERESTING[b as usize] {
+            match b {
+                b'"' => {
+                    pos = skip_string(buf, pos + 1)?.0;
+                    continue;
                 }
-                stack.push(if b == b'{' { b'}' } else { b']' });
-            }
-            b'}' | b']' => match stack.pop() {
-                Some(c) if c == b => {
-                    if stack.is_empty() {
+                b'{' | b'[' => {
+                    if depth >= MAX_DEPTH {
+                        return Err(ScanError::TooDeep(pos));
+                    }
+                    if depth > 0 && depth % 64 == 0 {
+                        spill.push(bits);
+                        bits = 0;
+                    }
+                    bits = (bits << 1) | u64::from(b == b'{');
+                    depth += 1;
+                }
+                _ => {
+                    // '}' or ']'
+                    if depth == 0 || ((bits & 1) == 1) != (b == b'}') {
+                        return Err(ScanError::Syntax(pos, "unbalanced bracket"));
+                    }
+                    bits >>= 1;
+                    depth -= 1;
+                    if depth == 0 {
                         return Ok(pos + 1);
                     }
+                    if depth % 64 == 0 {
+                        bits = spill.pop().unwrap_or(0);
+                    }
                 }
-                _ => return Err(ScanError::Syntax(pos, "unbalanced bracket")),
-            },
-            _ => {}
+            }
         }
         pos += 1;
     }
     Err(ScanError::Incomplete)
 }
+
+const INTERESTING: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
 
 /// Decodes a JSON string body (between the quotes) with escapes into `out`.
 /// Lone surrogates become U+FFFD, as a lossy UTF-16 decoder would.
@@ -294,6 +345,11 @@ mod tests {
         assert_eq!(c("1e3"), NumClass::Int);
         assert_eq!(c("1e400"), NumClass::Float);
         assert_eq!(c("-0"), NumClass::Float);
+        assert_eq!(c("-0.0"), NumClass::Float);
+        assert_eq!(c("-0e5"), NumClass::Float);
+        assert_eq!(c("9007199254740992.0"), NumClass::Int);
+        assert_eq!(c("9007199254740993.0"), NumClass::Float);
+        assert_eq!(c("-12.50"), NumClass::Float);
         assert!(scan_number(b"01 ", 0).is_err());
         assert!(scan_number(b"1. ", 0).is_err());
     }
@@ -306,6 +362,21 @@ mod tests {
         assert!(matches!(skip_value(br#"{"a":]"#, 0), Err(ScanError::Syntax(5, _))));
         let deep = "[".repeat(100_000);
         assert!(matches!(skip_value(deep.as_bytes(), 0), Err(ScanError::TooDeep(_))));
+    }
+
+    #[test]
+    fn strings_end_at_the_first_unescaped_quote() {
+        for (s, end, esc) in [
+            (&b"abc\" tail"[..], 4, false),
+            (b"0123456789abcdef\" tail", 17, false),
+            (b"01234567\\\"89\" tail", 13, true),
+            (b"\\\\\" tail", 3, true),
+            (b"\" tail", 1, false),
+        ] {
+            assert_eq!(skip_string(s, 0), Ok((end, esc)), "{}", String::from_utf8_lossy(s));
+        }
+        assert_eq!(skip_string(b"0123456789", 0), Err(ScanError::Incomplete));
+        assert_eq!(skip_string(b"01234567\\", 0), Err(ScanError::Incomplete));
     }
 
     #[test]

@@ -166,14 +166,19 @@ impl Node {
     }
 
     /// Records a leaf value of shape `ty` with column tag `tag`.
-    #[inline]
-    pub fn leaf(&mut self, ty: Ty, tag: Option<Tag>, c: u8, pos: Pos) {
+    #[inline(always)]
+    pub fn leaf(&mut self, l: Leaf, tag: Option<Tag>, c: u8, pos: Pos) {
         self.count += 1;
         self.mark_fast(c, pos);
-        if self.ty == ty && self.tag == tag {
+        if matches!(self.ty, Ty::Json) || (self.tag == tag && same_leaf(&self.ty, l)) {
             return;
         }
-        let mut other = Node { ty, tag, ..Node::default() };
+        self.leaf_slow(l, tag);
+    }
+
+    #[inline(never)]
+    fn leaf_slow(&mut self, l: Leaf, tag: Option<Tag>) {
+        let mut other = Node { ty: l.ty(), tag, ..Node::default() };
         self.absorb_shape(&mut other);
     }
 
@@ -189,7 +194,7 @@ impl Node {
     pub fn enter_object(&mut self, tag: Option<Tag>, pos: Pos) -> ObjTarget<'_> {
         self.count += 1;
         self.mark_fast(class::OBJECT, pos);
-        if self.tag != tag && self.ty != Ty::Unknown {
+        if self.tag != tag && !matches!(self.ty, Ty::Unknown) {
             self.make_json();
         }
         match self.ty {
@@ -215,7 +220,7 @@ impl Node {
     pub fn enter_list(&mut self, tag: Option<Tag>, pos: Pos) -> Option<&mut Node> {
         self.count += 1;
         self.mark_fast(class::ARRAY, pos);
-        if self.tag != tag && self.ty != Ty::Unknown {
+        if self.tag != tag && !matches!(self.ty, Ty::Unknown) {
             self.make_json();
         }
         match self.ty {
@@ -236,7 +241,7 @@ impl Node {
     pub fn enter_map(&mut self, pos: Pos) -> Option<(&mut Node, &mut Node)> {
         self.count += 1;
         self.mark_fast(class::TAG_BASE + Tag::Map.id(), pos);
-        if self.tag != Some(Tag::Map) && self.ty != Ty::Unknown {
+        if self.tag != Some(Tag::Map) && !matches!(self.ty, Ty::Unknown) {
             self.make_json();
         }
         if self.ty == Ty::Unknown {
@@ -261,15 +266,15 @@ impl Node {
 
     /// Merges the shape (type and tag) of `other` into `self`.
     fn absorb_shape(&mut self, other: &mut Node) {
-        if other.ty == Ty::Unknown {
+        if matches!(other.ty, Ty::Unknown) {
             return;
         }
-        if self.ty == Ty::Unknown {
+        if matches!(self.ty, Ty::Unknown) {
             self.ty = std::mem::take(&mut other.ty);
             self.tag = other.tag;
             return;
         }
-        if self.ty == Ty::Json || other.ty == Ty::Json || self.tag != other.tag {
+        if matches!(self.ty, Ty::Json) || matches!(other.ty, Ty::Json) || self.tag != other.tag {
             self.make_json();
             return;
         }
@@ -314,8 +319,65 @@ impl Node {
     }
 }
 
+/// Cheap equality for the leaf shapes the walker observes (no deep comparison).
+#[inline(always)]
+fn same_leaf(a: &Ty, b: Leaf) -> bool {
+    match (a, b) {
+        (Ty::Bool, Leaf::Bool)
+        | (Ty::Int, Leaf::Int)
+        | (Ty::Float, Leaf::Float)
+        | (Ty::Float, Leaf::Int)
+        | (Ty::Timestamp, Leaf::Timestamp)
+        | (Ty::Binary, Leaf::Binary)
+        | (Ty::Blob, Leaf::Blob)
+        | (Ty::File, Leaf::File)
+        | (Ty::RegExp, Leaf::RegExp)
+        | (Ty::Json, Leaf::Json) => true,
+        (Ty::Str { iso: x }, Leaf::Str { iso: y }) => *x == y || !*x,
+        (Ty::BigInt(x), Leaf::BigInt(y)) => *x >= y,
+        (Ty::Typed(x), Leaf::Typed(y)) => *x == y,
+        _ => false,
+    }
+}
+
 fn is_leaf(t: &Ty) -> bool {
     matches!(t, Ty::Bool | Ty::Int | Ty::Float | Ty::Timestamp | Ty::Binary | Ty::Blob | Ty::File | Ty::RegExp)
+}
+
+/// The leaf shapes the walker observes; `Copy`, so observing one costs no drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leaf {
+    Bool,
+    Int,
+    Float,
+    Str { iso: bool },
+    BigInt(BigWidth),
+    Timestamp,
+    Binary,
+    Blob,
+    File,
+    RegExp,
+    Typed(Elem),
+    Json,
+}
+
+impl Leaf {
+    fn ty(self) -> Ty {
+        match self {
+            Leaf::Bool => Ty::Bool,
+            Leaf::Int => Ty::Int,
+            Leaf::Float => Ty::Float,
+            Leaf::Str { iso } => Ty::Str { iso },
+            Leaf::BigInt(w) => Ty::BigInt(w),
+            Leaf::Timestamp => Ty::Timestamp,
+            Leaf::Binary => Ty::Binary,
+            Leaf::Blob => Ty::Blob,
+            Leaf::File => Ty::File,
+            Leaf::RegExp => Ty::RegExp,
+            Leaf::Typed(e) => Ty::Typed(e),
+            Leaf::Json => Ty::Json,
+        }
+    }
 }
 
 /// Where the members of an observed object go.
@@ -340,6 +402,31 @@ impl Struct {
                 }
             },
         };
+        self.field_at(idx, hint)
+    }
+
+    /// If the key expected at `hint` is written verbatim at the start of `raw`
+    /// (followed by its closing quote), its length in bytes. Saves scanning and
+    /// hashing the key when rows keep a stable key order.
+    #[inline]
+    pub fn expected_key(&self, raw: &[u8], hint: usize) -> Option<usize> {
+        let (k, _) = self.fields.get_index(hint)?;
+        let k = k.as_bytes();
+        if raw.len() <= k.len() || raw[k.len()] != b'"' {
+            return None;
+        }
+        // Keys are short: a plain loop beats a memcmp call.
+        for (a, b) in raw.iter().zip(k) {
+            if a != b || *b == b'\\' || *b == b'"' {
+                return None;
+            }
+        }
+        Some(k.len())
+    }
+
+    /// The field at `idx` (from [`Struct::expected_key`]'s hint), counted present.
+    #[inline]
+    pub fn field_at(&mut self, idx: usize, hint: &mut usize) -> &mut Node {
         *hint = idx + 1;
         let obj = self.objects;
         let f = &mut self.fields[idx];
@@ -391,12 +478,12 @@ mod tests {
     #[test]
     fn numeric_widening_and_conflict() {
         let mut n = Node::default();
-        n.leaf(Ty::Int, None, class::INT, at(1));
-        n.leaf(Ty::Float, None, class::FLOAT, at(2));
+        n.leaf(Leaf::Int, None, class::INT, at(1));
+        n.leaf(Leaf::Float, None, class::FLOAT, at(2));
         assert_eq!(n.ty, Ty::Float);
         n.no_value(class::NULL, at(3));
         assert_eq!(n.ty, Ty::Float);
-        n.leaf(Ty::Str { iso: false }, None, class::STR, at(4));
+        n.leaf(Leaf::Str { iso: false }, None, class::STR, at(4));
         assert_eq!(n.ty, Ty::Json);
         assert_eq!(n.count, 4);
         assert_eq!(n.nulls, 1);
@@ -405,10 +492,10 @@ mod tests {
     #[test]
     fn tags_must_agree() {
         let mut n = Node::default();
-        n.leaf(Ty::Timestamp, Some(Tag::Date), class::TAG_BASE, at(1));
+        n.leaf(Leaf::Timestamp, Some(Tag::Date), class::TAG_BASE, at(1));
         n.no_value(class::NULL, at(2));
         assert_eq!(n.tag, Some(Tag::Date));
-        n.leaf(Ty::Str { iso: false }, Some(Tag::StringObject), class::STR, at(3));
+        n.leaf(Leaf::Str { iso: false }, Some(Tag::StringObject), class::STR, at(3));
         assert_eq!(n.ty, Ty::Json);
         assert_eq!(n.tag, None);
     }
@@ -420,7 +507,7 @@ mod tests {
             let ObjTarget::Struct(s) = n.enter_object(None, at(i as u64)) else { panic!() };
             let mut hint = 0;
             for k in keys {
-                s.field(k, &mut hint).leaf(Ty::Int, None, class::INT, at(i as u64));
+                s.field(k, &mut hint).leaf(Leaf::Int, None, class::INT, at(i as u64));
             }
         }
         let Ty::Struct(s) = &n.ty else { panic!() };

@@ -3,7 +3,7 @@
 //! fast path, and `$types` is followed as a trie beside the value.
 
 use crate::json::{self, NumClass, ScanError, MAX_DEPTH};
-use crate::lattice::{class, BigWidth, Node, ObjTarget, Pos, Ty};
+use crate::lattice::{class, BigWidth, Leaf, Node, ObjTarget, Pos};
 use crate::tag::Tag;
 use crate::typeson::{self, RootForm, TagRef, TypeTrie, ROOT};
 use memchr::memmem;
@@ -27,6 +27,7 @@ impl From<ScanError> for RecErr {
     }
 }
 
+#[cold]
 fn invalid(at: usize, reason: impl Into<String>) -> RecErr {
     RecErr::Invalid { at, reason: reason.into() }
 }
@@ -42,6 +43,7 @@ pub(crate) struct WalkOpts {
 pub(crate) struct Walker {
     trie: TypeTrie,
     finder: memmem::Finder<'static>,
+    finder_rev: memmem::FinderRev<'static>,
     opts: WalkOpts,
 }
 
@@ -64,7 +66,12 @@ struct Cx<'a> {
 
 impl Walker {
     pub fn new(opts: WalkOpts) -> Self {
-        Walker { trie: TypeTrie::default(), finder: memmem::Finder::new(b"\"$types\"").into_owned(), opts }
+        Walker {
+            trie: TypeTrie::default(),
+            finder: memmem::Finder::new(b"\"$types\"").into_owned(),
+            finder_rev: memmem::FinderRev::new(b"\"$types\"").into_owned(),
+            opts,
+        }
     }
 
     /// Walks one record into `root` (and `key` for out-of-line `[key, value]` rows).
@@ -75,7 +82,7 @@ impl Walker {
         if start >= rec.len() {
             return Err(invalid(start, "empty record"));
         }
-        let form = typeson::analyze_root(rec, start, &mut self.trie, &self.finder)?;
+        let form = typeson::analyze_root(rec, start, &mut self.trie, &self.finder, &self.finder_rev)?;
         let (vstart, tagged, skip_types) = match form {
             RootForm::Plain => (start, false, false),
             RootForm::Typed => (start, true, true),
@@ -123,6 +130,7 @@ impl<'a> Cx<'a> {
     }
 
     /// `[key, value]` of an out-of-line row.
+    #[inline(never)]
     fn tuple(&mut self, at: usize, key: &mut Node, value: &mut Node, t: Option<u32>) -> Result<usize, RecErr> {
         let rec = self.rec;
         if rec.get(at) != Some(&b'[') {
@@ -143,6 +151,34 @@ impl<'a> Cx<'a> {
             return Err(invalid(p, "an out-of-line row must be a [key, value] pair"));
         }
         Ok(p + 1)
+    }
+
+    /// Strings, numbers and literals without the cost of a recursive call; `None`
+    /// for containers (and anything else), which go through [`Cx::value`].
+    #[inline(always)]
+    fn scalar(&mut self, at: usize, node: &mut Node) -> Option<Result<usize, RecErr>> {
+        let rec = self.rec;
+        match rec.get(at)? {
+            b'"' if !self.opts.detect_timestamps => Some(match json::skip_string(rec, at + 1) {
+                Ok((end, _)) => {
+                    node.leaf(Leaf::Str { iso: false }, None, class::STR, self.pos(at));
+                    Ok(end)
+                }
+                Err(e) => Err(e.into()),
+            }),
+            b'-' | b'0'..=b'9' => Some(match json::scan_number(rec, at) {
+                Ok((end, c)) => {
+                    let p = self.pos(at);
+                    match c {
+                        NumClass::Int => node.leaf(Leaf::Int, None, class::INT, p),
+                        NumClass::Float => node.leaf(Leaf::Float, None, class::FLOAT, p),
+                    }
+                    Ok(end)
+                }
+                Err(e) => Err(e.into()),
+            }),
+            _ => None,
+        }
     }
 
     fn value(
@@ -183,9 +219,9 @@ impl<'a> Cx<'a> {
                 let p = self.pos(at);
                 if self.opts.detect_timestamps {
                     let iso = is_iso8601(&rec[at + 1..end - 1]);
-                    node.leaf(Ty::Str { iso }, None, if iso { class::STR } else { class::NON_ISO }, p);
+                    node.leaf(Leaf::Str { iso }, None, if iso { class::STR } else { class::NON_ISO }, p);
                 } else {
-                    node.leaf(Ty::Str { iso: false }, None, class::STR, p);
+                    node.leaf(Leaf::Str { iso: false }, None, class::STR, p);
                 }
                 Ok(end)
             }
@@ -193,19 +229,19 @@ impl<'a> Cx<'a> {
                 let (end, c) = json::scan_number(rec, at)?;
                 let p = self.pos(at);
                 match c {
-                    NumClass::Int => node.leaf(Ty::Int, None, class::INT, p),
-                    NumClass::Float => node.leaf(Ty::Float, None, class::FLOAT, p),
+                    NumClass::Int => node.leaf(Leaf::Int, None, class::INT, p),
+                    NumClass::Float => node.leaf(Leaf::Float, None, class::FLOAT, p),
                 }
                 Ok(end)
             }
             Some(b't') => {
                 let end = json::expect_literal(rec, at, b"true")?;
-                node.leaf(Ty::Bool, None, class::BOOL, self.pos(at));
+                node.leaf(Leaf::Bool, None, class::BOOL, self.pos(at));
                 Ok(end)
             }
             Some(b'f') => {
                 let end = json::expect_literal(rec, at, b"false")?;
-                node.leaf(Ty::Bool, None, class::BOOL, self.pos(at));
+                node.leaf(Leaf::Bool, None, class::BOOL, self.pos(at));
                 Ok(end)
             }
             Some(b'n') => {
@@ -236,6 +272,34 @@ impl<'a> Cx<'a> {
         loop {
             if rec.get(p) != Some(&b'"') {
                 return Err(invalid(p, "object key expected"));
+            }
+            // Fast path: the key the previous row had here, written verbatim.
+            if t.is_none() && !skip_types {
+                if let Sink::Struct(s) = &mut sink {
+                    if let Some(len) = s.expected_key(&rec[p + 1..], hint) {
+                        let mut q = p + 2 + len;
+                        q = json::skip_ws(rec, q);
+                        if rec.get(q) != Some(&b':') {
+                            return Err(invalid(q, "':' expected after object key"));
+                        }
+                        q = json::skip_ws(rec, q + 1);
+                        let idx = hint;
+                        let child = s.field_at(idx, &mut hint);
+                        p = match self.scalar(q, child) {
+                            Some(r) => r?,
+                            None => self.value(q, child, None, depth + 1, false)?,
+                        };
+                        p = json::skip_ws(rec, p);
+                        match rec.get(p) {
+                            Some(b',') => {
+                                p = json::skip_ws(rec, p + 1);
+                                continue;
+                            }
+                            Some(b'}') => return Ok(p + 1),
+                            _ => return Err(invalid(p, "',' or '}' expected in object")),
+                        }
+                    }
+                }
             }
             let (kend, escaped) = json::skip_string(rec, p + 1)?;
             let owned;
@@ -280,7 +344,10 @@ impl<'a> Cx<'a> {
         let mut i = 0usize;
         loop {
             let ct = self.child_index(t, i);
-            p = self.value(p, elem, ct, depth + 1, false)?;
+            p = match if ct.is_none() { self.scalar(p, elem) } else { None } {
+                Some(r) => r?,
+                None => self.value(p, elem, ct, depth + 1, false)?,
+            };
             p = json::skip_ws(rec, p);
             match rec.get(p) {
                 Some(b',') => p = json::skip_ws(rec, p + 1),
@@ -291,11 +358,13 @@ impl<'a> Cx<'a> {
         }
     }
 
+    #[inline(never)]
     fn json_value(&mut self, at: usize, node: &mut Node, c: u8) -> Result<usize, RecErr> {
-        node.leaf(Ty::Json, None, c, self.pos(at));
+        node.leaf(Leaf::Json, None, c, self.pos(at));
         Ok(json::skip_value(self.rec, at)?)
     }
 
+    #[inline(never)]
     fn tagged(&mut self, at: usize, node: &mut Node, tn: u32, depth: usize) -> Result<usize, RecErr> {
         let trie = self.trie.expect("tagged walk without $types");
         let chain = trie.chain(tn);
@@ -336,7 +405,7 @@ impl<'a> Cx<'a> {
             }
             Tag::NaN | Tag::Infinity | Tag::NegativeInfinity | Tag::NegativeZero => {
                 expect(b == b'"' || b == b'-' || b.is_ascii_digit(), "a number or its name")?;
-                node.leaf(Ty::Float, None, c, p);
+                node.leaf(Leaf::Float, None, c, p);
                 skip(at)
             }
             Tag::Date => {
@@ -344,37 +413,37 @@ impl<'a> Cx<'a> {
                     b == b'-' || b.is_ascii_digit() || rec[at..].starts_with(b"\"NaN\""),
                     "epoch milliseconds or \"NaN\"",
                 )?;
-                node.leaf(Ty::Timestamp, Some(tag), c, p);
+                node.leaf(Leaf::Timestamp, Some(tag), c, p);
                 skip(at)
             }
             Tag::ArrayBuffer => {
                 expect(b == b'"' || b == b'{', "base64 text")?;
-                node.leaf(Ty::Binary, Some(tag), c, p);
+                node.leaf(Leaf::Binary, Some(tag), c, p);
                 skip(at)
             }
             Tag::DataView => {
                 expect(b == b'{', "an object")?;
-                node.leaf(Ty::Binary, Some(tag), c, p);
+                node.leaf(Leaf::Binary, Some(tag), c, p);
                 skip(at)
             }
             Tag::Blob2 | Tag::Blob => {
                 expect(b == b'{', "an object {type, data}")?;
-                node.leaf(Ty::Blob, Some(tag), c, p);
+                node.leaf(Leaf::Blob, Some(tag), c, p);
                 skip(at)
             }
             Tag::File => {
                 expect(b == b'{', "an object")?;
-                node.leaf(Ty::File, Some(tag), c, p);
+                node.leaf(Leaf::File, Some(tag), c, p);
                 skip(at)
             }
             Tag::RegExp => {
                 expect(b == b'{', "an object {source, flags}")?;
-                node.leaf(Ty::RegExp, Some(tag), c, p);
+                node.leaf(Leaf::RegExp, Some(tag), c, p);
                 skip(at)
             }
             Tag::TypedArray(e, _) => {
                 expect(b == b'{', "an object")?;
-                node.leaf(Ty::Typed(e), Some(tag), c, p);
+                node.leaf(Leaf::Typed(e), Some(tag), c, p);
                 skip(at)
             }
             Tag::BigInt | Tag::BigIntObject => {
@@ -388,23 +457,23 @@ impl<'a> Cx<'a> {
                     BigWidth::Text => class::BIG_TEXT,
                 };
                 node.mark(c, p);
-                node.leaf(Ty::BigInt(w), Some(tag), wc, p);
+                node.leaf(Leaf::BigInt(w), Some(tag), wc, p);
                 Ok(end)
             }
             Tag::StringObject => {
                 expect(b == b'"', "a string")?;
-                node.leaf(Ty::Str { iso: false }, Some(tag), c, p);
+                node.leaf(Leaf::Str { iso: false }, Some(tag), c, p);
                 skip(at)
             }
             Tag::BooleanObject => {
                 expect(b == b't' || b == b'f', "a boolean")?;
-                node.leaf(Ty::Bool, Some(tag), c, p);
+                node.leaf(Leaf::Bool, Some(tag), c, p);
                 skip(at)
             }
             Tag::NumberObject => {
                 expect(b == b'-' || b.is_ascii_digit(), "a number")?;
                 let (end, k) = json::scan_number(rec, at)?;
-                let ty = if k == NumClass::Int { Ty::Int } else { Ty::Float };
+                let ty = if k == NumClass::Int { Leaf::Int } else { Leaf::Float };
                 node.leaf(ty, Some(tag), c, p);
                 Ok(end)
             }
@@ -432,6 +501,7 @@ impl<'a> Cx<'a> {
         }
     }
 
+    #[inline(never)]
     fn map_entries(&mut self, at: usize, k: &mut Node, v: &mut Node, tn: u32, depth: usize) -> Result<usize, RecErr> {
         let rec = self.rec;
         let mut p = json::skip_ws(rec, at + 1);
@@ -467,6 +537,7 @@ impl<'a> Cx<'a> {
     }
 
     /// A `#keypath` reference: the value has the type of the value it points at.
+    #[inline(never)]
     fn reference(&mut self, at: usize, node: &mut Node, depth: usize) -> Result<usize, RecErr> {
         let rec = self.rec;
         if rec.get(at) != Some(&b'"') {
@@ -480,7 +551,7 @@ impl<'a> Cx<'a> {
         let tend = json::skip_value(rec, target)?;
         if target <= at && at < tend {
             // A cycle (a value that contains itself) has no columnar form.
-            node.leaf(Ty::Json, None, class::OBJECT, self.pos(at));
+            node.leaf(Leaf::Json, None, class::OBJECT, self.pos(at));
             return Ok(end);
         }
         self.value(target, node, tt, depth + 1, false)?;
@@ -488,6 +559,7 @@ impl<'a> Cx<'a> {
     }
 
     /// Finds the value at a typeson keypath, starting from the row's root value.
+    #[inline(never)]
     fn locate(&self, keypath: &str) -> Option<(usize, Option<u32>)> {
         let rec = self.rec;
         let mut at = self.root;

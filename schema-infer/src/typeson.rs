@@ -245,9 +245,20 @@ pub(crate) fn analyze_root(
     start: usize,
     trie: &mut TypeTrie,
     finder: &memmem::Finder<'_>,
+    finder_rev: &memmem::FinderRev<'_>,
 ) -> Result<RootForm, ScanError> {
-    if rec.get(start) != Some(&b'{') || finder.find(&rec[start..]).is_none() {
+    if rec.get(start) != Some(&b'{') {
         return Ok(RootForm::Plain);
+    }
+    // The forward search is SIMD-fast and settles the common "no $types" case.
+    if finder.find(&rec[start..]).is_none() {
+        return Ok(RootForm::Plain);
+    }
+    let Some(last) = finder_rev.rfind(&rec[start..]).map(|i| i + start) else {
+        return Ok(RootForm::Plain);
+    };
+    if let Some(form) = fast_root(rec, start, last, trie)? {
+        return Ok(form);
     }
     // Walk the root object's members, remembering `$` and `$types`.
     let mut pos = json::skip_ws(rec, start + 1);
@@ -304,6 +315,54 @@ pub(crate) fn analyze_root(
             }
         }
         _ => Ok(RootForm::Plain),
+    }
+}
+
+/// dexie-export-import writes `$types` as the root's last member. When the last
+/// `"$types"` in the row is followed by a value and the row's closing brace, it is
+/// that member (a nested one would leave another closing brace), so the rest of the
+/// row need not be scanned.
+fn fast_root(rec: &[u8], start: usize, at: usize, trie: &mut TypeTrie) -> Result<Option<RootForm>, ScanError> {
+    let mut b = at;
+    while b > start && json::is_ws(rec[b - 1]) {
+        b -= 1;
+    }
+    if b == start || !matches!(rec[b - 1], b',' | b'{') {
+        return Ok(None);
+    }
+    let mut p = json::skip_ws(rec, at + 8);
+    if rec.get(p) != Some(&b':') {
+        return Ok(None);
+    }
+    p = json::skip_ws(rec, p + 1);
+    if rec.get(p) != Some(&b'{') {
+        return Ok(None);
+    }
+    let ts = p;
+    let te = json::skip_value(rec, p)?;
+    let after = json::skip_ws(rec, te);
+    if rec.get(after) != Some(&b'}') || json::skip_ws(rec, after + 1) != rec.len() {
+        return Ok(None);
+    }
+    match wrapped_types(rec, ts)? {
+        None => {
+            trie.parse(rec, ts, te)?;
+            Ok(Some(RootForm::Typed))
+        }
+        Some((a, e)) => {
+            // The wrapped value is normally the first member: `{"$":…`.
+            let mut q = json::skip_ws(rec, start + 1);
+            if !rec[q..].starts_with(b"\"$\"") {
+                return Ok(None);
+            }
+            q = json::skip_ws(rec, q + 3);
+            if rec.get(q) != Some(&b':') {
+                return Ok(None);
+            }
+            q = json::skip_ws(rec, q + 1);
+            trie.parse(rec, a, e)?;
+            Ok(Some(RootForm::Wrapped { value: q }))
+        }
     }
 }
 
@@ -378,20 +437,21 @@ mod tests {
 
     #[test]
     fn root_forms() {
-        let f = memmem::Finder::new(b"\"$types\"");
+        let fw = memmem::Finder::new(b"\"$types\"");
+        let f = memmem::FinderRev::new(b"\"$types\"");
         let mut t = TypeTrie::default();
         let plain = br#"{"a":1}"#;
-        assert_eq!(analyze_root(plain, 0, &mut t, &f).unwrap(), RootForm::Plain);
+        assert_eq!(analyze_root(plain, 0, &mut t, &fw, &f).unwrap(), RootForm::Plain);
         let typed = br#"{"a":1,"$types":{"a":"date"}}"#;
-        assert_eq!(analyze_root(typed, 0, &mut t, &f).unwrap(), RootForm::Typed);
+        assert_eq!(analyze_root(typed, 0, &mut t, &fw, &f).unwrap(), RootForm::Typed);
         let wrapped = br#"{"$":[1,{"d":0}],"$types":{"$":{"1.d":"date"}}}"#;
-        assert_eq!(analyze_root(wrapped, 0, &mut t, &f).unwrap(), RootForm::Wrapped { value: 5 });
+        assert_eq!(analyze_root(wrapped, 0, &mut t, &fw, &f).unwrap(), RootForm::Wrapped { value: 5 });
         let one = t.child(ROOT, "1").unwrap();
         assert!(t.child(one, "d").is_some());
         let escaped = br#"{"$":{"$types":5},"$types":true}"#;
-        assert_eq!(analyze_root(escaped, 0, &mut t, &f).unwrap(), RootForm::Escaped { value: 5 });
+        assert_eq!(analyze_root(escaped, 0, &mut t, &fw, &f).unwrap(), RootForm::Escaped { value: 5 });
         let nested_only = br#"{"a":{"$types":{"x":"date"}}}"#;
-        assert_eq!(analyze_root(nested_only, 0, &mut t, &f).unwrap(), RootForm::Plain);
+        assert_eq!(analyze_root(nested_only, 0, &mut t, &fw, &f).unwrap(), RootForm::Plain);
     }
 
     #[test]
