@@ -165,9 +165,8 @@ pub(crate) fn scan_number(buf: &[u8], start: usize) -> Result<(usize, NumClass),
             }
             _ => NumClass::Float,
         }
-    } else if frac_nonzero {
-        NumClass::Float
-    } else if neg && buf[int_start..int_start + int_len].iter().all(|&d| d == b'0') {
+    } else if frac_nonzero || (neg && buf[int_start..int_start + int_len].iter().all(|&d| d == b'0')) {
+        // A fraction, or -0 (which would lose its sign as an integer).
         NumClass::Float
     } else if int_len < 16 {
         NumClass::Int
