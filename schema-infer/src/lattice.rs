@@ -96,7 +96,7 @@ pub(crate) enum Ty {
 pub(crate) struct Field {
     pub node: Node,
     pub present: u64,
-    last_obj: u64,
+    pub(crate) last_obj: u64,
 }
 
 /// The union of the fields seen in objects at one place.

@@ -40,6 +40,9 @@ mod split;
 mod tag;
 mod typeson;
 
+#[cfg(test)]
+mod proptests;
+
 pub use dexie::{DatabaseInfo, KeySpec, TableDecl};
 pub use error::{Error, Result};
 pub use format::{detect, Format};

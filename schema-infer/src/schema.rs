@@ -95,14 +95,37 @@ impl InferResult {
         self.stores.iter().find(|s| s.name == name)
     }
 
-    /// Serialises as the schema document.
+    /// Serialises as the schema document. Metadata maps are written in sorted key
+    /// order, so the same input always gives the same text.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("schema document serialises")
+        let mut v = serde_json::to_value(self).expect("schema document serialises");
+        sort_metadata(&mut v);
+        serde_json::to_string_pretty(&v).expect("schema document serialises")
     }
 
     /// Reads a schema document.
     pub fn from_json(text: &str) -> Result<SchemaDoc> {
         Ok(serde_json::from_str(text)?)
+    }
+}
+
+/// Sorts the keys of every `metadata` object (they come from hash maps).
+fn sort_metadata(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if k == "metadata" {
+                    if let serde_json::Value::Object(md) = child {
+                        let mut entries: Vec<(String, serde_json::Value)> = std::mem::take(md).into_iter().collect();
+                        entries.sort_by(|a, b| a.0.cmp(&b.0));
+                        md.extend(entries);
+                    }
+                }
+                sort_metadata(child);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(sort_metadata),
+        _ => {}
     }
 }
 
