@@ -306,17 +306,11 @@ impl Inferrer {
                 unknown_as_json: self.opts.unknown_tags == UnknownTags::Json,
             };
             let max_issues = self.opts.max_issues;
+            let groups = group_pieces(&pieces, self.opts.piece_bytes);
             let part = self.pool.install(|| {
-                pieces
+                groups
                     .par_iter()
-                    .fold(
-                        || (Partial::new(n), Walker::new(wopts)),
-                        |(mut part, mut walker), piece| {
-                            run_piece(piece, buf, base, &out_of_line, &names, &mut walker, &mut part, max_issues);
-                            (part, walker)
-                        },
-                    )
-                    .map(|(p, _)| p)
+                    .map(|g| run_group(g, buf, base, &out_of_line, &names, wopts, n, max_issues))
                     .reduce(|| Partial::new(n), |a, b| a.merge(b, max_issues))
             });
             if let Some((_, e)) = part.fatal {
@@ -333,6 +327,66 @@ impl Inferrer {
     }
 }
 
+/// Groups consecutive pieces into work items of about `target` bytes (a Dexie
+/// export yields one piece per record).
+fn group_pieces(pieces: &[Piece], target: usize) -> Vec<&[Piece]> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, p) in pieces.iter().enumerate() {
+        bytes += match *p {
+            Piece::Lines { start, end, .. } | Piece::Record { start, end, .. } => end - start,
+        };
+        if bytes >= target || matches!(p, Piece::Lines { .. }) {
+            groups.push(&pieces[start..=i]);
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    if start < pieces.len() {
+        groups.push(&pieces[start..]);
+    }
+    groups
+}
+
+/// Infers one work item into a fresh accumulator. A record that turns out to be
+/// invalid may already have merged part of itself, so the item is then redone
+/// without it: invalid records never shape the schema.
+#[allow(clippy::too_many_arguments)]
+fn run_group(
+    group: &[Piece],
+    buf: &[u8],
+    base: u64,
+    out_of_line: &[bool],
+    names: &[String],
+    wopts: WalkOpts,
+    n: usize,
+    max_issues: usize,
+) -> Partial {
+    let mut walker = Walker::new(wopts);
+    let mut bad: Vec<usize> = Vec::new();
+    let mut issues: Vec<(u32, RecordIssue)> = Vec::new();
+    loop {
+        let mut part = Partial::new(n);
+        let before = bad.len();
+        for piece in group {
+            run_piece(piece, buf, base, out_of_line, names, &mut walker, &mut part, &mut bad, &mut issues);
+        }
+        if bad.len() == before || part.fatal.is_some() {
+            for (store, issue) in issues {
+                let acc = &mut part.stores[store as usize];
+                acc.invalid += 1;
+                if acc.issues.len() < max_issues {
+                    acc.issues.push(issue);
+                }
+            }
+            return part;
+        }
+    }
+}
+
+/// Walks the records of one piece, skipping those already known to be invalid
+/// (`bad`, by start offset) and recording new ones there.
 #[allow(clippy::too_many_arguments)]
 fn run_piece(
     piece: &Piece,
@@ -342,9 +396,13 @@ fn run_piece(
     names: &[String],
     walker: &mut Walker,
     part: &mut Partial,
-    max_issues: usize,
+    bad: &mut Vec<usize>,
+    issues: &mut Vec<(u32, RecordIssue)>,
 ) {
     let mut one = |store: u32, start: usize, end: usize, index: u64| {
+        if bad.contains(&start) {
+            return;
+        }
         let bytes = &buf[start..end];
         let r = RecordRef { bytes, offset: base + start as u64, index };
         let acc = &mut part.stores[store as usize];
@@ -356,16 +414,10 @@ fn run_piece(
         match res {
             Ok(()) => acc.rows += 1,
             Err(RecErr::Invalid { at, reason }) => {
-                acc.invalid += 1;
-                if acc.issues.len() < max_issues {
-                    let at = at.min(bytes.len());
-                    acc.issues.push(RecordIssue {
-                        record: index,
-                        offset: r.offset + at as u64,
-                        path: path_at(bytes, at),
-                        reason,
-                    });
-                }
+                bad.push(start);
+                let at = at.min(bytes.len());
+                let path = path_at(bytes, at);
+                issues.push((store, RecordIssue { record: index, offset: r.offset + at as u64, path, reason }));
             }
             Err(RecErr::UnknownTag { at, name }) => {
                 let offset = r.offset + at as u64;

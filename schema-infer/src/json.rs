@@ -1,11 +1,11 @@
-//! Byte-level JSON scanning that allocates nothing: whitespace, strings, numbers,
+//! Byte-level JSON scanning that allocates nothing (public for the engine's decoder): whitespace, strings, numbers,
 //! literals and whole values. Inference and splitting are built on these.
 
 use memchr::memchr2;
 
 /// Why a JSON value could not be scanned. `Incomplete` means "need more bytes".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ScanError {
+pub enum ScanError {
     /// The buffer ended inside the value.
     Incomplete,
     /// The bytes at this position are not valid JSON.
@@ -15,16 +15,17 @@ pub(crate) enum ScanError {
 }
 
 /// The deepest nesting accepted; deeper input is an error, never a stack overflow.
-pub(crate) const MAX_DEPTH: usize = 512;
+pub const MAX_DEPTH: usize = 512;
 
+/// JSON whitespace.
 #[inline]
-pub(crate) fn is_ws(b: u8) -> bool {
+pub fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
 /// Index of the first non-whitespace byte at or after `pos` (or `buf.len()`).
 #[inline]
-pub(crate) fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
+pub fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
     while pos < buf.len() && is_ws(buf[pos]) {
         pos += 1;
     }
@@ -34,7 +35,7 @@ pub(crate) fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
 /// `pos` is just after an opening quote. Returns the index just after the closing
 /// quote and whether the string contained a backslash escape.
 #[inline]
-pub(crate) fn skip_string(buf: &[u8], mut pos: usize) -> Result<(usize, bool), ScanError> {
+pub fn skip_string(buf: &[u8], mut pos: usize) -> Result<(usize, bool), ScanError> {
     let mut escaped = false;
     loop {
         // Eight bytes at a time: find the first '"' or '\\' in a word (SWAR).
@@ -80,7 +81,7 @@ fn has_byte(x: u64, b: u8) -> u64 {
 
 /// What a JSON number literal holds, as far as the type lattice cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NumClass {
+pub enum NumClass {
     /// Integral and within ±2^53: exact in a JavaScript number and in Int64.
     Int,
     /// Anything else (fraction, exponent, or beyond ±2^53).
@@ -88,11 +89,11 @@ pub(crate) enum NumClass {
 }
 
 /// 2^53: the largest integer a JavaScript number holds exactly.
-pub(crate) const MAX_SAFE: u64 = 1 << 53;
+pub const MAX_SAFE: u64 = 1 << 53;
 
 /// Scans a number starting at `pos`. Returns the end index and its class.
 #[inline]
-pub(crate) fn scan_number(buf: &[u8], start: usize) -> Result<(usize, NumClass), ScanError> {
+pub fn scan_number(buf: &[u8], start: usize) -> Result<(usize, NumClass), ScanError> {
     let n = buf.len();
     let mut pos = start;
     let neg = buf.get(pos) == Some(&b'-');
@@ -184,7 +185,7 @@ pub(crate) fn scan_number(buf: &[u8], start: usize) -> Result<(usize, NumClass),
 
 /// Matches a literal (`true`, `false`, `null`) at `pos`.
 #[inline]
-pub(crate) fn expect_literal(buf: &[u8], pos: usize, lit: &'static [u8]) -> Result<usize, ScanError> {
+pub fn expect_literal(buf: &[u8], pos: usize, lit: &'static [u8]) -> Result<usize, ScanError> {
     let end = pos + lit.len();
     if end > buf.len() {
         if lit.starts_with(&buf[pos..]) {
@@ -203,7 +204,7 @@ pub(crate) fn expect_literal(buf: &[u8], pos: usize, lit: &'static [u8]) -> Resu
 /// tracking strings and brackets only. Returns the index just after the value.
 /// Inner syntax (commas, colons, literals) is left for the record parser to judge,
 /// so a malformed record is still delimited and can be rejected on its own.
-pub(crate) fn skip_value(buf: &[u8], pos: usize) -> Result<usize, ScanError> {
+pub fn skip_value(buf: &[u8], pos: usize) -> Result<usize, ScanError> {
     let n = buf.len();
     if pos >= n {
         return Err(ScanError::Incomplete);
@@ -282,9 +283,79 @@ const INTERESTING: [bool; 256] = {
     t
 };
 
+/// Checks that one JSON value at `pos` is fully valid (syntax, escapes, numbers,
+/// UTF-8 of its strings) and returns its end. Slower than [`skip_value`]; used
+/// where a value's text is kept verbatim (JSON-text columns).
+pub fn validate_value(buf: &[u8], pos: usize) -> Result<usize, ScanError> {
+    validate_at(buf, pos, 0)
+}
+
+fn validate_at(buf: &[u8], pos: usize, depth: usize) -> Result<usize, ScanError> {
+    if depth > MAX_DEPTH {
+        return Err(ScanError::TooDeep(pos));
+    }
+    match buf.get(pos) {
+        None => Err(ScanError::Incomplete),
+        Some(b'"') => {
+            let (end, escaped) = skip_string(buf, pos + 1)?;
+            let body = &buf[pos + 1..end - 1];
+            if escaped {
+                let mut s = String::new();
+                unescape_into(body, &mut s).map_err(|m| ScanError::Syntax(pos, m))?;
+            } else if std::str::from_utf8(body).is_err() {
+                return Err(ScanError::Syntax(pos, "invalid UTF-8 in string"));
+            }
+            if body.iter().any(|&b| b < 0x20) {
+                return Err(ScanError::Syntax(pos, "control character in string"));
+            }
+            Ok(end)
+        }
+        Some(b'{') => {
+            let mut p = skip_ws(buf, pos + 1);
+            if buf.get(p) == Some(&b'}') {
+                return Ok(p + 1);
+            }
+            loop {
+                if buf.get(p) != Some(&b'"') {
+                    return Err(ScanError::Syntax(p, "object key expected"));
+                }
+                p = skip_ws(buf, validate_at(buf, p, depth + 1)?);
+                if buf.get(p) != Some(&b':') {
+                    return Err(ScanError::Syntax(p, "':' expected"));
+                }
+                p = skip_ws(buf, validate_at(buf, skip_ws(buf, p + 1), depth + 1)?);
+                match buf.get(p) {
+                    Some(b',') => p = skip_ws(buf, p + 1),
+                    Some(b'}') => return Ok(p + 1),
+                    _ => return Err(ScanError::Syntax(p, "',' or '}' expected")),
+                }
+            }
+        }
+        Some(b'[') => {
+            let mut p = skip_ws(buf, pos + 1);
+            if buf.get(p) == Some(&b']') {
+                return Ok(p + 1);
+            }
+            loop {
+                p = skip_ws(buf, validate_at(buf, p, depth + 1)?);
+                match buf.get(p) {
+                    Some(b',') => p = skip_ws(buf, p + 1),
+                    Some(b']') => return Ok(p + 1),
+                    _ => return Err(ScanError::Syntax(p, "',' or ']' expected")),
+                }
+            }
+        }
+        Some(b't') => expect_literal(buf, pos, b"true"),
+        Some(b'f') => expect_literal(buf, pos, b"false"),
+        Some(b'n') => expect_literal(buf, pos, b"null"),
+        Some(b'-' | b'0'..=b'9') => Ok(scan_number(buf, pos)?.0),
+        Some(_) => Err(ScanError::Syntax(pos, "unexpected character")),
+    }
+}
+
 /// Decodes a JSON string body (between the quotes) with escapes into `out`.
 /// Lone surrogates become U+FFFD, as a lossy UTF-16 decoder would.
-pub(crate) fn unescape_into(body: &[u8], out: &mut String) -> Result<(), &'static str> {
+pub fn unescape_into(body: &[u8], out: &mut String) -> Result<(), &'static str> {
     let mut i = 0;
     let mut utf16: Vec<u16> = Vec::new();
     while i < body.len() {
@@ -376,6 +447,14 @@ mod tests {
         }
         assert_eq!(skip_string(b"0123456789", 0), Err(ScanError::Incomplete));
         assert_eq!(skip_string(b"01234567\\", 0), Err(ScanError::Incomplete));
+    }
+
+    #[test]
+    fn validation_is_strict() {
+        assert_eq!(validate_value(br#"{"a":[1,2.5,"x\n",null,true]} "#, 0), Ok(29));
+        for bad in [&br#"{"a":tru}"#[..], br#"[1,]"#, br#"{"a" 1}"#, br#""\x""#, b"\"\x01\"", br#"[01]"#] {
+            assert!(validate_value(bad, 0).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

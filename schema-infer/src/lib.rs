@@ -32,13 +32,13 @@ mod dexie;
 mod error;
 mod format;
 mod infer;
-mod json;
+pub mod json;
 mod lattice;
 mod scan;
 mod schema;
 mod split;
 mod tag;
-mod typeson;
+pub mod typeson;
 
 #[cfg(test)]
 mod proptests;
@@ -52,5 +52,6 @@ pub use schema::{
     apply_pins, InferResult, SchemaDoc, StoreSchema, Widening, EXTENSION_METADATA, EXTENSION_NAME, JSON_EXTENSION,
     KEY_COLUMN, META_NULLS, META_TAG, NULLS_COLUMN, VALUE_COLUMN,
 };
+pub use split::{DexieHeader, Piece, Splitter, StoreDecl};
 pub use tag::{Elem, Tag, ALL_TAGS};
 pub use typeson::escape_component;

@@ -557,57 +557,8 @@ impl<'a> Cx<'a> {
         self.value(target, node, tt, depth + 1, false)?;
         Ok(end)
     }
-
-    /// Finds the value at a typeson keypath, starting from the row's root value.
-    #[inline(never)]
     fn locate(&self, keypath: &str) -> Option<(usize, Option<u32>)> {
-        let rec = self.rec;
-        let mut at = self.root;
-        let mut t = Some(ROOT);
-        if keypath.is_empty() {
-            return Some((at, t));
-        }
-        let mut key = String::new();
-        for raw in keypath.split('.') {
-            let seg = typeson::unescape_component(raw);
-            t = self.child(t, &seg);
-            match rec.get(at)? {
-                b'{' => {
-                    let mut p = json::skip_ws(rec, at + 1);
-                    loop {
-                        if rec.get(p)? != &b'"' {
-                            return None;
-                        }
-                        p = typeson::read_string(rec, p, &mut key).ok()?;
-                        p = json::skip_ws(rec, p);
-                        p = json::skip_ws(rec, p + 1);
-                        if key == seg {
-                            at = p;
-                            break;
-                        }
-                        p = json::skip_ws(rec, json::skip_value(rec, p).ok()?);
-                        if rec.get(p)? != &b',' {
-                            return None;
-                        }
-                        p = json::skip_ws(rec, p + 1);
-                    }
-                }
-                b'[' => {
-                    let idx: usize = seg.parse().ok()?;
-                    let mut p = json::skip_ws(rec, at + 1);
-                    for _ in 0..idx {
-                        p = json::skip_ws(rec, json::skip_value(rec, p).ok()?);
-                        if rec.get(p)? != &b',' {
-                            return None;
-                        }
-                        p = json::skip_ws(rec, p + 1);
-                    }
-                    at = p;
-                }
-                _ => return None,
-            }
-        }
-        Some((at, t))
+        typeson::locate(self.rec, self.root, self.trie, keypath)
     }
 }
 

@@ -143,9 +143,11 @@ pub(crate) fn build(
     for (i, a) in acc.into_iter().enumerate() {
         let decl = &splitter.stores[i];
         let table = decls.get(decl.name.as_str()).copied();
-        let mut st = store_schema(format, database.as_ref(), &decl.name, decl.inbound, table, a, opts)?;
-        if let Some(pinned) = opts.pinned.as_ref().and_then(|d| pinned_store(d, &st.name)) {
-            st.schema = Arc::new(apply_pins(&st.schema, &pinned.schema));
+        let pinned = opts.pinned.as_ref().and_then(|d| pinned_store(d, &decl.name)).map(|p| p.schema.clone());
+        let mut st =
+            store_schema(format, database.as_ref(), &decl.name, decl.inbound, table, a, opts, pinned.as_deref())?;
+        if let Some(pinned) = pinned {
+            st.schema = Arc::new(apply_pins(&st.schema, &pinned));
         }
         stores.push(st);
     }
@@ -179,6 +181,7 @@ struct Cx<'a> {
     conflict: Option<(Pos, Widening)>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn store_schema(
     format: Format,
     db: Option<&DatabaseInfo>,
@@ -187,6 +190,7 @@ fn store_schema(
     table: Option<&TableDecl>,
     acc: StoreAcc,
     opts: &InferOptions,
+    pinned: Option<&Schema>,
 ) -> Result<StoreSchema> {
     let mut cx = Cx { opts, widenings: Vec::new(), multi_kinds: false, conflict: None };
     let mut fields: Vec<Field> = Vec::new();
@@ -231,6 +235,15 @@ fn store_schema(
             ),
             true,
         ));
+    }
+    // Pinned fields are what the user asked for: no conflict or widening to report.
+    let is_pinned = |path: &str| {
+        let top = path.split('.').next().unwrap_or(path);
+        pinned.is_some_and(|p| p.field_with_name(top).is_ok())
+    };
+    cx.widenings.retain(|w| !is_pinned(&w.1.path));
+    if cx.conflict.as_ref().is_some_and(|c| is_pinned(&c.1.path)) {
+        cx.conflict = cx.widenings.iter().filter(|w| w.1.to == "json" || w.1.to == "utf8").min_by_key(|w| w.0).cloned();
     }
     if let (OnConflict::Error, Some((_, w))) = (opts.on_conflict, cx.conflict.take()) {
         return Err(Error::Conflict {
@@ -371,7 +384,7 @@ impl Cx<'_> {
         let w = Widening {
             path: path.to_owned(),
             from,
-            to: to.to_string(),
+            to: to.to_string().to_lowercase(),
             cause: class::name(cause),
             record: at.record,
             offset: at.offset,
@@ -463,7 +476,7 @@ impl Cx<'_> {
                     let w = Widening {
                         path: path.to_owned(),
                         from: "object".into(),
-                        to: dt.to_string(),
+                        to: dt.to_string().to_lowercase(),
                         cause: format!("{} distinct keys", s.fields.len()),
                         record: node.first().record,
                         offset: node.first().offset,

@@ -10,16 +10,33 @@ use memchr::memchr_iter;
 
 /// A piece of work for one thread.
 #[derive(Debug, Clone)]
-pub(crate) enum Piece {
+pub enum Piece {
     /// NDJSON lines `buf[start..end]`; the first non-blank one is record `first`.
-    Lines { start: usize, end: usize, first: u64 },
+    Lines {
+        /// First byte.
+        start: usize,
+        /// One past the last byte.
+        end: usize,
+        /// Index of the first record.
+        first: u64,
+    },
     /// One record of `store` at `buf[start..end]`.
-    Record { store: u32, start: usize, end: usize, index: u64 },
+    Record {
+        /// Store id (index into [`Splitter::stores`]).
+        store: u32,
+        /// First byte.
+        start: usize,
+        /// One past the last byte.
+        end: usize,
+        /// Record index within the store.
+        index: u64,
+    },
 }
 
 /// A store as the splitter met it.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct StoreDecl {
+pub struct StoreDecl {
+    /// Store name.
     pub name: String,
     /// Dexie's `inbound` flag; `None` outside Dexie exports.
     pub inbound: Option<bool>,
@@ -27,11 +44,16 @@ pub(crate) struct StoreDecl {
 
 /// Header fields of a Dexie export.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct DexieHeader {
+pub struct DexieHeader {
+    /// `formatName`.
     pub format_name: Option<String>,
+    /// `formatVersion`.
     pub format_version: Option<f64>,
+    /// `data.databaseName`.
     pub database_name: Option<String>,
+    /// `data.databaseVersion`.
     pub database_version: Option<f64>,
+    /// `data.tables`.
     pub tables: Option<Vec<TableDecl>>,
 }
 
@@ -59,15 +81,18 @@ struct Frame {
     st: St,
 }
 
-/// The splitter for all formats.
+/// Finds record boundaries in any supported format, push style: see [`Splitter::split`].
 #[derive(Debug)]
-pub(crate) struct Splitter {
+pub struct Splitter {
     format: Format,
     stack: Vec<Frame>,
     started: bool,
     done: bool,
+    /// Stores met so far, in order.
     pub stores: Vec<StoreDecl>,
+    /// Records found so far per store.
     pub counts: Vec<u64>,
+    /// The Dexie header as far as it was read.
     pub header: DexieHeader,
     table_name: Option<String>,
     table_inbound: Option<bool>,
@@ -76,6 +101,7 @@ pub(crate) struct Splitter {
 }
 
 impl Splitter {
+    /// A splitter for `format`; single-store formats name their store `single_store`.
     pub fn new(format: Format, single_store: &str) -> Splitter {
         let mut s = Splitter {
             format,

@@ -8,10 +8,12 @@ use memchr::memmem;
 
 /// One entry of a tag chain: a known tag, or the name of one idbsync does not know.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TagRef {
+pub enum TagRef {
+    /// A tag idbsync decodes.
     Known(Tag),
     /// `#`: the value is `"#keypath"`, a second reference to the value at keypath.
     Ref,
+    /// A name idbsync does not know.
     Unknown(String),
 }
 
@@ -26,7 +28,7 @@ struct TNode {
 /// The `$types` of one row as a trie over keypath segments. Node 0 is the root
 /// (keypath `""`). Reused across rows: `clear` keeps the allocations.
 #[derive(Debug, Default)]
-pub(crate) struct TypeTrie {
+pub struct TypeTrie {
     nodes: Vec<TNode>,
     segs: String,
     chains: Vec<TagRef>,
@@ -34,7 +36,19 @@ pub(crate) struct TypeTrie {
     scratch: String,
 }
 
-pub(crate) const ROOT: u32 = 0;
+/// The trie node of the row's root value (keypath `""`).
+pub const ROOT: u32 = 0;
+
+impl TagRef {
+    /// The name as written in `$types`.
+    pub fn name(&self) -> &str {
+        match self {
+            TagRef::Known(t) => t.name(),
+            TagRef::Ref => "#",
+            TagRef::Unknown(n) => n,
+        }
+    }
+}
 
 impl TypeTrie {
     fn clear(&mut self) {
@@ -44,18 +58,45 @@ impl TypeTrie {
         self.nodes.push(TNode { seg: (0, 0), chain: (0, 0), first_child: 0, next: 0 });
     }
 
+    /// Calls `f(relative keypath, chain)` for every tagged node at or below `node`,
+    /// with keypaths escaped as typeson writes them (`""` for `node` itself).
+    pub fn for_each_below(&self, node: u32, f: &mut impl FnMut(&str, &[TagRef])) {
+        let mut path = String::new();
+        self.walk_below(node, &mut path, f);
+    }
+
+    fn walk_below(&self, node: u32, path: &mut String, f: &mut impl FnMut(&str, &[TagRef])) {
+        let chain = self.chain(node);
+        if !chain.is_empty() {
+            f(path, chain);
+        }
+        let mut c = self.nodes[node as usize].first_child;
+        while c != 0 {
+            let n = &self.nodes[c as usize];
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&escape_component(&self.segs[n.seg.0 as usize..n.seg.1 as usize]));
+            self.walk_below(c, path, f);
+            path.truncate(len);
+            c = n.next;
+        }
+    }
+
     /// The tag chain at `node` (empty when the node only leads to tagged children).
-    pub(crate) fn chain(&self, node: u32) -> &[TagRef] {
+    pub fn chain(&self, node: u32) -> &[TagRef] {
         let (a, b) = self.nodes[node as usize].chain;
         &self.chains[a as usize..b as usize]
     }
 
-    pub(crate) fn has_children(&self, node: u32) -> bool {
+    /// Whether any tagged keypath continues below `node`.
+    pub fn has_children(&self, node: u32) -> bool {
         self.nodes[node as usize].first_child != 0
     }
 
     /// The child of `node` for the (unescaped) key `seg`.
-    pub(crate) fn child(&self, node: u32, seg: &str) -> Option<u32> {
+    pub fn child(&self, node: u32, seg: &str) -> Option<u32> {
         let mut c = self.nodes[node as usize].first_child;
         while c != 0 {
             let n = &self.nodes[c as usize];
@@ -68,7 +109,7 @@ impl TypeTrie {
     }
 
     /// The child of `node` for array index `i`.
-    pub(crate) fn child_index(&self, node: u32, i: usize) -> Option<u32> {
+    pub fn child_index(&self, node: u32, i: usize) -> Option<u32> {
         if !self.has_children(node) {
             return None;
         }
@@ -118,7 +159,7 @@ impl TypeTrie {
 
     /// Parses a `$types` object (`{keypath: name | [names]}`) at `buf[start..end]`.
     /// Identical text as the previous row reuses the previous trie.
-    pub(crate) fn parse(&mut self, buf: &[u8], start: usize, end: usize) -> Result<(), ScanError> {
+    pub fn parse(&mut self, buf: &[u8], start: usize, end: usize) -> Result<(), ScanError> {
         let text = &buf[start..end];
         if !self.nodes.is_empty() && self.raw == text {
             return Ok(());
@@ -195,7 +236,7 @@ fn tag_ref(name: &str) -> TagRef {
 }
 
 /// Reads the JSON string at `pos` (an opening quote) into `out`; returns the end.
-pub(crate) fn read_string(buf: &[u8], pos: usize, out: &mut String) -> Result<usize, ScanError> {
+pub fn read_string(buf: &[u8], pos: usize, out: &mut String) -> Result<usize, ScanError> {
     let (end, escaped) = json::skip_string(buf, pos + 1)?;
     out.clear();
     let body = &buf[pos + 1..end - 1];
@@ -209,7 +250,7 @@ pub(crate) fn read_string(buf: &[u8], pos: usize, out: &mut String) -> Result<us
 
 /// Undoes typeson's keypath escaping of one component (`~1` → `.`, `~0` → `~`,
 /// `''` → the empty key, `''''` → `''`).
-pub(crate) fn unescape_component(s: &str) -> String {
+pub fn unescape_component(s: &str) -> String {
     if s == "''" {
         return String::new();
     }
@@ -225,22 +266,82 @@ pub fn escape_component(s: &str) -> String {
     s.replace("''", "''''").replace('~', "~0").replace('.', "~1")
 }
 
+/// Finds the value at a typeson `keypath` (as in a `#` reference) in the record
+/// `rec` whose root value starts at `root`: its offset, and its node in `trie`.
+pub fn locate(rec: &[u8], root: usize, trie: Option<&TypeTrie>, keypath: &str) -> Option<(usize, Option<u32>)> {
+    let mut at = root;
+    let mut t = Some(ROOT);
+    if keypath.is_empty() {
+        return Some((at, t));
+    }
+    let mut key = String::new();
+    for raw in keypath.split('.') {
+        let seg = unescape_component(raw);
+        t = match (trie, t) {
+            (Some(tr), Some(n)) => tr.child(n, &seg),
+            _ => None,
+        };
+        match rec.get(at)? {
+            b'{' => {
+                let mut p = json::skip_ws(rec, at + 1);
+                loop {
+                    if rec.get(p)? != &b'"' {
+                        return None;
+                    }
+                    p = read_string(rec, p, &mut key).ok()?;
+                    p = json::skip_ws(rec, p);
+                    p = json::skip_ws(rec, p + 1);
+                    if key == seg {
+                        at = p;
+                        break;
+                    }
+                    p = json::skip_ws(rec, json::skip_value(rec, p).ok()?);
+                    if rec.get(p)? != &b',' {
+                        return None;
+                    }
+                    p = json::skip_ws(rec, p + 1);
+                }
+            }
+            b'[' => {
+                let idx: usize = seg.parse().ok()?;
+                let mut p = json::skip_ws(rec, at + 1);
+                for _ in 0..idx {
+                    p = json::skip_ws(rec, json::skip_value(rec, p).ok()?);
+                    if rec.get(p)? != &b',' {
+                        return None;
+                    }
+                    p = json::skip_ws(rec, p + 1);
+                }
+                at = p;
+            }
+            _ => return None,
+        }
+    }
+    Some((at, t))
+}
+
 /// How a row's root is laid out with respect to typeson.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RootForm {
+pub enum RootForm {
     /// No `$types`: the row is the value.
     Plain,
     /// An object whose root-level `$types` member (to be skipped) describes it.
     Typed,
     /// `{"$": value, "$types": {"$": {...}}}`: the value is at `value`.
-    Wrapped { value: usize },
+    Wrapped {
+        /// Offset of the wrapped value.
+        value: usize,
+    },
     /// `{"$": value, "$types": true}`: the value has its own `$types` key.
-    Escaped { value: usize },
+    Escaped {
+        /// Offset of the escaped value.
+        value: usize,
+    },
 }
 
 /// Finds how the row `rec` (a whole JSON value, starting at `start`) uses `$types`,
 /// filling `trie` when it does.
-pub(crate) fn analyze_root(
+pub fn analyze_root(
     rec: &[u8],
     start: usize,
     trie: &mut TypeTrie,
