@@ -16,6 +16,92 @@ pub struct Cli {
 pub enum Command {
     /// Infer one Arrow schema per object store over the whole input.
     Infer(InferArgs),
+    /// Convert an export into zstd Parquet datasets, one per object store.
+    Convert(ConvertArgs),
+    /// The main job on the embedded default: convert the bundled exports into a local folder.
+    Demo(DemoArgs),
+}
+
+/// What to do with an existing dataset.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// Refuse to write over an existing dataset
+    Error,
+    /// Replace the dataset
+    Overwrite,
+    /// Add files to the dataset (the schema must match)
+    Append,
+}
+
+impl From<ModeArg> for engine::Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Error => engine::Mode::Error,
+            ModeArg::Overwrite => engine::Mode::Overwrite,
+            ModeArg::Append => engine::Mode::Append,
+        }
+    }
+}
+
+/// What happens to records that do not fit the schema.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnInvalidArg {
+    /// Keep them in <store>/_rejects/ with the reason and their place
+    Quarantine,
+    /// Count them, keep nothing
+    Skip,
+    /// Stop with an error and commit nothing
+    Fail,
+}
+
+impl From<OnInvalidArg> for engine::OnInvalid {
+    fn from(o: OnInvalidArg) -> Self {
+        match o {
+            OnInvalidArg::Quarantine => engine::OnInvalid::Quarantine,
+            OnInvalidArg::Skip => engine::OnInvalid::Skip,
+            OnInvalidArg::Fail => engine::OnInvalid::Fail,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Output folder (one dataset per store: <OUT>/<store>/).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Hive partitioning, repeatable: col, year(col), month(col), day(col), hour(col), bucket(N, col).
+    #[arg(long = "partition-by", value_name = "TERM")]
+    pub partition_by: Vec<String>,
+    /// Parquet compression: zstd[:LEVEL], snappy, lz4, gzip, none.
+    #[arg(long, default_value = "zstd:3")]
+    pub compression: String,
+    /// Rows per Parquet row group.
+    #[arg(long, default_value_t = 122_880)]
+    pub row_group_rows: usize,
+    /// Roll to a new file past this size (e.g. 256MB, 1GiB).
+    #[arg(long, value_name = "SIZE")]
+    pub max_file_size: Option<String>,
+    /// What to do with an existing dataset.
+    #[arg(long, value_enum, default_value = "error")]
+    pub mode: ModeArg,
+    /// What happens to records that do not fit the schema.
+    #[arg(long, value_enum, default_value = "quarantine")]
+    pub on_invalid: OnInvalidArg,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output folder.
+    #[arg(long, short, default_value = "idbsync-demo-out")]
+    pub out: PathBuf,
 }
 
 /// Input format (detected from the content unless given).

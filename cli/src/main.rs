@@ -1,7 +1,9 @@
 //! `idbsync`: move IndexedDB exports into Parquet on HDFS (or a local folder) and back.
 
 mod args;
+mod convert_cmd;
 mod infer_cmd;
+mod size;
 mod tree;
 
 use clap::Parser;
@@ -10,6 +12,8 @@ fn main() -> std::process::ExitCode {
     let cli = args::Cli::parse();
     let res = match cli.command {
         args::Command::Infer(a) => infer_cmd::run(a),
+        args::Command::Convert(a) => convert_cmd::run(a),
+        args::Command::Demo(a) => convert_cmd::demo(a),
     };
     match res {
         Ok(code) => code,

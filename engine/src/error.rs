@@ -23,6 +23,40 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A record did not fit its schema and `--on-invalid fail` was given.
+    #[error("store '{store}', record {record} (byte {offset}), field '{path}': {reason} (--on-invalid fail: nothing was committed)")]
+    Invalid {
+        /// Store name.
+        store: String,
+        /// Record index within the store.
+        record: u64,
+        /// Byte offset of the problem.
+        offset: u64,
+        /// Field path.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Encoding or routing a store's data failed.
+    #[error("store '{store}': {reason}")]
+    Convert {
+        /// Store name.
+        store: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Writing to the output failed.
+    #[error("cannot write {path}")]
+    Write {
+        /// Where.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The commit protocol refused or failed.
+    #[error(transparent)]
+    Commit(#[from] crate::commit::CommitError),
     /// The input's content could not be inferred.
     #[error("{path}")]
     Infer {
@@ -32,6 +66,14 @@ pub enum Error {
         #[source]
         source: Box<schema_infer::Error>,
     },
+}
+
+/// Errors while converting (and their place).
+impl Error {
+    /// Whether the error comes from a record that did not fit (`--on-invalid fail`).
+    pub fn is_invalid_record(&self) -> bool {
+        matches!(self, Error::Invalid { .. })
+    }
 }
 
 /// Result alias for the engine.

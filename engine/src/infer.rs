@@ -18,9 +18,20 @@ pub fn infer_path(path: &Path, opts: InferOptions, store: Option<&str>) -> Resul
 
 /// Infers the schemas of an opened source.
 pub fn infer_source(src: Source, opts: InferOptions) -> Result<InferResult> {
+    infer_source_with(src, opts, &mut |_| {})
+}
+
+/// [`infer_source`], calling `progress` with the bytes read so far after each block.
+pub fn infer_source_with(src: Source, opts: InferOptions, progress: &mut dyn FnMut(u64)) -> Result<InferResult> {
     let path = src.path.clone();
     let wrap = |source| Error::Infer { path: path.clone(), source: Box::new(source) };
     let mut inf = Inferrer::new(opts).map_err(wrap)?;
-    source::for_each_block(src, BLOCK_BYTES, |b| inf.push(b)).map_err(wrap)??;
+    let mut seen = 0u64;
+    source::for_each_block(src, BLOCK_BYTES, |b| {
+        seen += b.len() as u64;
+        progress(seen);
+        inf.push(b)
+    })
+    .map_err(wrap)??;
     inf.finish().map_err(wrap)
 }

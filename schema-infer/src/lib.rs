@@ -48,6 +48,7 @@ pub use error::{Error, Result};
 pub use format::{detect, Format};
 pub use infer::{InferOptions, Inferrer, OnConflict, RecordIssue, UnknownTags};
 pub use lattice::Pos;
+pub use scan::path_at;
 pub use schema::{
     apply_pins, InferResult, SchemaDoc, StoreSchema, Widening, EXTENSION_METADATA, EXTENSION_NAME, JSON_EXTENSION,
     KEY_COLUMN, META_NULLS, META_TAG, NULLS_COLUMN, VALUE_COLUMN,

@@ -663,7 +663,7 @@ mod tests {
 
 /// The field path (`a.b.3.c`) of the value that contains byte `target` of a record,
 /// as far as the record's structure can be followed. Used for error messages only.
-pub(crate) fn path_at(rec: &[u8], target: usize) -> String {
+pub fn path_at(rec: &[u8], target: usize) -> String {
     let mut path = String::new();
     let mut at = json::skip_ws(rec, 0);
     let mut key = String::new();

@@ -1,0 +1,136 @@
+//! `idbsync convert` and `idbsync demo`.
+
+use crate::args::{ConvertArgs, DemoArgs};
+use crate::infer_cmd::options;
+use crate::size::{human, parse_size};
+use anyhow::{Context, Result};
+use engine::{ConvertOptions, ConvertReport, LocalSink, ParquetOptions, PartitionField, Phase};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub fn run(a: ConvertArgs) -> Result<ExitCode> {
+    let partition_by = a
+        .partition_by
+        .iter()
+        .map(|p| p.parse::<PartitionField>().map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()
+        .context("--partition-by")?;
+    let parquet = ParquetOptions {
+        codec: a.compression.parse().map_err(anyhow::Error::msg).context("--compression")?,
+        row_group_rows: a.row_group_rows.max(1),
+        max_file_bytes: a.max_file_size.as_deref().map(parse_size).transpose().map_err(anyhow::Error::msg)?,
+        ..ParquetOptions::default()
+    };
+    let out = a.out.to_string_lossy();
+    if out.starts_with("hdfs://") {
+        anyhow::bail!("--out {out}: the HDFS sink is not part of this build yet; write to a local folder");
+    }
+    let opts = ConvertOptions::new()
+        .with_infer(options(&a.read)?)
+        .with_store(a.read.store.clone())
+        .with_partition_by(partition_by)
+        .with_parquet(parquet)
+        .with_mode(a.mode.into())
+        .with_on_invalid(a.on_invalid.into())
+        .with_threads(a.read.threads);
+    let report = run_convert(&a.read.input, &a.out, opts, a.quiet)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        print_summary(&mut out, &report)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_convert(input: &Path, out: &Path, opts: ConvertOptions, quiet: bool) -> Result<ConvertReport> {
+    let total = std::fs::metadata(input).ok().map(|m| m.len()).filter(|_| input != Path::new("-"));
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::new(total.unwrap_or(0));
+        b.set_style(
+            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        b
+    };
+    let sink = Arc::new(LocalSink::new(out));
+    let started = std::time::Instant::now();
+    let report = engine::convert(input, sink, opts, &|phase, n| {
+        bar.set_prefix(match phase {
+            Phase::Infer => "infer",
+            Phase::Convert => "convert",
+            Phase::Commit => "commit",
+        });
+        bar.set_position(n);
+    })
+    .with_context(|| format!("converting {} into {}", input.display(), out.display()))?;
+    bar.finish_and_clear();
+    if !quiet {
+        eprintln!("idbsync: job {} done in {:.2} s", report.job_id, started.elapsed().as_secs_f64());
+    }
+    Ok(report)
+}
+
+fn print_summary(out: &mut impl Write, r: &ConvertReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<20} {:>10} {:>9} {:>8} {:>6} {:>10} {:>10} {:>6}",
+        "store", "read", "written", "rejected", "files", "bytes in", "bytes out", "ratio"
+    )?;
+    for s in &r.stores {
+        let ratio = if s.bytes_out > 0 { s.bytes_in as f64 / s.bytes_out as f64 } else { 0.0 };
+        writeln!(
+            out,
+            "{:<20} {:>10} {:>9} {:>8} {:>6} {:>10} {:>10} {:>5.1}x",
+            s.store,
+            s.counts.read,
+            s.counts.written,
+            s.counts.rejected + s.counts.skipped,
+            s.files,
+            human(s.bytes_in),
+            human(s.bytes_out),
+            ratio
+        )?;
+    }
+    let t = r.timings;
+    writeln!(
+        out,
+        "time: infer {:.2} s, convert {:.2} s, commit {:.2} s",
+        t.infer_ms as f64 / 1e3,
+        t.convert_ms as f64 / 1e3,
+        t.commit_ms as f64 / 1e3
+    )?;
+    for s in &r.stores {
+        writeln!(out, "  {} -> {}", s.store, s.path)?;
+    }
+    Ok(())
+}
+
+/// Converts the bundled exports (testdata/fixtures) into a local folder.
+pub fn demo(a: DemoArgs) -> Result<ExitCode> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/fixtures");
+    let mut out = std::io::stdout().lock();
+    for (file, parts) in [("dexie-shop.json", vec!["day(created)"]), ("dexie-alltags.json", vec![])] {
+        let input = fixtures.join(file);
+        let dest = a.out.join(file.trim_end_matches(".json"));
+        writeln!(
+            out,
+            "\n$ idbsync convert {} --out {} --mode overwrite{}",
+            input.display(),
+            dest.display(),
+            parts.iter().map(|p| format!(" --partition-by '{p}'")).collect::<String>()
+        )?;
+        let opts = ConvertOptions::new()
+            .with_mode(engine::Mode::Overwrite)
+            .with_partition_by(parts.iter().map(|p| p.parse().expect("valid term")).collect());
+        let report = run_convert(&input, &dest, opts, true)?;
+        print_summary(&mut out, &report)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

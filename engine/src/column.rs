@@ -1,0 +1,466 @@
+//! Column buffers shaped like a store's Arrow schema. Values are appended while a
+//! record is decoded; a record that turns out to be invalid is rolled back with
+//! [`Col::truncate`] to the previous row count, so rejects never leave a trace.
+
+use arrow::array::{
+    ArrayRef, BinaryArray, BooleanArray, Decimal128Array, Float32Array, Float64Array, Int16Array, Int32Array,
+    Int64Array, Int8Array, ListArray, MapArray, NullArray, StringArray, StructArray, TimestampMillisecondArray,
+    UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, FieldRef, Fields};
+use schema_infer::{Elem, Tag, EXTENSION_NAME, JSON_EXTENSION, META_NULLS, META_TAG};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Which kind of JavaScript "no value" a null slot stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoValue {
+    /// `null`
+    Null,
+    /// `undefined`
+    Undefined,
+    /// The key is not there.
+    Absent,
+    /// A hole in a sparse array.
+    Hole,
+}
+
+impl NoValue {
+    /// The name used in schema metadata and in the `__idb_nulls` side column.
+    pub fn name(self) -> &'static str {
+        match self {
+            NoValue::Null => "null",
+            NoValue::Undefined => "undefined",
+            NoValue::Absent => "absent",
+            NoValue::Hole => "hole",
+        }
+    }
+
+    fn parse(s: &str) -> Option<NoValue> {
+        Some(match s {
+            "null" => NoValue::Null,
+            "undefined" => NoValue::Undefined,
+            "absent" => NoValue::Absent,
+            "hole" => NoValue::Hole,
+            _ => return None,
+        })
+    }
+}
+
+/// How JSON values are read into a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Null,
+    Bool,
+    Int,
+    Float,
+    BigI64,
+    BigDec,
+    BigText,
+    Str,
+    /// Lossless JSON text (Arrow extension `arrow.json`).
+    Json,
+    /// Any value as text (`--on-conflict string`).
+    Text,
+    /// A typeson Date: epoch milliseconds.
+    Date,
+    /// An ISO-8601 string read as a timestamp (`--detect-timestamps`).
+    IsoTs,
+    /// Timestamps given as numbers (pinned schemas).
+    Ts,
+    Binary,
+    Blob,
+    File,
+    Typed(Elem),
+    List,
+    Map,
+    Struct,
+    /// A wide object stored as `Map<Utf8, T>`.
+    ObjMap,
+    /// Raw little-endian elements of a typed array (list child).
+    Prim(Elem),
+}
+
+pub(crate) enum Data {
+    None,
+    Bool(arrow::array::BooleanBufferBuilder),
+    I64(Vec<i64>),
+    F64(Vec<f64>),
+    I128(Vec<i128>),
+    Bytes { offsets: Vec<i32>, data: Vec<u8> },
+    Prim { width: usize, bytes: Vec<u8> },
+    List { offsets: Vec<i32>, child: Box<Col> },
+    Map { offsets: Vec<i32>, keys: Box<Col>, values: Box<Col> },
+    Struct { children: Vec<Col>, index: HashMap<Box<str>, usize>, stamp: Vec<u64>, gen: u64 },
+}
+
+/// One column (and its children) being filled.
+pub(crate) struct Col {
+    pub field: FieldRef,
+    pub kind: Kind,
+    pub default_nv: NoValue,
+    /// More than one kind of "no value" occurs here: non-default ones are recorded.
+    pub track: bool,
+    valid: arrow::array::BooleanBufferBuilder,
+    pub data: Data,
+}
+
+fn elem_of(dt: &DataType) -> Option<Elem> {
+    Some(match dt {
+        DataType::Int8 => Elem::I8,
+        DataType::UInt8 => Elem::U8,
+        DataType::Int16 => Elem::I16,
+        DataType::UInt16 => Elem::U16,
+        DataType::Int32 => Elem::I32,
+        DataType::UInt32 => Elem::U32,
+        DataType::Float32 => Elem::F32,
+        DataType::Float64 => Elem::F64,
+        DataType::Int64 => Elem::I64,
+        DataType::UInt64 => Elem::U64,
+        _ => return None,
+    })
+}
+
+impl Col {
+    /// Builds the column tree for `field`, reading its idbsync metadata.
+    pub fn new(field: &FieldRef) -> Col {
+        let md = field.metadata();
+        let tag = md.get(META_TAG).and_then(|t| Tag::parse(t));
+        let json = md.get(EXTENSION_NAME).map(String::as_str) == Some(JSON_EXTENSION);
+        let text = md.get("idb.conflict").map(String::as_str) == Some("string");
+        let kinds: Vec<NoValue> =
+            md.get(META_NULLS).map(|s| s.split(',').filter_map(NoValue::parse).collect()).unwrap_or_default();
+        let default_nv = if kinds.contains(&NoValue::Null) || kinds.is_empty() { NoValue::Null } else { kinds[0] };
+        let track = kinds.len() > 1;
+        let (kind, data) = match field.data_type() {
+            _ if json => (Kind::Json, bytes()),
+            _ if text => (Kind::Text, bytes()),
+            DataType::Null => (Kind::Null, Data::None),
+            DataType::Boolean => (Kind::Bool, Data::Bool(arrow::array::BooleanBufferBuilder::new(0))),
+            DataType::Int64 if matches!(tag, Some(Tag::BigInt | Tag::BigIntObject)) => {
+                (Kind::BigI64, Data::I64(vec![]))
+            }
+            DataType::Int64 => (Kind::Int, Data::I64(vec![])),
+            DataType::Float64 => (Kind::Float, Data::F64(vec![])),
+            DataType::Decimal128(_, _) => (Kind::BigDec, Data::I128(vec![])),
+            DataType::Utf8 if matches!(tag, Some(Tag::BigInt | Tag::BigIntObject)) => (Kind::BigText, bytes()),
+            DataType::Utf8 => (Kind::Str, bytes()),
+            DataType::Timestamp(_, _) if tag == Some(Tag::Date) => (Kind::Date, Data::I64(vec![])),
+            DataType::Timestamp(_, _) if md.get("idb.source").map(String::as_str) == Some("iso8601") => {
+                (Kind::IsoTs, Data::I64(vec![]))
+            }
+            DataType::Timestamp(_, _) => (Kind::Ts, Data::I64(vec![])),
+            DataType::Binary => (Kind::Binary, bytes()),
+            DataType::List(item) => {
+                let child = Box::new(Col::new(item));
+                match tag {
+                    Some(Tag::TypedArray(e, _)) => {
+                        let prim = Col::prim(item, e);
+                        (Kind::Typed(e), Data::List { offsets: vec![0], child: Box::new(prim) })
+                    }
+                    _ => (Kind::List, Data::List { offsets: vec![0], child }),
+                }
+            }
+            DataType::Map(entries, _) => {
+                let DataType::Struct(kv) = entries.data_type() else { unreachable!("map entries are a struct") };
+                let keys = Box::new(Col::new(&kv[0]));
+                let values = Box::new(Col::new(&kv[1]));
+                let kind = if tag == Some(Tag::Map) { Kind::Map } else { Kind::ObjMap };
+                (kind, Data::Map { offsets: vec![0], keys, values })
+            }
+            DataType::Struct(fields) => {
+                let kind = match tag {
+                    Some(Tag::Blob | Tag::Blob2) => Kind::Blob,
+                    Some(Tag::File) => Kind::File,
+                    _ => Kind::Struct,
+                };
+                (kind, structure(fields))
+            }
+            other => match elem_of(other) {
+                Some(e) => (Kind::Prim(e), Data::Prim { width: e.width(), bytes: vec![] }),
+                None => (Kind::Json, bytes()),
+            },
+        };
+        Col { field: field.clone(), kind, default_nv, track, valid: arrow::array::BooleanBufferBuilder::new(0), data }
+    }
+
+    fn prim(item: &FieldRef, e: Elem) -> Col {
+        Col {
+            field: item.clone(),
+            kind: Kind::Prim(e),
+            default_nv: NoValue::Null,
+            track: false,
+            valid: arrow::array::BooleanBufferBuilder::new(0),
+            data: Data::Prim { width: e.width(), bytes: vec![] },
+        }
+    }
+
+    /// Number of slots (rows, or elements for list children).
+    pub fn len(&self) -> usize {
+        match &self.data {
+            Data::Prim { width, bytes } => bytes.len() / width,
+            _ => self.valid.len(),
+        }
+    }
+
+    /// Whether the field admits nulls.
+    pub fn nullable(&self) -> bool {
+        self.field.is_nullable()
+    }
+
+    /// Appends a null slot (children of structs get null slots too).
+    pub fn push_null(&mut self) {
+        self.valid.append(false);
+        match &mut self.data {
+            Data::None | Data::Prim { .. } => {}
+            Data::Bool(b) => b.append(false),
+            Data::I64(v) => v.push(0),
+            Data::F64(v) => v.push(0.0),
+            Data::I128(v) => v.push(0),
+            Data::Bytes { offsets, .. } | Data::List { offsets, .. } | Data::Map { offsets, .. } => {
+                let last = *offsets.last().expect("offsets start at 0");
+                offsets.push(last);
+            }
+            Data::Struct { children, .. } => children.iter_mut().for_each(Col::push_null),
+        }
+    }
+
+    /// Marks the slot just appended by a value push as valid.
+    #[inline]
+    pub fn push_valid(&mut self) {
+        self.valid.append(true);
+    }
+
+    /// Rolls back to `n` slots.
+    pub fn truncate(&mut self, n: usize) {
+        if let Data::Prim { width, bytes } = &mut self.data {
+            bytes.truncate(n * *width);
+            return;
+        }
+        if self.valid.len() <= n {
+            return;
+        }
+        self.valid.truncate(n);
+        match &mut self.data {
+            Data::None | Data::Prim { .. } => {}
+            Data::Bool(b) => b.truncate(n),
+            Data::I64(v) => v.truncate(n),
+            Data::F64(v) => v.truncate(n),
+            Data::I128(v) => v.truncate(n),
+            Data::Bytes { offsets, data } => {
+                offsets.truncate(n + 1);
+                data.truncate(offsets[n] as usize);
+            }
+            Data::List { offsets, child } => {
+                offsets.truncate(n + 1);
+                child.truncate(offsets[n] as usize);
+            }
+            Data::Map { offsets, keys, values } => {
+                offsets.truncate(n + 1);
+                keys.truncate(offsets[n] as usize);
+                values.truncate(offsets[n] as usize);
+            }
+            Data::Struct { children, .. } => children.iter_mut().for_each(|c| c.truncate(n)),
+        }
+    }
+
+    /// Appends bytes to a Utf8 / Binary / JSON column (the caller marks validity).
+    #[inline]
+    pub fn bytes_mut(&mut self) -> (&mut Vec<i32>, &mut Vec<u8>) {
+        match &mut self.data {
+            Data::Bytes { offsets, data } => (offsets, data),
+            _ => unreachable!("not a bytes column"),
+        }
+    }
+
+    /// Appends one byte-string value.
+    #[inline]
+    pub fn push_bytes(&mut self, b: &[u8]) {
+        let (offsets, data) = self.bytes_mut();
+        data.extend_from_slice(b);
+        offsets.push(data.len() as i32);
+        self.valid.append(true);
+    }
+
+    /// Closes a byte-string value whose bytes were written through [`Col::bytes_mut`].
+    #[inline]
+    pub fn close_bytes(&mut self) {
+        let (offsets, data) = self.bytes_mut();
+        offsets.push(data.len() as i32);
+        self.valid.append(true);
+    }
+
+    #[inline]
+    pub fn push_i64(&mut self, v: i64) {
+        if let Data::I64(x) = &mut self.data {
+            x.push(v);
+        }
+        self.valid.append(true);
+    }
+
+    #[inline]
+    pub fn push_f64(&mut self, v: f64) {
+        if let Data::F64(x) = &mut self.data {
+            x.push(v);
+        }
+        self.valid.append(true);
+    }
+
+    #[inline]
+    pub fn push_i128(&mut self, v: i128) {
+        if let Data::I128(x) = &mut self.data {
+            x.push(v);
+        }
+        self.valid.append(true);
+    }
+
+    #[inline]
+    pub fn push_bool(&mut self, v: bool) {
+        if let Data::Bool(x) = &mut self.data {
+            x.append(v);
+        }
+        self.valid.append(true);
+    }
+
+    /// Closes a list or map slot after its children were appended.
+    #[inline]
+    pub fn close_list(&mut self) {
+        match &mut self.data {
+            Data::List { offsets, child } => offsets.push(child.len() as i32),
+            Data::Map { offsets, keys, .. } => offsets.push(keys.len() as i32),
+            _ => unreachable!("not a list column"),
+        }
+        self.valid.append(true);
+    }
+
+    /// Builds the Arrow array and empties the buffers.
+    pub fn finish(&mut self) -> ArrayRef {
+        let len = self.len();
+        let nulls = {
+            let b = self.valid.finish();
+            let nb = NullBuffer::new(b);
+            (nb.null_count() > 0).then_some(nb)
+        };
+        let dt = self.field.data_type().clone();
+        match &mut self.data {
+            Data::None => Arc::new(NullArray::new(len)),
+            Data::Bool(b) => Arc::new(BooleanArray::new(b.finish(), nulls)),
+            Data::I64(v) => {
+                let vals = ScalarBuffer::from(std::mem::take(v));
+                match &dt {
+                    DataType::Timestamp(_, tz) => {
+                        Arc::new(TimestampMillisecondArray::new(vals, nulls).with_timezone_opt(tz.clone()))
+                    }
+                    _ => Arc::new(Int64Array::new(vals, nulls)),
+                }
+            }
+            Data::F64(v) => Arc::new(Float64Array::new(ScalarBuffer::from(std::mem::take(v)), nulls)),
+            Data::I128(v) => {
+                let (p, s) = match dt {
+                    DataType::Decimal128(p, s) => (p, s),
+                    _ => (38, 0),
+                };
+                Arc::new(
+                    Decimal128Array::new(ScalarBuffer::from(std::mem::take(v)), nulls)
+                        .with_precision_and_scale(p, s)
+                        .expect("valid decimal precision"),
+                )
+            }
+            Data::Bytes { offsets, data } => {
+                let off = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+                let values = Buffer::from_vec(std::mem::take(data));
+                match dt {
+                    DataType::Binary => Arc::new(BinaryArray::new(off, values, nulls)),
+                    _ => Arc::new(StringArray::new(off, values, nulls)),
+                }
+            }
+            Data::Prim { bytes, .. } => prim_array(&dt, std::mem::take(bytes)),
+            Data::List { offsets, child } => {
+                let DataType::List(item) = &dt else { unreachable!("list column") };
+                let values = child.finish();
+                let off = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+                Arc::new(ListArray::new(item.clone(), off, values, nulls))
+            }
+            Data::Map { offsets, keys, values } => {
+                let DataType::Map(entries, sorted) = &dt else { unreachable!("map column") };
+                let DataType::Struct(kv) = entries.data_type() else { unreachable!("map entries") };
+                let entries_arr = StructArray::new(kv.clone(), vec![keys.finish(), values.finish()], None);
+                let off = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+                Arc::new(MapArray::new(entries.clone(), off, entries_arr, nulls, *sorted))
+            }
+            Data::Struct { children, .. } => {
+                let DataType::Struct(fields) = &dt else { unreachable!("struct column") };
+                let arrays: Vec<ArrayRef> = children.iter_mut().map(Col::finish).collect();
+                Arc::new(StructArray::new(fields.clone(), arrays, nulls))
+            }
+        }
+    }
+}
+
+fn bytes() -> Data {
+    Data::Bytes { offsets: vec![0], data: vec![] }
+}
+
+fn structure(fields: &Fields) -> Data {
+    let children: Vec<Col> = fields.iter().map(Col::new).collect();
+    let index = fields.iter().enumerate().map(|(i, f)| (f.name().as_str().into(), i)).collect();
+    let n = children.len();
+    Data::Struct { children, index, stamp: vec![0; n], gen: 0 }
+}
+
+fn prim_array(dt: &DataType, bytes: Vec<u8>) -> ArrayRef {
+    macro_rules! conv {
+        ($arr:ty, $t:ty, $w:expr) => {{
+            let v: Vec<$t> =
+                bytes.chunks_exact($w).map(|c| <$t>::from_le_bytes(c.try_into().expect("width"))).collect();
+            Arc::new(<$arr>::new(ScalarBuffer::from(v), None)) as ArrayRef
+        }};
+    }
+    match dt {
+        DataType::Int8 => conv!(Int8Array, i8, 1),
+        DataType::UInt8 => conv!(UInt8Array, u8, 1),
+        DataType::Int16 => conv!(Int16Array, i16, 2),
+        DataType::UInt16 => conv!(UInt16Array, u16, 2),
+        DataType::Int32 => conv!(Int32Array, i32, 4),
+        DataType::UInt32 => conv!(UInt32Array, u32, 4),
+        DataType::Float32 => conv!(Float32Array, f32, 4),
+        DataType::Float64 => conv!(Float64Array, f64, 8),
+        DataType::Int64 => conv!(Int64Array, i64, 8),
+        _ => conv!(UInt64Array, u64, 8),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Array;
+    use arrow_schema::Field;
+
+    #[test]
+    fn truncate_rolls_back_nested_values() {
+        let item = Arc::new(Field::new("item", DataType::Utf8, true));
+        let f: FieldRef = Arc::new(Field::new("l", DataType::List(item), true));
+        let mut c = Col::new(&f);
+        // row 0: ["a", "bc"]
+        if let Data::List { child, .. } = &mut c.data {
+            child.push_bytes(b"a");
+            child.push_bytes(b"bc");
+        }
+        c.close_list();
+        // row 1: ["zzz"], then rolled back
+        if let Data::List { child, .. } = &mut c.data {
+            child.push_bytes(b"zzz");
+        }
+        c.close_list();
+        c.truncate(1);
+        c.push_null();
+        let arr = c.finish();
+        let list = arr.as_any().downcast_ref::<ListArray>().unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(list.is_null(1));
+        let v = list.value(0);
+        let s = v.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!((s.value(0), s.value(1), s.len()), ("a", "bc", 2));
+    }
+}

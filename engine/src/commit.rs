@@ -1,0 +1,274 @@
+//! The commit protocol (Hadoop's FileOutputCommitter v1 order): files are staged
+//! under `<store>/_temporary/<job>/`, renamed into place only when all are closed,
+//! then `_idbsync/manifest.json` is written and `_SUCCESS` last. A dataset without
+//! `_SUCCESS` is not committed; a later job removes stale staging folders.
+
+use crate::parquet_out::FileInfo;
+use crate::sink::Sink;
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::sync::Arc;
+
+/// Staging folder name inside a store's dataset directory.
+pub const TEMPORARY: &str = "_temporary";
+/// Rejected records folder.
+pub const REJECTS: &str = "_rejects";
+/// idbsync's own metadata folder.
+pub const META_DIR: &str = "_idbsync";
+/// The commit marker, written last.
+pub const SUCCESS: &str = "_SUCCESS";
+/// The manifest's path inside a dataset.
+pub const MANIFEST: &str = "_idbsync/manifest.json";
+
+/// What to do when the dataset already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Refuse to write over an existing dataset.
+    #[default]
+    Error,
+    /// Replace the existing dataset.
+    Overwrite,
+    /// Add files to the existing dataset (the schema must match).
+    Append,
+}
+
+/// Record accounting: `read = written + rejected + skipped`, always.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Records read from the input.
+    pub read: u64,
+    /// Rows written to data files.
+    pub written: u64,
+    /// Records written to `_rejects/`.
+    pub rejected: u64,
+    /// Records counted but not kept (`--on-invalid skip`).
+    pub skipped: u64,
+}
+
+/// Wall-clock phases of a job, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Schema inference (first pass).
+    pub infer_ms: u64,
+    /// Decoding and writing (second pass).
+    pub convert_ms: u64,
+    /// Renames, manifest and `_SUCCESS`.
+    pub commit_ms: u64,
+}
+
+/// `_idbsync/manifest.json`: what a committed dataset holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest format version.
+    pub version: u32,
+    /// The job that last committed.
+    pub job_id: String,
+    /// Every job whose files are in the dataset, oldest first.
+    pub jobs: Vec<String>,
+    /// Store (object store) name.
+    pub store: String,
+    /// Where the data came from.
+    pub input: String,
+    /// Options of the last job.
+    pub options: serde_json::Value,
+    /// Partition terms.
+    pub partition_by: Vec<String>,
+    /// Record accounting of the last job.
+    pub counts: Counts,
+    /// Accounting summed over every job in the dataset.
+    pub total: Counts,
+    /// Data files, relative to the dataset directory.
+    pub files: Vec<FileInfo>,
+    /// Reject files, relative to the dataset directory.
+    pub rejects: Vec<String>,
+    /// The Arrow schema of the data files (with IndexedDB metadata).
+    pub schema: serde_json::Value,
+    /// Phase timings of the last job.
+    pub timings: Timings,
+}
+
+/// Errors of the commit protocol.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The dataset exists and the mode is `error`.
+    #[error("dataset {0} already exists (use --mode overwrite or --mode append)")]
+    Exists(String),
+    /// Append with a schema that differs.
+    #[error("cannot append to {path}: {reason}")]
+    Incompatible {
+        /// Dataset path.
+        path: String,
+        /// What differs.
+        reason: String,
+    },
+    /// A filesystem operation failed.
+    #[error("{what} {path}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On what.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// One store's job: staging, then commit or abort.
+pub struct Job {
+    sink: Arc<dyn Sink>,
+    /// The dataset directory (relative to the sink root).
+    pub dir: String,
+    /// The job id (in file names).
+    pub id: String,
+    mode: Mode,
+    previous: Option<Manifest>,
+}
+
+impl Job {
+    /// Prepares a job on dataset `dir`: checks the mode against what exists and
+    /// removes stale staging folders of jobs that died.
+    pub fn prepare(sink: Arc<dyn Sink>, dir: String, id: String, mode: Mode) -> Result<Job, CommitError> {
+        let io_err = |what: &'static str, path: String| move |source| CommitError::Io { what, path, source };
+        let entries = sink.list(&dir).map_err(io_err("cannot list", sink.describe(&dir)))?;
+        let has_data = entries.iter().any(|e| !e.name.starts_with('_') && !e.name.starts_with('.'))
+            || entries.iter().any(|e| e.name == SUCCESS);
+        if has_data && mode == Mode::Error {
+            return Err(CommitError::Exists(sink.describe(&dir)));
+        }
+        let previous = if mode == Mode::Append && has_data {
+            let text = sink
+                .read(&format!("{dir}/{MANIFEST}"))
+                .map_err(io_err("cannot read", sink.describe(&format!("{dir}/{MANIFEST}"))))?;
+            Some(serde_json::from_slice(&text).map_err(|e| CommitError::Io {
+                what: "invalid manifest",
+                path: sink.describe(&format!("{dir}/{MANIFEST}")),
+                source: io::Error::new(io::ErrorKind::InvalidData, e),
+            })?)
+        } else {
+            None
+        };
+        // Any staging folder left now belongs to a job that did not finish.
+        let tmp = format!("{dir}/{TEMPORARY}");
+        sink.remove_all(&tmp).map_err(io_err("cannot clean", sink.describe(&tmp)))?;
+        Ok(Job { sink, dir, id, mode, previous })
+    }
+
+    /// Where this job stages its files.
+    pub fn staging(&self) -> String {
+        format!("{}/{TEMPORARY}/{}", self.dir, self.id)
+    }
+
+    /// The manifest of the dataset being appended to.
+    pub fn previous(&self) -> Option<&Manifest> {
+        self.previous.as_ref()
+    }
+
+    /// Checks that an append writes the same columns as the existing dataset.
+    pub fn check_append(&self, schema: &serde_json::Value) -> Result<(), CommitError> {
+        let Some(prev) = &self.previous else { return Ok(()) };
+        let strip = |v: &serde_json::Value| -> Vec<(String, String, bool)> {
+            v["fields"]
+                .as_array()
+                .map(|fs| {
+                    fs.iter()
+                        .map(|f| {
+                            (f["name"].to_string(), f["data_type"].to_string(), f["nullable"].as_bool().unwrap_or(true))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (old, new) = (strip(&prev.schema), strip(schema));
+        for (o, n) in old.iter().zip(&new) {
+            if o.0 != n.0 || o.1 != n.1 {
+                return Err(CommitError::Incompatible {
+                    path: self.sink.describe(&self.dir),
+                    reason: format!("field {} is {} there, but {} {} here", o.0, o.1, n.0, n.1),
+                });
+            }
+        }
+        if old.len() != new.len() {
+            return Err(CommitError::Incompatible {
+                path: self.sink.describe(&self.dir),
+                reason: format!("the dataset has {} columns, this input {}", old.len(), new.len()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Publishes the staged files: (overwrite: remove the old dataset), rename
+    /// each file into place, write the manifest, then `_SUCCESS`.
+    pub fn commit(
+        &self,
+        files: &[FileInfo],
+        rejects: &[String],
+        mut manifest: Manifest,
+    ) -> Result<Manifest, CommitError> {
+        let s = &self.sink;
+        let io_err = |what: &'static str, path: String| move |source| CommitError::Io { what, path, source };
+        let success = format!("{}/{SUCCESS}", self.dir);
+        s.remove_all(&success).map_err(io_err("cannot remove", s.describe(&success)))?;
+        if self.mode == Mode::Overwrite {
+            for e in s.list(&self.dir).map_err(io_err("cannot list", s.describe(&self.dir)))? {
+                if e.name != TEMPORARY && e.name != META_DIR {
+                    let p = format!("{}/{}", self.dir, e.name);
+                    s.remove_all(&p).map_err(io_err("cannot remove", s.describe(&p)))?;
+                }
+            }
+        }
+        let staging = self.staging();
+        for f in files {
+            let (from, to) = (format!("{staging}/{}", f.path), format!("{}/{}", self.dir, f.path));
+            s.rename(&from, &to).map_err(io_err("cannot publish", s.describe(&to)))?;
+        }
+        for r in rejects {
+            let (from, to) = (format!("{staging}/{r}"), format!("{}/{r}", self.dir));
+            s.rename(&from, &to).map_err(io_err("cannot publish", s.describe(&to)))?;
+        }
+        if let Some(prev) = &self.previous {
+            let mut all = prev.files.clone();
+            all.extend_from_slice(&manifest.files);
+            manifest.files = all;
+            let mut rej = prev.rejects.clone();
+            rej.extend_from_slice(&manifest.rejects);
+            manifest.rejects = rej;
+            let mut jobs = prev.jobs.clone();
+            jobs.extend_from_slice(&manifest.jobs);
+            manifest.jobs = jobs;
+            let (a, b) = (prev.total, manifest.counts);
+            manifest.total = Counts {
+                read: a.read + b.read,
+                written: a.written + b.written,
+                rejected: a.rejected + b.rejected,
+                skipped: a.skipped + b.skipped,
+            };
+        }
+        let mpath = format!("{}/{MANIFEST}", self.dir);
+        let text = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+        s.write_atomic(&mpath, &text).map_err(io_err("cannot write", s.describe(&mpath)))?;
+        s.write_atomic(&success, b"").map_err(io_err("cannot write", s.describe(&success)))?;
+        self.cleanup();
+        Ok(manifest)
+    }
+
+    /// Removes this job's staging folder (after a commit, or to abort).
+    pub fn cleanup(&self) {
+        let _ = self.sink.remove_all(&self.staging());
+        let tmp = format!("{}/{TEMPORARY}", self.dir);
+        if self.sink.list(&tmp).map(|l| l.is_empty()).unwrap_or(false) {
+            let _ = self.sink.remove_all(&tmp);
+        }
+    }
+}
+
+/// A fresh job id: time-ordered and unique (`20261125T151200-3f9a2c`).
+pub fn new_job_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (y, m, d) = crate::partition::civil_from_days(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    let r: u32 = rand::random::<u32>() & 0xff_ffff;
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}-{r:06x}", t / 3600, t / 60 % 60, t % 60)
+}

@@ -1,0 +1,976 @@
+//! Decoding records into Arrow columns, following a store's schema: one pass over
+//! each record's bytes, typeson values decoded to their Arrow types (Date →
+//! timestamp, Blob → {type, data}, typed arrays → lists, Map → map, …), JSON-text
+//! columns keeping values verbatim with their typeson encapsulation. A record
+//! that does not fit is rolled back and reported with where and why.
+
+use crate::column::{Col, Data, Kind, NoValue};
+use crate::partition::days_from_civil;
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow_schema::{Field, FieldRef, SchemaRef};
+use base64::Engine as _;
+use memchr::memmem;
+use schema_infer::json::{self, NumClass, ScanError};
+use schema_infer::typeson::{self, RootForm, TagRef, TypeTrie, ROOT};
+use schema_infer::{Tag, KEY_COLUMN, NULLS_COLUMN, VALUE_COLUMN};
+use std::sync::Arc;
+
+/// Why a record was not written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// Offset of the problem within the record.
+    pub at: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn rej(at: usize, reason: impl Into<String>) -> Reject {
+    Reject { at, reason: reason.into() }
+}
+
+impl From<ScanError> for Reject {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Incomplete => rej(usize::MAX, "unexpected end of record"),
+            ScanError::Syntax(at, m) => rej(at, m),
+            ScanError::TooDeep(at) => rej(at, format!("nesting deeper than {} levels", json::MAX_DEPTH)),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// Decodes records of one store into record batches.
+pub struct Decoder {
+    schema: SchemaRef,
+    root: Col,
+    key: Option<Col>,
+    side: Option<Col>,
+    rows: usize,
+    w: W,
+}
+
+/// The walking state, apart from the columns it fills.
+struct W {
+    value_mode: bool,
+    tracking: bool,
+    trie: TypeTrie,
+    finder: memmem::Finder<'static>,
+    finder_rev: memmem::FinderRev<'static>,
+    path: Vec<Seg>,
+    side_entries: Vec<(String, NoValue)>,
+}
+
+/// Per-record view used while walking.
+struct Rec<'a> {
+    bytes: &'a [u8],
+    s: &'a str,
+    root: usize,
+    tagged: bool,
+}
+
+impl Decoder {
+    /// A decoder for records of a store with `schema` (as inferred or pinned).
+    pub fn new(schema: SchemaRef) -> Decoder {
+        let value_mode = schema.metadata().get("idb.value_column").is_some();
+        let mut key = None;
+        let mut side = None;
+        let mut fields: Vec<FieldRef> = Vec::new();
+        for f in schema.fields() {
+            match f.name().as_str() {
+                KEY_COLUMN => key = Some(Col::new(f)),
+                NULLS_COLUMN => side = Some(Col::new(f)),
+                _ => fields.push(f.clone()),
+            }
+        }
+        let root = if value_mode {
+            let v = fields.iter().find(|f| f.name() == VALUE_COLUMN).cloned().expect("value column");
+            Col::new(&v)
+        } else {
+            let st: FieldRef = Arc::new(
+                Field::new("", arrow_schema::DataType::Struct(fields.into()), false)
+                    .with_metadata([("idb.nulls".to_owned(), "absent".to_owned())].into_iter().collect()),
+            );
+            Col::new(&st)
+        };
+        let tracking = side.is_some();
+        Decoder {
+            schema,
+            root,
+            key,
+            side,
+            rows: 0,
+            w: W {
+                value_mode,
+                tracking,
+                trie: TypeTrie::default(),
+                finder: memmem::Finder::new(b"\"$types\"").into_owned(),
+                finder_rev: memmem::FinderRev::new(b"\"$types\"").into_owned(),
+                path: Vec::new(),
+                side_entries: Vec::new(),
+            },
+        }
+    }
+
+    /// Rows decoded since the last [`Decoder::finish`].
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Decodes one record (a `[key, value]` pair for out-of-line stores).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), Reject> {
+        self.w.side_entries.clear();
+        self.w.path.clear();
+        let r = self.decode(bytes);
+        if r.is_err() {
+            let n = self.rows;
+            self.root.truncate(n);
+            if let Some(k) = &mut self.key {
+                k.truncate(n);
+            }
+            if let Some(s) = &mut self.side {
+                s.truncate(n);
+            }
+            if let Data::Struct { stamp, .. } = &mut self.root.data {
+                stamp.iter_mut().for_each(|s| *s = 0);
+            }
+            return r;
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn decode(&mut self, bytes: &[u8]) -> Result<(), Reject> {
+        let s = std::str::from_utf8(bytes).map_err(|e| rej(e.valid_up_to(), "invalid UTF-8"))?;
+        let start = json::skip_ws(bytes, 0);
+        if start >= bytes.len() {
+            return Err(rej(start, "empty record"));
+        }
+        let w = &mut self.w;
+        let form = typeson::analyze_root(bytes, start, &mut w.trie, &w.finder, &w.finder_rev)?;
+        let (vstart, tagged, skip_types) = match form {
+            RootForm::Plain => (start, false, false),
+            RootForm::Typed => (start, true, true),
+            RootForm::Wrapped { value } => (value, true, false),
+            RootForm::Escaped { value } => (value, false, false),
+        };
+        let rec = Rec { bytes, s, root: vstart, tagged };
+        let t = tagged.then_some(ROOT);
+        let end = match &mut self.key {
+            None if w.value_mode => w.value(&rec, vstart, &mut self.root, t, 0)?,
+            None => w.object_root(&rec, vstart, &mut self.root, t, skip_types)?,
+            Some(k) => w.tuple(&rec, vstart, k, &mut self.root, t)?,
+        };
+        if matches!(form, RootForm::Plain | RootForm::Typed) {
+            let after = json::skip_ws(bytes, end);
+            if after != bytes.len() {
+                return Err(rej(after, "unexpected data after the record"));
+            }
+        }
+        if let Some(side) = &mut self.side {
+            let Data::Map { keys, values, .. } = &mut side.data else { unreachable!("side column is a map") };
+            for (p, nv) in &self.w.side_entries {
+                keys.push_bytes(p.as_bytes());
+                values.push_bytes(nv.name().as_bytes());
+            }
+            side.close_list();
+        }
+        Ok(())
+    }
+
+    /// Finishes the rows decoded so far as a record batch.
+    pub fn finish(&mut self) -> RecordBatch {
+        let n = self.rows;
+        self.rows = 0;
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        let root = self.root.finish();
+        let mut root_cols: Vec<ArrayRef> = if self.w.value_mode {
+            vec![root]
+        } else {
+            let st = root.as_any().downcast_ref::<arrow::array::StructArray>().expect("root struct");
+            st.columns().to_vec()
+        };
+        root_cols.reverse();
+        for f in self.schema.fields() {
+            match f.name().as_str() {
+                KEY_COLUMN => columns.push(self.key.as_mut().expect("key column").finish()),
+                NULLS_COLUMN => columns.push(self.side.as_mut().expect("side column").finish()),
+                _ => columns.push(root_cols.pop().expect("root column")),
+            }
+        }
+        let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(n));
+        RecordBatch::try_new_with_options(self.schema.clone(), columns, &opts)
+            .expect("decoded columns match the schema")
+    }
+}
+
+impl W {
+    fn path_string(&self) -> String {
+        let mut p = String::new();
+        for s in &self.path {
+            if !p.is_empty() {
+                p.push('.');
+            }
+            match s {
+                Seg::Key(k) => p.push_str(&schema_infer::escape_component(k)),
+                Seg::Index(i) => p.push_str(&i.to_string()),
+            }
+        }
+        p
+    }
+
+    fn tracking(&self) -> bool {
+        self.tracking
+    }
+
+    fn no_value(&mut self, col: &mut Col, nv: NoValue, at: usize) -> Result<(), Reject> {
+        if !col.nullable() {
+            return Err(rej(at, format!("{} in a field that is not nullable", nv.name())));
+        }
+        col.push_null();
+        if col.track && nv != col.default_nv {
+            let p = self.path_string();
+            self.side_entries.push((p, nv));
+        }
+        Ok(())
+    }
+
+    fn tuple(
+        &mut self,
+        r: &Rec<'_>,
+        at: usize,
+        key: &mut Col,
+        value: &mut Col,
+        t: Option<u32>,
+    ) -> Result<usize, Reject> {
+        let b = r.bytes;
+        if b.get(at) != Some(&b'[') {
+            return Err(rej(at, "an out-of-line row must be a [key, value] pair"));
+        }
+        let p = json::skip_ws(b, at + 1);
+        let p = self.value(r, p, key, self.child_index(r, t, 0), 1)?;
+        let p = json::skip_ws(b, p);
+        if b.get(p) != Some(&b',') {
+            return Err(rej(p, "an out-of-line row must be a [key, value] pair"));
+        }
+        let p = json::skip_ws(b, p + 1);
+        let vt = self.child_index(r, t, 1);
+        let p =
+            if self.value_mode { self.value(r, p, value, vt, 1)? } else { self.object_root(r, p, value, vt, false)? };
+        let p = json::skip_ws(b, p);
+        if b.get(p) != Some(&b']') {
+            return Err(rej(p, "an out-of-line row must be a [key, value] pair"));
+        }
+        Ok(p + 1)
+    }
+
+    fn object_root(
+        &mut self,
+        r: &Rec<'_>,
+        at: usize,
+        root: &mut Col,
+        t: Option<u32>,
+        skip_types: bool,
+    ) -> Result<usize, Reject> {
+        if r.bytes.get(at) != Some(&b'{') {
+            return Err(rej(at, "the record is not an object"));
+        }
+        self.members(r, at, root, t, 0, skip_types)
+    }
+
+    fn child(&self, r: &Rec<'_>, t: Option<u32>, key: &str) -> Option<u32> {
+        if !r.tagged {
+            return None;
+        }
+        t.and_then(|t| self.trie.child(t, key))
+    }
+
+    fn child_index(&self, r: &Rec<'_>, t: Option<u32>, i: usize) -> Option<u32> {
+        if !r.tagged {
+            return None;
+        }
+        t.and_then(|t| self.trie.child_index(t, i))
+    }
+
+    fn value(&mut self, r: &Rec<'_>, at: usize, col: &mut Col, t: Option<u32>, depth: usize) -> Result<usize, Reject> {
+        if depth > json::MAX_DEPTH {
+            return Err(ScanError::TooDeep(at).into());
+        }
+        if let Some(tn) = t {
+            if r.tagged && !self.trie.chain(tn).is_empty() {
+                return self.tagged(r, at, col, tn, depth);
+            }
+        }
+        let b = r.bytes;
+        if b.get(at) == Some(&b'n') {
+            let end = json::expect_literal(b, at, b"null")?;
+            self.no_value(col, NoValue::Null, at)?;
+            return Ok(end);
+        }
+        match col.kind {
+            Kind::Json => return self.json_text(r, at, col, t),
+            Kind::Text => {
+                if b.get(at) == Some(&b'"') {
+                    return self.string(r, at, col);
+                }
+                let end = json::validate_value(b, at)?;
+                col.push_bytes(&b[at..end]);
+                return Ok(end);
+            }
+            _ => {}
+        }
+        match (b.get(at).copied().unwrap_or(0), col.kind) {
+            (b'"', Kind::Str) => self.string(r, at, col),
+            (b'"', Kind::IsoTs) => {
+                let (end, _) = json::skip_string(b, at + 1)?;
+                let ms = parse_iso_ms(&b[at + 1..end - 1]).ok_or_else(|| rej(at, "not an ISO-8601 timestamp"))?;
+                col.push_i64(ms);
+                Ok(end)
+            }
+            (b'-' | b'0'..=b'9', Kind::Int | Kind::Ts) => {
+                let (end, class) = json::scan_number(b, at)?;
+                let v = int_value(&r.s[at..end], class).ok_or_else(|| rej(at, "not an integer"))?;
+                col.push_i64(v);
+                Ok(end)
+            }
+            (b'-' | b'0'..=b'9', Kind::Float) => {
+                let (end, _) = json::scan_number(b, at)?;
+                let v: f64 = r.s[at..end].parse().map_err(|_| rej(at, "invalid number"))?;
+                col.push_f64(v);
+                Ok(end)
+            }
+            (b't' | b'f', Kind::Bool) => {
+                let v = b[at] == b't';
+                let end = json::expect_literal(b, at, if v { b"true" } else { b"false" })?;
+                col.push_bool(v);
+                Ok(end)
+            }
+            (b'{', Kind::Struct) => self.members(r, at, col, t, depth, false),
+            (b'{', Kind::ObjMap) => self.obj_map(r, at, col, t, depth),
+            (b'[', Kind::List) => self.elements(r, at, col, t, depth),
+            (c, k) => Err(rej(at, format!("{} does not fit a {} column", describe(c), kind_name(k, col)))),
+        }
+    }
+
+    fn string(&mut self, r: &Rec<'_>, at: usize, col: &mut Col) -> Result<usize, Reject> {
+        let b = r.bytes;
+        let (end, escaped) = json::skip_string(b, at + 1)?;
+        let body = &b[at + 1..end - 1];
+        if escaped {
+            let mut s = String::new();
+            json::unescape_into(body, &mut s).map_err(|m| rej(at, m))?;
+            col.push_bytes(s.as_bytes());
+        } else {
+            if body.iter().any(|&c| c < 0x20) {
+                return Err(rej(at, "control character in string"));
+            }
+            col.push_bytes(body);
+        }
+        Ok(end)
+    }
+
+    fn members(
+        &mut self,
+        r: &Rec<'_>,
+        at: usize,
+        col: &mut Col,
+        t: Option<u32>,
+        depth: usize,
+        skip_types: bool,
+    ) -> Result<usize, Reject> {
+        let b = r.bytes;
+        let tracking = self.tracking();
+        let Data::Struct { children, index, stamp, gen } = &mut col.data else {
+            return Err(rej(at, "an object does not fit this column"));
+        };
+        *gen += 1;
+        let g = *gen;
+        let mut p = json::skip_ws(b, at + 1);
+        let mut hint = 0usize;
+        if b.get(p) != Some(&b'}') {
+            loop {
+                if b.get(p) != Some(&b'"') {
+                    return Err(rej(p, "object key expected"));
+                }
+                let (kend, escaped) = json::skip_string(b, p + 1)?;
+                let owned;
+                let key: &str = if escaped {
+                    let mut k = String::new();
+                    json::unescape_into(&b[p + 1..kend - 1], &mut k).map_err(|m| rej(p, m))?;
+                    owned = k;
+                    &owned
+                } else {
+                    &r.s[p + 1..kend - 1]
+                };
+                let mut q = json::skip_ws(b, kend);
+                if b.get(q) != Some(&b':') {
+                    return Err(rej(q, "':' expected after object key"));
+                }
+                q = json::skip_ws(b, q + 1);
+                if skip_types && key == "$types" {
+                    p = json::skip_value(b, q)?;
+                } else {
+                    let idx = match children.get(hint) {
+                        Some(c) if c.field.name() == key => hint,
+                        _ => *index.get(key).ok_or_else(|| rej(p, format!("field '{key}' is not in the schema")))?,
+                    };
+                    hint = idx + 1;
+                    let child = &mut children[idx];
+                    if stamp[idx] == g {
+                        // A duplicate key: the last one wins, as in JSON.parse.
+                        let n = child.len();
+                        child.truncate(n - 1);
+                    }
+                    stamp[idx] = g;
+                    let ct = self.child(r, t, key);
+                    if tracking {
+                        self.path.push(Seg::Key(key.to_owned()));
+                    }
+                    p = self.value(r, q, child, ct, depth + 1)?;
+                    if tracking {
+                        self.path.pop();
+                    }
+                }
+                p = json::skip_ws(b, p);
+                match b.get(p) {
+                    Some(b',') => p = json::skip_ws(b, p + 1),
+                    Some(b'}') => break,
+                    _ => return Err(rej(p, "',' or '}' expected in object")),
+                }
+            }
+        }
+        for (i, child) in children.iter_mut().enumerate() {
+            if stamp[i] != g {
+                if tracking {
+                    self.path.push(Seg::Key(child.field.name().clone()));
+                }
+                let res = self.no_value(child, NoValue::Absent, p);
+                if tracking {
+                    self.path.pop();
+                }
+                res.map_err(|_| rej(at, format!("required field '{}' is missing", child.field.name())))?;
+            }
+        }
+        col.push_valid();
+        Ok(p + 1)
+    }
+
+    fn obj_map(
+        &mut self,
+        r: &Rec<'_>,
+        at: usize,
+        col: &mut Col,
+        t: Option<u32>,
+        depth: usize,
+    ) -> Result<usize, Reject> {
+        let b = r.bytes;
+        let Data::Map { keys, values, .. } = &mut col.data else { unreachable!("map column") };
+        let mut p = json::skip_ws(b, at + 1);
+        if b.get(p) != Some(&b'}') {
+            loop {
+                if b.get(p) != Some(&b'"') {
+                    return Err(rej(p, "object key expected"));
+                }
+                let (kend, _) = json::skip_string(b, p + 1)?;
+                let mut key = String::new();
+                typeson::read_string(b, p, &mut key)?;
+                keys.push_bytes(key.as_bytes());
+                let mut q = json::skip_ws(b, kend);
+                if b.get(q) != Some(&b':') {
+                    return Err(rej(q, "':' expected after object key"));
+                }
+                q = json::skip_ws(b, q + 1);
+                let ct = self.child(r, t, &key);
+                p = self.value(r, q, values, ct, depth + 1)?;
+                p = json::skip_ws(b, p);
+                match b.get(p) {
+                    Some(b',') => p = json::skip_ws(b, p + 1),
+                    Some(b'}') => break,
+                    _ => return Err(rej(p, "',' or '}' expected in object")),
+                }
+            }
+        }
+        col.close_list();
+        Ok(p + 1)
+    }
+
+    fn elements(
+        &mut self,
+        r: &Rec<'_>,
+        at: usize,
+        col: &mut Col,
+        t: Option<u32>,
+        depth: usize,
+    ) -> Result<usize, Reject> {
+        let b = r.bytes;
+        let tracking = self.tracking();
+        let Data::List { child, .. } = &mut col.data else {
+            return Err(rej(at, "an array does not fit this column"));
+        };
+        let mut p = json::skip_ws(b, at + 1);
+        if b.get(p) != Some(&b']') {
+            let mut i = 0usize;
+            loop {
+                let ct = self.child_index(r, t, i);
+                if tracking {
+                    self.path.push(Seg::Index(i));
+                }
+                p = self.value(r, p, child, ct, depth + 1)?;
+                if tracking {
+                    self.path.pop();
+                }
+                p = json::skip_ws(b, p);
+                match b.get(p) {
+                    Some(b',') => p = json::skip_ws(b, p + 1),
+                    Some(b']') => break,
+                    _ => return Err(rej(p, "',' or ']' expected in array")),
+                }
+                i += 1;
+            }
+        }
+        col.close_list();
+        Ok(p + 1)
+    }
+
+    /// The value's JSON text, verbatim; with its typeson encapsulation when the value
+    /// (or anything inside it) carried tags.
+    fn json_text(&mut self, r: &Rec<'_>, at: usize, col: &mut Col, t: Option<u32>) -> Result<usize, Reject> {
+        let b = r.bytes;
+        let end = json::validate_value(b, at)?;
+        let raw = &b[at..end];
+        let tagged = r.tagged && t.is_some_and(|t| !self.trie.chain(t).is_empty() || self.trie.has_children(t));
+        if !tagged {
+            col.push_bytes(raw);
+            return Ok(end);
+        }
+        let mut types = serde_json::Map::new();
+        self.trie.for_each_below(t.expect("tagged"), &mut |path, chain| {
+            let v = if chain.len() == 1 {
+                serde_json::Value::String(chain[0].name().to_owned())
+            } else {
+                serde_json::Value::Array(chain.iter().map(|c| serde_json::Value::String(c.name().to_owned())).collect())
+            };
+            types.insert(path.to_owned(), v);
+        });
+        let (offsets, data) = col.bytes_mut();
+        let _ = offsets;
+        data.extend_from_slice(b"{\"$\":");
+        data.extend_from_slice(raw);
+        data.extend_from_slice(b",\"$types\":{\"$\":");
+        data.extend_from_slice(serde_json::Value::Object(types).to_string().as_bytes());
+        data.extend_from_slice(b"}}");
+        col.close_bytes();
+        Ok(end)
+    }
+
+    fn tagged(&mut self, r: &Rec<'_>, at: usize, col: &mut Col, tn: u32, depth: usize) -> Result<usize, Reject> {
+        let chain = self.trie.chain(tn);
+        let b = r.bytes;
+        let tag = match (chain.len(), &chain[0]) {
+            (1, TagRef::Known(t)) => *t,
+            (1, TagRef::Ref) => return self.reference(r, at, col, depth),
+            _ => {
+                if col.kind == Kind::Json {
+                    return self.json_text(r, at, col, Some(tn));
+                }
+                return Err(rej(
+                    at,
+                    format!("typeson '{}' does not fit a {} column", chain[0].name(), kind_name(col.kind, col)),
+                ));
+            }
+        };
+        if col.kind == Kind::Json && !matches!(tag, Tag::Undef | Tag::SparseUndefined) {
+            return self.json_text(r, at, col, Some(tn));
+        }
+        let misfit =
+            |col: &Col| rej(at, format!("typeson '{}' does not fit a {} column", tag.name(), kind_name(col.kind, col)));
+        match (tag, col.kind) {
+            (Tag::Undef, _) => {
+                self.no_value(col, NoValue::Undefined, at)?;
+                Ok(json::skip_value(b, at)?)
+            }
+            (Tag::SparseUndefined, _) => {
+                self.no_value(col, NoValue::Hole, at)?;
+                Ok(json::skip_value(b, at)?)
+            }
+            (Tag::NaN | Tag::Infinity | Tag::NegativeInfinity | Tag::NegativeZero, Kind::Float) => {
+                col.push_f64(match tag {
+                    Tag::NaN => f64::NAN,
+                    Tag::Infinity => f64::INFINITY,
+                    Tag::NegativeInfinity => f64::NEG_INFINITY,
+                    _ => -0.0,
+                });
+                Ok(json::skip_value(b, at)?)
+            }
+            (Tag::Date, Kind::Date | Kind::Ts) => {
+                if b[at..].starts_with(b"\"NaN\"") {
+                    // An invalid Date has no instant: null (see DESIGN.md).
+                    col.push_null();
+                    return Ok(at + 5);
+                }
+                let (end, _) = json::scan_number(b, at)?;
+                let v: f64 = r.s[at..end].parse().map_err(|_| rej(at, "invalid Date value"))?;
+                col.push_i64(v as i64);
+                Ok(end)
+            }
+            (Tag::StringObject, Kind::Str) => self.string(r, at, col),
+            (Tag::BooleanObject, Kind::Bool) => {
+                let v = b.get(at) == Some(&b't');
+                let end = json::expect_literal(b, at, if v { b"true" } else { b"false" })?;
+                col.push_bool(v);
+                Ok(end)
+            }
+            (Tag::NumberObject, Kind::Int | Kind::Float) => {
+                let (end, class) = json::scan_number(b, at)?;
+                if col.kind == Kind::Int {
+                    col.push_i64(int_value(&r.s[at..end], class).ok_or_else(|| rej(at, "not an integer"))?);
+                } else {
+                    col.push_f64(r.s[at..end].parse().map_err(|_| rej(at, "invalid number"))?);
+                }
+                Ok(end)
+            }
+            (Tag::BigInt | Tag::BigIntObject, Kind::BigI64 | Kind::BigDec | Kind::BigText | Kind::Int) => {
+                let (end, _) = json::skip_string(b, at + 1)?;
+                let digits = &r.s[at + 1..end - 1];
+                match col.kind {
+                    Kind::BigI64 | Kind::Int => {
+                        col.push_i64(digits.parse().map_err(|_| rej(at, "BigInt out of Int64 range"))?)
+                    }
+                    Kind::BigDec => {
+                        col.push_i128(digits.parse().map_err(|_| rej(at, "BigInt out of Decimal128 range"))?)
+                    }
+                    _ => col.push_bytes(digits.as_bytes()),
+                }
+                Ok(end)
+            }
+            (Tag::ArrayBuffer, Kind::Binary) => {
+                let (end, bytes) = self.buffer_bytes(r, at, depth)?;
+                col.push_bytes(&bytes);
+                Ok(end)
+            }
+            (Tag::DataView, Kind::Binary) => {
+                let (end, bytes) = self.view_bytes(r, at, tn, 1, depth)?;
+                col.push_bytes(&bytes);
+                Ok(end)
+            }
+            (Tag::TypedArray(e, _), Kind::Typed(k)) if e == k => {
+                let (end, bytes) = self.view_bytes(r, at, tn, e.width(), depth)?;
+                let Data::List { child, .. } = &mut col.data else { unreachable!("typed list") };
+                let Data::Prim { bytes: out, .. } = &mut child.data else { unreachable!("typed elements") };
+                out.extend_from_slice(&bytes);
+                col.close_list();
+                Ok(end)
+            }
+            (Tag::Blob2 | Tag::Blob | Tag::File, Kind::Blob | Kind::File) => self.blob(r, at, col, tag),
+            (Tag::RegExp, Kind::Struct) => self.members(r, at, col, None, depth, false),
+            (Tag::Set, Kind::List) | (Tag::ArrayNonindexKeys, Kind::List) if b.get(at) == Some(&b'[') => {
+                self.elements(r, at, col, Some(tn), depth)
+            }
+            (Tag::Map, Kind::Map) => self.map_entries(r, at, col, tn, depth),
+            (Tag::ArrayNonindexKeys, _) if b.get(at) == Some(&b'[') => self.value_untagged(r, at, col, tn, depth),
+            _ => Err(misfit(col)),
+        }
+    }
+
+    /// A value whose own tag carries no meaning for the column (an array tagged
+    /// `arrayNonindexKeys`): decoded as if untagged, its children still tagged.
+    fn value_untagged(
+        &mut self,
+        r: &Rec<'_>,
+        at: usize,
+        col: &mut Col,
+        tn: u32,
+        depth: usize,
+    ) -> Result<usize, Reject> {
+        match col.kind {
+            Kind::List => self.elements(r, at, col, Some(tn), depth),
+            _ => Err(rej(at, format!("an array does not fit a {} column", kind_name(col.kind, col)))),
+        }
+    }
+
+    fn map_entries(&mut self, r: &Rec<'_>, at: usize, col: &mut Col, tn: u32, depth: usize) -> Result<usize, Reject> {
+        let b = r.bytes;
+        let Data::Map { keys, values, .. } = &mut col.data else { unreachable!("map column") };
+        let mut p = json::skip_ws(b, at + 1);
+        if b.get(p) != Some(&b']') {
+            let mut i = 0usize;
+            loop {
+                if b.get(p) != Some(&b'[') {
+                    return Err(rej(p, "a Map entry must be a [key, value] pair"));
+                }
+                let et = self.child_index(r, Some(tn), i);
+                let q = json::skip_ws(b, p + 1);
+                let kt = self.child_index(r, et, 0);
+                let q = self.value(r, q, keys, kt, depth + 2)?;
+                let q = json::skip_ws(b, q);
+                if b.get(q) != Some(&b',') {
+                    return Err(rej(q, "a Map entry must be a [key, value] pair"));
+                }
+                let q = json::skip_ws(b, q + 1);
+                let vt = self.child_index(r, et, 1);
+                let q = self.value(r, q, values, vt, depth + 2)?;
+                let q = json::skip_ws(b, q);
+                if b.get(q) != Some(&b']') {
+                    return Err(rej(q, "a Map entry must be a [key, value] pair"));
+                }
+                p = json::skip_ws(b, q + 1);
+                match b.get(p) {
+                    Some(b',') => p = json::skip_ws(b, p + 1),
+                    Some(b']') => break,
+                    _ => return Err(rej(p, "',' or ']' expected in Map entries")),
+                }
+                i += 1;
+            }
+        }
+        col.close_list();
+        Ok(p + 1)
+    }
+
+    /// `#keypath`: decodes the value the reference points at.
+    fn reference(&mut self, r: &Rec<'_>, at: usize, col: &mut Col, depth: usize) -> Result<usize, Reject> {
+        let b = r.bytes;
+        let (end, target, tt) = self.resolve(r, at)?;
+        let tend = json::skip_value(b, target)?;
+        if target <= at && at < tend {
+            return Err(rej(at, "a cyclic typeson reference has no columnar form"));
+        }
+        self.value(r, target, col, tt, depth + 1)?;
+        Ok(end)
+    }
+
+    fn resolve(&self, r: &Rec<'_>, at: usize) -> Result<(usize, usize, Option<u32>), Reject> {
+        let b = r.bytes;
+        if b.get(at) != Some(&b'"') {
+            return Err(rej(at, "typeson '#' reference must be a string"));
+        }
+        let (end, _) = json::skip_string(b, at + 1)?;
+        let text = &r.s[at + 1..end - 1];
+        let path = text.strip_prefix('#').ok_or_else(|| rej(at, "typeson '#' reference must start with '#'"))?;
+        let (target, tt) = typeson::locate(b, r.root, Some(&self.trie), path)
+            .ok_or_else(|| rej(at, format!("typeson reference to missing keypath '{path}'")))?;
+        Ok((end, target, tt))
+    }
+
+    /// An ArrayBuffer: base64 text (dexie), `{s: base64}` (typeson-registry), or a
+    /// `#` reference to one.
+    fn buffer_bytes(&self, r: &Rec<'_>, at: usize, _depth: usize) -> Result<(usize, Vec<u8>), Reject> {
+        let b = r.bytes;
+        match b.get(at) {
+            Some(b'"') => {
+                let (end, _) = json::skip_string(b, at + 1)?;
+                let text = &r.s[at + 1..end - 1];
+                if let Some(path) = text.strip_prefix('#') {
+                    let (target, _) = typeson::locate(b, r.root, Some(&self.trie), path)
+                        .ok_or_else(|| rej(at, format!("typeson reference to missing keypath '{path}'")))?;
+                    let (_, bytes) = self.buffer_bytes(r, target, _depth)?;
+                    return Ok((end, bytes));
+                }
+                Ok((end, b64(text).map_err(|m| rej(at, m))?))
+            }
+            Some(b'{') => {
+                let end = json::skip_value(b, at)?;
+                let v: serde_json::Value =
+                    serde_json::from_slice(&b[at..end]).map_err(|_| rej(at, "invalid ArrayBuffer"))?;
+                let s = v.get("s").and_then(|s| s.as_str()).ok_or_else(|| rej(at, "ArrayBuffer without data"))?;
+                Ok((end, b64(s).map_err(|m| rej(at, m))?))
+            }
+            _ => Err(rej(at, "typeson 'arraybuffer' value must be base64 text")),
+        }
+    }
+
+    /// The bytes of a DataView or typed array: `{buffer | encoded, byteOffset,
+    /// length | byteLength}`; `width` is the element size (1 for DataView).
+    fn view_bytes(
+        &self,
+        r: &Rec<'_>,
+        at: usize,
+        tn: u32,
+        width: usize,
+        depth: usize,
+    ) -> Result<(usize, Vec<u8>), Reject> {
+        let b = r.bytes;
+        if b.get(at) != Some(&b'{') {
+            return Err(rej(at, "a typed array / DataView value must be an object"));
+        }
+        let mut p = json::skip_ws(b, at + 1);
+        let mut key = String::new();
+        let mut buffer: Option<Vec<u8>> = None;
+        let (mut offset, mut length, mut byte_length) = (0usize, None::<usize>, None::<usize>);
+        while b.get(p) == Some(&b'"') {
+            p = typeson::read_string(b, p, &mut key)?;
+            p = json::skip_ws(b, p);
+            p = json::skip_ws(b, p + 1);
+            let vend = json::skip_value(b, p)?;
+            match key.as_str() {
+                "buffer" | "encoded" => {
+                    // `buffer` is tagged arraybuffer or `#`; `encoded` is plain base64.
+                    let is_ref = self.trie.child(tn, &key).is_some_and(|c| self.trie.chain(c) == [TagRef::Ref]);
+                    let (_, bytes) = if is_ref {
+                        let (_, target, _) = self.resolve(r, p)?;
+                        self.buffer_bytes(r, target, depth)?
+                    } else {
+                        self.buffer_bytes(r, p, depth)?
+                    };
+                    buffer = Some(bytes);
+                }
+                "byteOffset" => offset = r.s[p..vend].parse().map_err(|_| rej(p, "invalid byteOffset"))?,
+                "length" => length = Some(r.s[p..vend].parse().map_err(|_| rej(p, "invalid length"))?),
+                "byteLength" => byte_length = Some(r.s[p..vend].parse().map_err(|_| rej(p, "invalid byteLength"))?),
+                "index" => return Err(rej(p, "shared typeson buffer references by index are not supported")),
+                _ => {}
+            }
+            p = json::skip_ws(b, vend);
+            if b.get(p) == Some(&b',') {
+                p = json::skip_ws(b, p + 1);
+            }
+        }
+        if b.get(p) != Some(&b'}') {
+            return Err(rej(p, "'}' expected"));
+        }
+        let buf = buffer.ok_or_else(|| rej(at, "typed array / DataView without a buffer"))?;
+        let len = byte_length.or(length.map(|l| l * width)).unwrap_or(buf.len().saturating_sub(offset));
+        let slice =
+            buf.get(offset..offset + len).ok_or_else(|| rej(at, "typed array / DataView range outside its buffer"))?;
+        Ok((p + 1, slice.to_vec()))
+    }
+
+    /// `blob2` {type, data: base64}, `blob` {type, stringContents}, `file` {…, name, lastModified}.
+    fn blob(&mut self, r: &Rec<'_>, at: usize, col: &mut Col, tag: Tag) -> Result<usize, Reject> {
+        let b = r.bytes;
+        let end = json::skip_value(b, at)?;
+        let v: serde_json::Value = serde_json::from_slice(&b[at..end]).map_err(|_| rej(at, "invalid Blob value"))?;
+        let ty = v.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        let data: Vec<u8> = match tag {
+            Tag::Blob2 => b64(v.get("data").and_then(|d| d.as_str()).ok_or_else(|| rej(at, "Blob without data"))?)
+                .map_err(|m| rej(at, m))?,
+            _ => v
+                .get("stringContents")
+                .and_then(|d| d.as_str())
+                .ok_or_else(|| rej(at, "Blob without stringContents"))?
+                .chars()
+                .map(|c| c as u32 as u8)
+                .collect(),
+        };
+        let Data::Struct { children, .. } = &mut col.data else { unreachable!("blob struct") };
+        children[0].push_bytes(ty.as_bytes());
+        children[1].push_bytes(&data);
+        if children.len() > 3 {
+            match v.get("name").and_then(|n| n.as_str()) {
+                Some(n) => children[2].push_bytes(n.as_bytes()),
+                None => children[2].push_null(),
+            }
+            match v.get("lastModified").and_then(|n| n.as_i64()) {
+                Some(t) => children[3].push_i64(t),
+                None => children[3].push_null(),
+            }
+        }
+        col.push_valid();
+        Ok(end)
+    }
+}
+
+fn b64(text: &str) -> Result<Vec<u8>, &'static str> {
+    base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| "undecodable base64")
+}
+
+fn int_value(text: &str, class: NumClass) -> Option<i64> {
+    match class {
+        NumClass::Int if !text.contains(['.', 'e', 'E']) => text.parse().ok(),
+        _ => {
+            let f: f64 = text.parse().ok()?;
+            (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
+        }
+    }
+}
+
+fn describe(c: u8) -> &'static str {
+    match c {
+        b'"' => "a string",
+        b'{' => "an object",
+        b'[' => "an array",
+        b't' | b'f' => "a boolean",
+        b'-' | b'0'..=b'9' => "a number",
+        _ => "a value",
+    }
+}
+
+fn kind_name(k: Kind, col: &Col) -> String {
+    let _ = k;
+    col.field.data_type().to_string().to_lowercase()
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` into epoch milliseconds.
+pub(crate) fn parse_iso_ms(s: &[u8]) -> Option<i64> {
+    let num = |a: usize, b: usize| -> Option<i64> {
+        let t = s.get(a..b)?;
+        if !t.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(t).ok()?.parse().ok()
+    };
+    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (h, mi, se) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let mut i = 19;
+    let mut ms = 0i64;
+    if s.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while s.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let frac = std::str::from_utf8(&s[start..i]).ok()?;
+        let padded = format!("{:0<3}", &frac[..frac.len().min(3)]);
+        ms = padded.parse().ok()?;
+    }
+    let offset_min = match s.get(i) {
+        None => 0,
+        Some(b'Z') => 0,
+        Some(&c @ (b'+' | b'-')) => {
+            let v = num(i + 1, i + 3)? * 60 + num(i + 4, i + 6)?;
+            if c == b'+' {
+                v
+            } else {
+                -v
+            }
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let days = days_from_civil(y, mo as u32, d as u32);
+    Some(((days * 24 + h) * 60 + mi - offset_min) * 60_000 + se * 1000 + ms)
+}
+
+/// Decodes a standalone list of records against `schema` (for tests and tools).
+pub fn decode_all<'a>(
+    schema: SchemaRef,
+    records: impl IntoIterator<Item = &'a [u8]>,
+) -> (RecordBatch, Vec<(usize, Reject)>) {
+    let mut d = Decoder::new(schema);
+    let mut rejects = Vec::new();
+    for (i, r) in records.into_iter().enumerate() {
+        if let Err(e) = d.push(r) {
+            rejects.push((i, e));
+        }
+    }
+    (d.finish(), rejects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_timestamps() {
+        assert_eq!(parse_iso_ms(b"1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(parse_iso_ms(b"2024-03-01T12:34:56.789Z"), Some(1_709_296_496_789));
+        assert_eq!(parse_iso_ms(b"2024-03-01T13:34:56.789+01:00"), Some(1_709_296_496_789));
+        assert_eq!(parse_iso_ms(b"1969-12-31T23:59:59.999Z"), Some(-1));
+        assert_eq!(parse_iso_ms(b"nonsense"), None);
+    }
+}

@@ -1,0 +1,360 @@
+//! Parquet output for one store: a zstd (by default) writer per partition
+//! directory, rolling to a new file past `--max-file-size`, with the IndexedDB
+//! metadata in the key-value metadata and the Arrow schema embedded.
+
+use crate::partition::{row_dirs, PartitionField};
+use crate::sink::{CountingWriter, Sink};
+use arrow::array::{RecordBatch, UInt32Array};
+use arrow_schema::{Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// The Parquet compression codec (`zstd[:LEVEL]`, `snappy`, `lz4`, `gzip`, `none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Codec {
+    /// Zstandard at a level (1–22).
+    Zstd(i32),
+    /// Snappy.
+    Snappy,
+    /// LZ4 (raw).
+    Lz4,
+    /// gzip.
+    Gzip,
+    /// No compression.
+    None,
+}
+
+impl Default for Codec {
+    fn default() -> Self {
+        Codec::Zstd(3)
+    }
+}
+
+impl FromStr for Codec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, level) = match s.split_once(':') {
+            Some((n, l)) => (n, Some(l.parse::<i32>().map_err(|_| format!("bad compression level in '{s}'"))?)),
+            None => (s, None),
+        };
+        Ok(match (name, level) {
+            ("zstd", l) => {
+                let l = l.unwrap_or(3);
+                if !(1..=22).contains(&l) {
+                    return Err(format!("zstd level must be 1..=22, not {l}"));
+                }
+                Codec::Zstd(l)
+            }
+            ("snappy", None) => Codec::Snappy,
+            ("lz4", None) => Codec::Lz4,
+            ("gzip", None) => Codec::Gzip,
+            ("none" | "uncompressed", None) => Codec::None,
+            _ => return Err(format!("unknown compression '{s}' (zstd[:LEVEL], snappy, lz4, gzip, none)")),
+        })
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Codec::Zstd(l) => write!(f, "zstd:{l}"),
+            Codec::Snappy => f.write_str("snappy"),
+            Codec::Lz4 => f.write_str("lz4"),
+            Codec::Gzip => f.write_str("gzip"),
+            Codec::None => f.write_str("none"),
+        }
+    }
+}
+
+impl Codec {
+    fn parquet(self) -> Compression {
+        match self {
+            Codec::Zstd(l) => Compression::ZSTD(ZstdLevel::try_new(l).unwrap_or_default()),
+            Codec::Snappy => Compression::SNAPPY,
+            Codec::Lz4 => Compression::LZ4_RAW,
+            Codec::Gzip => Compression::GZIP(GzipLevel::default()),
+            Codec::None => Compression::UNCOMPRESSED,
+        }
+    }
+
+    /// The file-name infix Spark uses (`part-00000-….zstd.parquet`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Codec::Zstd(_) => ".zstd",
+            Codec::Snappy => ".snappy",
+            Codec::Lz4 => ".lz4raw",
+            Codec::Gzip => ".gz",
+            Codec::None => "",
+        }
+    }
+}
+
+/// Parquet layout options.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParquetOptions {
+    /// Compression codec.
+    pub codec: Codec,
+    /// Rows per row group.
+    pub row_group_rows: usize,
+    /// Roll to a new file once a file reaches this many bytes.
+    pub max_file_bytes: Option<u64>,
+    /// Flush buffered row groups once all open writers hold this much.
+    pub buffer_budget: usize,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            codec: Codec::default(),
+            row_group_rows: 122_880,
+            max_file_bytes: None,
+            buffer_budget: 96 << 20,
+        }
+    }
+}
+
+/// A data file written by a job (paths relative to the store's directory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// Final path, e.g. `day=2024-03-01/part-00000-<job>.zstd.parquet`.
+    pub path: String,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// CRC32C of the whole file, hex.
+    pub crc32c: String,
+    /// Partition values (`day` → `2024-03-01`), as in the path.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub partition: BTreeMap<String, String>,
+}
+
+struct Open {
+    writer: ArrowWriter<CountingWriter>,
+    rel: String,
+    rows: u64,
+}
+
+struct Dir {
+    open: Option<Open>,
+    next: u32,
+}
+
+/// Writes one store's batches into partitioned Parquet files under a staging dir.
+pub struct StoreWriter {
+    sink: Arc<dyn Sink>,
+    staging: String,
+    job: String,
+    spec: Vec<PartitionField>,
+    file_schema: SchemaRef,
+    drop_cols: Vec<usize>,
+    props: WriterProperties,
+    opts: ParquetOptions,
+    dirs: BTreeMap<String, Dir>,
+    /// Files closed so far.
+    pub files: Vec<FileInfo>,
+}
+
+impl StoreWriter {
+    /// A writer staging files under `staging` (e.g. `<store>/_temporary/<job>`).
+    pub fn new(
+        sink: Arc<dyn Sink>,
+        staging: String,
+        job: String,
+        schema: &SchemaRef,
+        spec: Vec<PartitionField>,
+        opts: ParquetOptions,
+    ) -> Result<StoreWriter, String> {
+        let mut drop_cols = Vec::new();
+        for f in &spec {
+            if schema.field_with_name(&f.path[0]).is_err() {
+                return Err(format!("partition column '{}' is not in the schema", f.path.join(".")));
+            }
+            if f.drops_column() {
+                drop_cols.push(schema.index_of(&f.path[0]).expect("checked"));
+            }
+        }
+        let kept: Vec<_> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !drop_cols.contains(i))
+            .map(|(_, f)| f.clone())
+            .collect();
+        let file_schema = Arc::new(Schema::new_with_metadata(kept, schema.metadata().clone()));
+        let mut kv: Vec<KeyValue> =
+            schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
+        kv.push(KeyValue::new("idb.field_tags".to_owned(), field_tags(schema)));
+        kv.sort_by(|a, b| a.key.cmp(&b.key));
+        let props = WriterProperties::builder()
+            .set_compression(opts.codec.parquet())
+            .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
+            .set_dictionary_enabled(true)
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_created_by(format!("idbsync version {}", env!("CARGO_PKG_VERSION")))
+            .set_key_value_metadata(Some(kv))
+            .build();
+        Ok(StoreWriter {
+            sink,
+            staging,
+            job,
+            spec,
+            file_schema,
+            drop_cols,
+            props,
+            opts,
+            dirs: BTreeMap::new(),
+            files: Vec::new(),
+        })
+    }
+
+    /// The schema of the data files (partition columns dropped where Hive drops them).
+    pub fn file_schema(&self) -> &SchemaRef {
+        &self.file_schema
+    }
+
+    /// Writes a batch, routing rows to their partitions.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.spec.is_empty() {
+            let b = self.project(batch.clone())?;
+            return self.write_dir(String::new(), &b);
+        }
+        let dirs = row_dirs(batch, &self.spec)?;
+        let mut groups: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for (i, d) in dirs.iter().enumerate() {
+            groups.entry(d.as_str()).or_default().push(i as u32);
+        }
+        for (dir, rows) in groups {
+            let sub = if rows.len() == batch.num_rows() {
+                batch.clone()
+            } else {
+                let idx = UInt32Array::from(rows);
+                let cols = batch
+                    .columns()
+                    .iter()
+                    .map(|c| arrow::compute::take(c.as_ref(), &idx, None))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                RecordBatch::try_new(batch.schema(), cols).map_err(|e| e.to_string())?
+            };
+            let sub = self.project(sub)?;
+            self.write_dir(dir.to_owned(), &sub)?;
+        }
+        Ok(())
+    }
+
+    fn project(&self, b: RecordBatch) -> Result<RecordBatch, String> {
+        let cols: Vec<_> = b
+            .columns()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.drop_cols.contains(i))
+            .map(|(_, c)| c.clone())
+            .collect();
+        let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+        RecordBatch::try_new_with_options(self.file_schema.clone(), cols, &opts).map_err(|e| e.to_string())
+    }
+
+    fn write_dir(&mut self, dir: String, batch: &RecordBatch) -> Result<(), String> {
+        let d = self.dirs.entry(dir.clone()).or_insert(Dir { open: None, next: 0 });
+        if d.open.is_none() {
+            let name = format!("part-{:05}-{}{}.parquet", d.next, self.job, self.opts.codec.suffix());
+            d.next += 1;
+            let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
+            let file = self.sink.create(&format!("{}/{}", self.staging, rel)).map_err(|e| e.to_string())?;
+            let writer =
+                ArrowWriter::try_new(CountingWriter::new(file), self.file_schema.clone(), Some(self.props.clone()))
+                    .map_err(|e| e.to_string())?;
+            d.open = Some(Open { writer, rel, rows: 0 });
+        }
+        let o = d.open.as_mut().expect("open writer");
+        o.writer.write(batch).map_err(|e| e.to_string())?;
+        o.rows += batch.num_rows() as u64;
+        let size = o.writer.bytes_written() as u64 + o.writer.in_progress_size() as u64;
+        if self.opts.max_file_bytes.is_some_and(|m| size >= m) {
+            let o = d.open.take().expect("open writer");
+            let info = close(o, &dir)?;
+            self.files.push(info);
+        }
+        self.keep_budget()
+    }
+
+    /// Flushes the largest buffered row group while the writers hold too much.
+    fn keep_budget(&mut self) -> Result<(), String> {
+        loop {
+            let total: usize =
+                self.dirs.values().filter_map(|d| d.open.as_ref()).map(|o| o.writer.in_progress_size()).sum();
+            if total <= self.opts.buffer_budget {
+                return Ok(());
+            }
+            let biggest = self
+                .dirs
+                .values_mut()
+                .filter_map(|d| d.open.as_mut())
+                .max_by_key(|o| o.writer.in_progress_size())
+                .expect("some writer holds data");
+            if biggest.writer.in_progress_size() == 0 {
+                return Ok(());
+            }
+            biggest.writer.flush().map_err(|e| e.to_string())?;
+        }
+    }
+
+    /// Closes every open file. With no rows at all, writes one empty file so the
+    /// dataset still carries its schema.
+    pub fn finish(mut self) -> Result<Vec<FileInfo>, String> {
+        if self.dirs.is_empty() {
+            let empty = RecordBatch::new_empty(self.file_schema.clone());
+            self.write_dir(String::new(), &empty)?;
+        }
+        for (dir, d) in std::mem::take(&mut self.dirs) {
+            if let Some(o) = d.open {
+                self.files.push(close(o, &dir)?);
+            }
+        }
+        self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(self.files)
+    }
+}
+
+fn close(o: Open, dir: &str) -> Result<FileInfo, String> {
+    let w = o.writer.into_inner().map_err(|e| e.to_string())?;
+    let (bytes, crc) = w.close().map_err(|e| e.to_string())?;
+    let partition = dir
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    Ok(FileInfo { path: o.rel, rows: o.rows, bytes, crc32c: format!("{crc:08x}"), partition })
+}
+
+/// `{"created":"date","blob":"blob2",…}`: every column's typeson tag (top level and nested).
+fn field_tags(schema: &Schema) -> String {
+    fn walk(prefix: &str, f: &arrow_schema::Field, out: &mut serde_json::Map<String, serde_json::Value>) {
+        let path = if prefix.is_empty() { f.name().clone() } else { format!("{prefix}.{}", f.name()) };
+        if let Some(t) = f.metadata().get(schema_infer::META_TAG) {
+            out.insert(path.clone(), serde_json::Value::String(t.clone()));
+        }
+        match f.data_type() {
+            arrow_schema::DataType::Struct(fs) => fs.iter().for_each(|c| walk(&path, c, out)),
+            arrow_schema::DataType::List(i) => walk(&path, i, out),
+            arrow_schema::DataType::Map(e, _) => walk(&path, e, out),
+            _ => {}
+        }
+    }
+    let mut m = serde_json::Map::new();
+    for f in schema.fields() {
+        walk("", f, &mut m);
+    }
+    serde_json::Value::Object(m).to_string()
+}

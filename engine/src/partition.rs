@@ -1,0 +1,389 @@
+//! Hive-style partitioning: `col`, `year(col)`, `month(col)`, `day(col)`,
+//! `hour(col)` and `bucket(N, col)` on top-level or nested (`shipping.city`)
+//! columns; directory names escaped as Spark escapes them.
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StructArray};
+use arrow::datatypes::{DataType, TimeUnit};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use std::fmt;
+use std::str::FromStr;
+
+/// The directory name Hive, Spark and DuckDB read as a null partition value.
+pub const HIVE_NULL: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// A transform applied to a column to get its partition value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transform {
+    /// The value itself.
+    Identity,
+    /// `YYYY` of a timestamp (UTC).
+    Year,
+    /// `YYYY-MM`.
+    Month,
+    /// `YYYY-MM-DD`.
+    Day,
+    /// `YYYY-MM-DD-HH`.
+    Hour,
+    /// Iceberg's bucket: `(murmur3_32(value) & i32::MAX) % n`.
+    Bucket(u32),
+}
+
+/// One `--partition-by` term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionField {
+    /// Column path (`created`, `shipping.city`).
+    pub path: Vec<String>,
+    /// The transform.
+    pub transform: Transform,
+}
+
+impl PartitionField {
+    /// The directory key: the transform's name (`day`), or the column path with
+    /// `_` for dots for identity partitions (`shipping_city`).
+    pub fn key(&self) -> String {
+        match self.transform {
+            Transform::Identity => self.path.join("_"),
+            Transform::Year => "year".into(),
+            Transform::Month => "month".into(),
+            Transform::Day => "day".into(),
+            Transform::Hour => "hour".into(),
+            Transform::Bucket(_) => "bucket".into(),
+        }
+    }
+
+    /// Whether the column itself is left out of the data files (identity
+    /// partitions on top-level columns, as Hive and Spark expect).
+    pub fn drops_column(&self) -> bool {
+        self.transform == Transform::Identity && self.path.len() == 1
+    }
+}
+
+impl fmt::Display for PartitionField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.path.join(".");
+        match self.transform {
+            Transform::Identity => write!(f, "{p}"),
+            Transform::Year => write!(f, "year({p})"),
+            Transform::Month => write!(f, "month({p})"),
+            Transform::Day => write!(f, "day({p})"),
+            Transform::Hour => write!(f, "hour({p})"),
+            Transform::Bucket(n) => write!(f, "bucket({n}, {p})"),
+        }
+    }
+}
+
+impl FromStr for PartitionField {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (transform, inner) = match s.find('(') {
+            None => (Transform::Identity, s),
+            Some(i) => {
+                let name = s[..i].trim();
+                let inner = s[i + 1..].strip_suffix(')').ok_or_else(|| format!("missing ')' in '{s}'"))?;
+                match name {
+                    "year" => (Transform::Year, inner),
+                    "month" => (Transform::Month, inner),
+                    "day" => (Transform::Day, inner),
+                    "hour" => (Transform::Hour, inner),
+                    "bucket" => {
+                        let (n, col) = inner.split_once(',').ok_or_else(|| format!("bucket needs (N, col): '{s}'"))?;
+                        let n: u32 = n.trim().parse().map_err(|_| format!("bucket count must be a number: '{s}'"))?;
+                        if n == 0 {
+                            return Err("bucket count must be at least 1".into());
+                        }
+                        (Transform::Bucket(n), col)
+                    }
+                    other => {
+                        return Err(format!("unknown partition transform '{other}' (year, month, day, hour, bucket)"))
+                    }
+                }
+            }
+        };
+        let path: Vec<String> = inner.trim().split('.').map(|p| p.trim().to_owned()).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(format!("empty column name in '{s}'"));
+        }
+        Ok(PartitionField { path, transform })
+    }
+}
+
+/// The column at `path` in `batch` (walking into structs).
+pub fn column_at(batch: &RecordBatch, path: &[String]) -> Option<ArrayRef> {
+    let mut col = batch.column_by_name(&path[0])?.clone();
+    for p in &path[1..] {
+        let st: &StructArray = col.as_struct_opt()?;
+        let child = st.column_by_name(p)?.clone();
+        // A null parent makes the child null.
+        col = match st.nulls() {
+            Some(n) if n.null_count() > 0 => {
+                let merged = arrow::buffer::NullBuffer::union(Some(n), child.nulls());
+                arrow::array::make_array(child.to_data().into_builder().nulls(merged).build().ok()?)
+            }
+            _ => child,
+        };
+    }
+    Some(col)
+}
+
+/// Computes each row's partition directory (`day=2024-03-01/status=paid`).
+pub fn row_dirs(batch: &RecordBatch, spec: &[PartitionField]) -> Result<Vec<String>, String> {
+    let n = batch.num_rows();
+    let mut dirs = vec![String::new(); n];
+    for f in spec {
+        let col = column_at(batch, &f.path)
+            .ok_or_else(|| format!("partition column '{}' is not in the schema", f.path.join(".")))?;
+        let values = values(&col, &f.transform).map_err(|e| format!("partition by {f}: {e}"))?;
+        let key = escape_path_name(&f.key());
+        for (d, v) in dirs.iter_mut().zip(values) {
+            if !d.is_empty() {
+                d.push('/');
+            }
+            d.push_str(&key);
+            d.push('=');
+            match v {
+                Some(v) if !v.is_empty() => d.push_str(&escape_path_name(&v)),
+                _ => d.push_str(HIVE_NULL),
+            }
+        }
+    }
+    Ok(dirs)
+}
+
+fn values(col: &ArrayRef, t: &Transform) -> Result<Vec<Option<String>>, String> {
+    let n = col.len();
+    match t {
+        Transform::Identity => {
+            let opts = FormatOptions::default().with_null("");
+            let fmt = ArrayFormatter::try_new(col.as_ref(), &opts).map_err(|e| e.to_string())?;
+            Ok((0..n).map(|i| col.is_valid(i).then(|| fmt.value(i).to_string())).collect())
+        }
+        Transform::Year | Transform::Month | Transform::Day | Transform::Hour => {
+            let ms = timestamps_ms(col)?;
+            Ok(ms
+                .into_iter()
+                .map(|v| {
+                    v.map(|ms| {
+                        let days = ms.div_euclid(86_400_000);
+                        let hour = ms.rem_euclid(86_400_000) / 3_600_000;
+                        let (y, m, d) = civil_from_days(days);
+                        match t {
+                            Transform::Year => format!("{y:04}"),
+                            Transform::Month => format!("{y:04}-{m:02}"),
+                            Transform::Day => format!("{y:04}-{m:02}-{d:02}"),
+                            _ => format!("{y:04}-{m:02}-{d:02}-{hour:02}"),
+                        }
+                    })
+                })
+                .collect())
+        }
+        Transform::Bucket(nb) => {
+            let hashes: Vec<Option<u32>> = match col.data_type() {
+                DataType::Int64 | DataType::Timestamp(_, _) => {
+                    let a = col.as_primitive_opt::<arrow::datatypes::Int64Type>().map(|a| a.values().to_vec()).or_else(
+                        || {
+                            col.as_primitive_opt::<arrow::datatypes::TimestampMillisecondType>()
+                                .map(|a| a.values().to_vec())
+                        },
+                    );
+                    let v = a.ok_or("unsupported column type for bucket")?;
+                    (0..n).map(|i| col.is_valid(i).then(|| murmur3_32(&v[i].to_le_bytes(), 0))).collect()
+                }
+                DataType::Utf8 => {
+                    let a = col.as_string::<i32>();
+                    (0..n).map(|i| col.is_valid(i).then(|| murmur3_32(a.value(i).as_bytes(), 0))).collect()
+                }
+                DataType::Binary => {
+                    let a = col.as_binary::<i32>();
+                    (0..n).map(|i| col.is_valid(i).then(|| murmur3_32(a.value(i), 0))).collect()
+                }
+                other => return Err(format!("cannot bucket a {other} column")),
+            };
+            Ok(hashes.into_iter().map(|h| h.map(|h| ((h & 0x7fff_ffff) % nb).to_string())).collect())
+        }
+    }
+}
+
+fn timestamps_ms(col: &ArrayRef) -> Result<Vec<Option<i64>>, String> {
+    match col.data_type() {
+        DataType::Timestamp(unit, _) => {
+            let a = arrow::compute::cast(col, &DataType::Int64).map_err(|e| e.to_string())?;
+            let a = a.as_primitive::<arrow::datatypes::Int64Type>();
+            let div = match unit {
+                TimeUnit::Second => -1000,
+                TimeUnit::Millisecond => 1,
+                TimeUnit::Microsecond => 1000,
+                TimeUnit::Nanosecond => 1_000_000,
+            };
+            Ok((0..a.len())
+                .map(|i| a.is_valid(i).then(|| if div < 0 { a.value(i) * 1000 } else { a.value(i).div_euclid(div) }))
+                .collect())
+        }
+        DataType::Date32 => {
+            let a = col.as_primitive::<arrow::datatypes::Date32Type>();
+            Ok((0..a.len()).map(|i| a.is_valid(i).then(|| i64::from(a.value(i)) * 86_400_000)).collect())
+        }
+        other => Err(format!("a time transform needs a timestamp column, not {other}")),
+    }
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day number (the inverse of [`days_from_civil`]).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Spark's `ExternalCatalogUtils.escapePathName`: control characters and
+/// `"#%'*/:=?\{[]^` and DEL become `%XX`.
+pub fn escape_path_name(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let needs = matches!(
+            c,
+            '\u{01}'
+                ..='\u{1F}'
+                    | '"'
+                    | '#'
+                    | '%'
+                    | '\''
+                    | '*'
+                    | '/'
+                    | ':'
+                    | '='
+                    | '?'
+                    | '\\'
+                    | '\u{7F}'
+                    | '{'
+                    | '['
+                    | ']'
+                    | '^'
+        ) || c == '\0';
+        if needs {
+            out.push_str(&format!("%{:02X}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A store name as a directory name: Spark-escaped, and never `.`, `..` or a name
+/// that readers treat as hidden (leading `_` or `.`).
+pub fn store_dir_name(name: &str) -> String {
+    let mut e = escape_path_name(name);
+    if e.is_empty() {
+        return "%00".into();
+    }
+    if e.starts_with('.') {
+        e.replace_range(0..1, "%2E");
+    }
+    if e.starts_with('_') {
+        e.replace_range(0..1, "%5F");
+    }
+    if e.len() > 200 {
+        // Keep names within filesystem limits; the manifest keeps the real name.
+        let h = murmur3_32(name.as_bytes(), 0);
+        e.truncate(e.char_indices().take_while(|(i, _)| *i < 190).last().map_or(0, |(i, c)| i + c.len_utf8()));
+        while e.ends_with('%') || e.ends_with(|c: char| c.is_ascii_hexdigit()) && e[..e.len() - 1].ends_with('%') {
+            e.pop();
+        }
+        e.push_str(&format!("~{h:08x}"));
+    }
+    e
+}
+
+/// MurmurHash3 x86 32-bit (what Iceberg's bucket transform uses).
+pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+    let mut h = seed;
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        h ^= k;
+        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+    let mut k = 0u32;
+    for (i, &b) in tail.iter().enumerate() {
+        k ^= u32::from(b) << (8 * i);
+    }
+    if !tail.is_empty() {
+        h ^= k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+    }
+    h ^= data.len() as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_terms() {
+        let f: PartitionField = "day(created)".parse().unwrap();
+        assert_eq!(
+            (f.path.clone(), f.transform.clone(), f.key()),
+            (vec!["created".into()], Transform::Day, "day".into())
+        );
+        let f: PartitionField = "bucket(16, shipping.city)".parse().unwrap();
+        assert_eq!(f.transform, Transform::Bucket(16));
+        assert_eq!(f.key(), "bucket");
+        let f: PartitionField = "shipping.city".parse().unwrap();
+        assert_eq!(f.key(), "shipping_city");
+        assert!(!f.drops_column());
+        assert!("week(x)".parse::<PartitionField>().is_err());
+        assert!("bucket(0, x)".parse::<PartitionField>().is_err());
+    }
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for d in [-719_468, -1, 0, 1, 19_783, 2_932_896] {
+            let (y, m, dd) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, dd), d);
+        }
+        assert_eq!(civil_from_days(19_783), (2024, 3, 1));
+    }
+
+    #[test]
+    fn spark_escaping() {
+        assert_eq!(escape_path_name("a/b=c:d"), "a%2Fb%3Dc%3Ad");
+        assert_eq!(escape_path_name("../x"), "..%2Fx");
+        assert_eq!(escape_path_name("plain text-é"), "plain text-é");
+        assert_eq!(store_dir_name(".."), "%2E.");
+        assert_eq!(store_dir_name("_rejects"), "%5Frejects");
+        assert_eq!(store_dir_name("a/../b"), "a%2F..%2Fb");
+        assert!(store_dir_name(&"x".repeat(1000)).len() < 220);
+    }
+
+    #[test]
+    fn murmur3_matches_iceberg_vectors() {
+        // Iceberg spec: bucket hash of int/long 34 is 2017239379; of "iceberg" 1210000089.
+        assert_eq!(murmur3_32(&34i64.to_le_bytes(), 0), 2_017_239_379);
+        assert_eq!(murmur3_32(b"iceberg", 0), 1_210_000_089);
+    }
+}
