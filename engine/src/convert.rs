@@ -196,6 +196,12 @@ pub fn convert(
         .map_err(|e| rename_path(e, &display))?;
     let infer_ms = t0.elapsed().as_millis() as u64;
 
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.threads)
+            .build()
+            .map_err(|e| Error::Convert { store: String::new(), reason: e.to_string() })?,
+    );
     let job_id = new_job_id();
     let mut states: Vec<StoreState> = Vec::new();
     for st in &inferred.stores {
@@ -209,6 +215,7 @@ pub fn convert(
             &st.schema,
             opts.partition_by.clone(),
             opts.parquet.clone(),
+            pool.clone(),
         )
         .map_err(|reason| abort(&states, Error::Convert { store: st.name.clone(), reason }))?;
         let schema_json = serde_json::to_value(writer.file_schema().as_ref()).expect("schema serialises");
@@ -224,7 +231,7 @@ pub fn convert(
     }
 
     let t1 = Instant::now();
-    let res = second_pass(&path, &display, &inferred, &store_name, &opts, &sink, &mut states, progress);
+    let res = second_pass(&path, &display, &inferred, &store_name, &opts, &sink, &mut states, &pool, progress);
     if let Err(e) = res {
         return Err(abort(&states, e));
     }
@@ -325,14 +332,11 @@ fn second_pass(
     opts: &ConvertOptions,
     sink: &Arc<dyn Sink>,
     states: &mut [StoreState],
+    pool: &rayon::ThreadPool,
     progress: &(dyn Fn(Phase, u64) + Sync),
 ) -> Result<()> {
     let src: Source = source::open(path)?;
     let mut seen = 0u64;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
-        .build()
-        .map_err(|e| Error::Convert { store: String::new(), reason: e.to_string() })?;
     let mut splitter = Splitter::new(inferred.format, store_name);
     let piece_bytes = 256 << 10;
     splitter.piece_bytes = piece_bytes;
@@ -393,57 +397,48 @@ fn second_pass(
         });
 
         let mut map: Vec<Option<usize>> = Vec::new();
-        let mut base = 0u64;
-        let mut pending: Vec<u8> = Vec::new();
-        let mut send_err = false;
-        let mut process = |buf: &[u8], eof: bool, base: &mut u64| -> Result<usize> {
+        let mut carry = schema_infer::Carry::new();
+        let mut bom_checked = false;
+        let mut process = |buf: &[u8], base: u64, eof: bool| -> Result<usize> {
             let mut pieces = Vec::new();
             let used = splitter
-                .split(buf, *base, eof, &mut pieces)
+                .split(buf, base, eof, &mut pieces)
                 .map_err(|e| Error::Infer { path: display.to_owned(), source: Box::new(e) })?;
             for (i, d) in splitter.stores.iter().enumerate() {
                 if map.len() <= i {
                     map.push(names.iter().position(|n| *n == d.name));
                 }
             }
-            let out_of_line: Vec<bool> = splitter.stores.iter().map(|s| s.inbound == Some(false)).collect();
             let groups = group(&pieces, piece_bytes);
-            let outs: Vec<GroupOut> = pool.install(|| {
-                groups.par_iter().map(|g| decode_group(g, buf, *base, &map, &schemas, &names, &out_of_line)).collect()
-            });
+            let outs: Vec<GroupOut> = pool
+                .install(|| groups.par_iter().map(|g| decode_group(g, buf, base, &map, &schemas, &names)).collect());
             for o in outs {
                 if tx.send(Msg::Group(o)).is_err() {
-                    send_err = true;
-                    break;
+                    // The writer stopped; its error is reported below.
+                    return Ok(buf.len());
                 }
             }
-            *base += used as u64;
             Ok(used)
         };
         let read = source::for_each_block(src, crate::infer::BLOCK_BYTES, |block| {
             seen += block.len() as u64;
             progress(Phase::Convert, seen);
-            if pending.is_empty() {
-                let used = process(block, false, &mut base)?;
-                pending.extend_from_slice(&block[used..]);
-            } else {
-                pending.extend_from_slice(block);
-                let p = std::mem::take(&mut pending);
-                let used = process(&p, false, &mut base)?;
-                pending = p[used..].to_vec();
+            let mut block = block;
+            if !bom_checked {
+                bom_checked = true;
+                if block.starts_with(b"\xEF\xBB\xBF") {
+                    block = &block[3..];
+                    carry.skip(3);
+                }
             }
-            Ok::<(), Error>(())
+            carry.feed(block, |buf, base| process(buf, base, false))
         });
-        let res = read.and_then(|r| r).and_then(|_| {
-            let p = std::mem::take(&mut pending);
-            process(&p, true, &mut base).map(|_| ())
-        });
+        let res = read.and_then(|r| r).and_then(|_| carry.finish(|buf, base| process(buf, base, true)));
         drop(tx);
         let wres = writer.join().expect("writer thread");
-        // A writer error (e.g. --on-invalid fail) is the cause of any send error.
+        // A writer error (e.g. --on-invalid fail) comes first: it stopped the pass.
         wres?;
         res?;
-        let _ = send_err;
         Ok(())
     })
 }
@@ -475,14 +470,12 @@ fn decode_group(
     map: &[Option<usize>],
     schemas: &[arrow_schema::SchemaRef],
     names: &[String],
-    out_of_line: &[bool],
 ) -> GroupOut {
     let mut decoders: Vec<Option<Decoder>> = (0..schemas.len()).map(|_| None).collect();
     let mut read: Vec<(u64, u64)> = vec![(0, 0); schemas.len()];
     let mut rejects = Vec::new();
     let mut one = |split_store: u32, start: usize, end: usize, index: u64| {
         let Some(store) = map.get(split_store as usize).copied().flatten() else { return };
-        let _ = out_of_line;
         let bytes = &buf[start..end];
         let d = decoders[store].get_or_insert_with(|| Decoder::new(schemas[store].clone()));
         read[store].0 += 1;

@@ -396,6 +396,39 @@ impl W {
                 if b.get(p) != Some(&b'"') {
                     return Err(rej(p, "object key expected"));
                 }
+                // Fast path: the field expected next, written verbatim.
+                if !skip_types && !tracking {
+                    if let Some(c) = children.get(hint) {
+                        let name = c.field.name().as_bytes();
+                        let raw = &b[p + 1..];
+                        if raw.len() > name.len()
+                            && raw[name.len()] == b'"'
+                            && raw[..name.len()] == *name
+                            && !name.iter().any(|&x| x == b'\\' || x == b'"')
+                            && stamp[hint] != g
+                        {
+                            let mut q = json::skip_ws(b, p + 2 + name.len());
+                            if b.get(q) != Some(&b':') {
+                                return Err(rej(q, "':' expected after object key"));
+                            }
+                            q = json::skip_ws(b, q + 1);
+                            let idx = hint;
+                            hint += 1;
+                            stamp[idx] = g;
+                            let ct = if r.tagged { t.and_then(|t| self.trie.child(t, c.field.name())) } else { None };
+                            p = self.value(r, q, &mut children[idx], ct, depth + 1)?;
+                            p = json::skip_ws(b, p);
+                            match b.get(p) {
+                                Some(b',') => {
+                                    p = json::skip_ws(b, p + 1);
+                                    continue;
+                                }
+                                Some(b'}') => break,
+                                _ => return Err(rej(p, "',' or '}' expected in object")),
+                            }
+                        }
+                    }
+                }
                 let (kend, escaped) = json::skip_string(b, p + 1)?;
                 let owned;
                 let key: &str = if escaped {

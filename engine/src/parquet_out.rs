@@ -6,10 +6,13 @@ use crate::partition::{row_dirs, PartitionField};
 use crate::sink::{CountingWriter, Sink};
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow_schema::{Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowLeafColumn, ArrowRowGroupWriterFactory};
+use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -136,10 +139,115 @@ pub struct FileInfo {
     pub partition: BTreeMap<String, String>,
 }
 
+/// One open Parquet file, encoded a row group at a time with every leaf column
+/// encoded in parallel (the bytes do not depend on the thread count).
 struct Open {
-    writer: ArrowWriter<CountingWriter>,
+    file: SerializedFileWriter<CountingWriter>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    pending_bytes: usize,
+    row_groups: usize,
     rel: String,
     rows: u64,
+}
+
+impl Open {
+    fn create(
+        sink: &dyn Sink,
+        path: &str,
+        rel: String,
+        schema: SchemaRef,
+        props: &WriterProperties,
+    ) -> Result<Open, String> {
+        let mut props = props.clone();
+        add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+        let pschema = ArrowSchemaConverter::new()
+            .with_coerce_types(props.coerce_types())
+            .convert(&schema)
+            .map_err(|e| e.to_string())?;
+        let out =
+            CountingWriter::new(sink.create(path).map_err(|e| format!("cannot create {}: {e}", sink.describe(path)))?);
+        let file =
+            SerializedFileWriter::new(out, pschema.root_schema_ptr(), Arc::new(props)).map_err(|e| e.to_string())?;
+        let factory = ArrowRowGroupWriterFactory::new(&file, schema.clone());
+        Ok(Open {
+            file,
+            factory,
+            schema,
+            pending: Vec::new(),
+            pending_rows: 0,
+            pending_bytes: 0,
+            row_groups: 0,
+            rel,
+            rows: 0,
+        })
+    }
+
+    /// Buffers `batch`, encoding every full row group.
+    fn write(&mut self, batch: &RecordBatch, rg_rows: usize, pool: &rayon::ThreadPool) -> Result<(), String> {
+        let mut b = batch.clone();
+        while b.num_rows() > 0 {
+            let take = (rg_rows - self.pending_rows).min(b.num_rows());
+            let head = b.slice(0, take);
+            self.pending_bytes += head.get_array_memory_size();
+            self.pending.push(head);
+            self.pending_rows += take;
+            self.rows += take as u64;
+            b = b.slice(take, b.num_rows() - take);
+            if self.pending_rows >= rg_rows {
+                self.flush(pool)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes the buffered rows as one row group.
+    fn flush(&mut self, pool: &rayon::ThreadPool) -> Result<(), String> {
+        if self.pending_rows == 0 {
+            return Ok(());
+        }
+        let writers = self.factory.create_column_writers(self.row_groups).map_err(|e| e.to_string())?;
+        let mut leaves: Vec<Vec<ArrowLeafColumn>> = (0..writers.len()).map(|_| Vec::new()).collect();
+        for batch in &self.pending {
+            let mut w = 0;
+            for (field, col) in self.schema.fields().iter().zip(batch.columns()) {
+                for leaf in compute_leaves(field, col).map_err(|e| e.to_string())? {
+                    leaves[w].push(leaf);
+                    w += 1;
+                }
+            }
+        }
+        let chunks: Vec<ArrowColumnChunk> = pool
+            .install(|| {
+                writers
+                    .into_par_iter()
+                    .zip(leaves)
+                    .map(|(mut w, ls)| {
+                        for l in &ls {
+                            w.write(l)?;
+                        }
+                        w.close()
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| e.to_string())?;
+        let mut rg = self.file.next_row_group().map_err(|e| e.to_string())?;
+        for c in chunks {
+            c.append_to_row_group(&mut rg).map_err(|e| e.to_string())?;
+        }
+        rg.close().map_err(|e| e.to_string())?;
+        self.row_groups += 1;
+        self.pending.clear();
+        self.pending_rows = 0;
+        self.pending_bytes = 0;
+        Ok(())
+    }
+
+    fn size(&self) -> u64 {
+        self.file.bytes_written() as u64 + self.pending_bytes as u64 / 4
+    }
 }
 
 struct Dir {
@@ -150,6 +258,7 @@ struct Dir {
 /// Writes one store's batches into partitioned Parquet files under a staging dir.
 pub struct StoreWriter {
     sink: Arc<dyn Sink>,
+    pool: Arc<rayon::ThreadPool>,
     staging: String,
     job: String,
     spec: Vec<PartitionField>,
@@ -171,6 +280,7 @@ impl StoreWriter {
         schema: &SchemaRef,
         spec: Vec<PartitionField>,
         opts: ParquetOptions,
+        pool: Arc<rayon::ThreadPool>,
     ) -> Result<StoreWriter, String> {
         let mut drop_cols = Vec::new();
         for f in &spec {
@@ -203,6 +313,7 @@ impl StoreWriter {
             .build();
         Ok(StoreWriter {
             sink,
+            pool,
             staging,
             job,
             spec,
@@ -271,42 +382,37 @@ impl StoreWriter {
             let name = format!("part-{:05}-{}{}.parquet", d.next, self.job, self.opts.codec.suffix());
             d.next += 1;
             let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
-            let file = self.sink.create(&format!("{}/{}", self.staging, rel)).map_err(|e| e.to_string())?;
-            let writer =
-                ArrowWriter::try_new(CountingWriter::new(file), self.file_schema.clone(), Some(self.props.clone()))
-                    .map_err(|e| e.to_string())?;
-            d.open = Some(Open { writer, rel, rows: 0 });
+            let path = format!("{}/{}", self.staging, rel);
+            d.open = Some(Open::create(self.sink.as_ref(), &path, rel, self.file_schema.clone(), &self.props)?);
         }
         let o = d.open.as_mut().expect("open writer");
-        o.writer.write(batch).map_err(|e| e.to_string())?;
-        o.rows += batch.num_rows() as u64;
-        let size = o.writer.bytes_written() as u64 + o.writer.in_progress_size() as u64;
-        if self.opts.max_file_bytes.is_some_and(|m| size >= m) {
+        o.write(batch, self.opts.row_group_rows, &self.pool)?;
+        if self.opts.max_file_bytes.is_some_and(|m| o.size() >= m) {
             let o = d.open.take().expect("open writer");
-            let info = close(o, &dir)?;
+            let info = close(o, &dir, &self.pool)?;
             self.files.push(info);
         }
         self.keep_budget()
     }
 
-    /// Flushes the largest buffered row group while the writers hold too much.
+    /// Encodes the largest buffered row group early while the open files buffer too much.
     fn keep_budget(&mut self) -> Result<(), String> {
         loop {
-            let total: usize =
-                self.dirs.values().filter_map(|d| d.open.as_ref()).map(|o| o.writer.in_progress_size()).sum();
+            let total: usize = self.dirs.values().filter_map(|d| d.open.as_ref()).map(|o| o.pending_bytes).sum();
             if total <= self.opts.buffer_budget {
                 return Ok(());
             }
+            let pool = self.pool.clone();
             let biggest = self
                 .dirs
                 .values_mut()
                 .filter_map(|d| d.open.as_mut())
-                .max_by_key(|o| o.writer.in_progress_size())
+                .max_by_key(|o| o.pending_bytes)
                 .expect("some writer holds data");
-            if biggest.writer.in_progress_size() == 0 {
+            if biggest.pending_rows == 0 {
                 return Ok(());
             }
-            biggest.writer.flush().map_err(|e| e.to_string())?;
+            biggest.flush(&pool)?;
         }
     }
 
@@ -319,7 +425,7 @@ impl StoreWriter {
         }
         for (dir, d) in std::mem::take(&mut self.dirs) {
             if let Some(o) = d.open {
-                self.files.push(close(o, &dir)?);
+                self.files.push(close(o, &dir, &self.pool)?);
             }
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -327,8 +433,9 @@ impl StoreWriter {
     }
 }
 
-fn close(o: Open, dir: &str) -> Result<FileInfo, String> {
-    let w = o.writer.into_inner().map_err(|e| e.to_string())?;
+fn close(mut o: Open, dir: &str, pool: &rayon::ThreadPool) -> Result<FileInfo, String> {
+    o.flush(pool)?;
+    let w = o.file.into_inner().map_err(|e| e.to_string())?;
     let (bytes, crc) = w.close().map_err(|e| e.to_string())?;
     let partition = dir
         .split('/')

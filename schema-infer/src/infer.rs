@@ -1,6 +1,7 @@
 //! The inferrer: bytes are pushed in, records are split out and scanned in
 //! parallel with rayon, and the per-chunk lattices are merged.
 
+use crate::carry::Carry;
 use crate::dexie::DatabaseInfo;
 use crate::error::{Error, Result};
 use crate::format::{self, Format};
@@ -192,9 +193,9 @@ pub struct Inferrer {
     opts: InferOptions,
     pool: rayon::ThreadPool,
     splitter: Option<Splitter>,
-    pending: Vec<u8>,
-    base: u64,
-    bom_checked: bool,
+    /// The first bytes, kept until the format is known.
+    head: Vec<u8>,
+    carry: Carry,
     acc: Vec<StoreAcc>,
     bytes: u64,
 }
@@ -203,16 +204,7 @@ impl Inferrer {
     /// A new inferrer with its own worker pool.
     pub fn new(opts: InferOptions) -> Result<Inferrer> {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build()?;
-        Ok(Inferrer {
-            opts,
-            pool,
-            splitter: None,
-            pending: Vec::new(),
-            base: 0,
-            bom_checked: false,
-            acc: Vec::new(),
-            bytes: 0,
-        })
+        Ok(Inferrer { opts, pool, splitter: None, head: Vec::new(), carry: Carry::new(), acc: Vec::new(), bytes: 0 })
     }
 
     /// The format in use, once known.
@@ -228,24 +220,25 @@ impl Inferrer {
     /// incomplete tail waits for the next push.
     pub fn push(&mut self, data: &[u8]) -> Result<()> {
         self.bytes += data.len() as u64;
-        if self.pending.is_empty() && self.splitter.is_some() {
-            // Work on the caller's buffer; keep only the unfinished tail.
-            let used = self.process_buf(data, false)?;
-            self.pending.extend_from_slice(&data[used..]);
-            return Ok(());
+        if self.splitter.is_none() {
+            self.head.extend_from_slice(data);
+            return self.start(false);
         }
-        self.pending.extend_from_slice(data);
-        self.process(false)
+        self.feed(data)
     }
 
     /// Bytes of input kept waiting for the rest of a record.
     pub fn pending_bytes(&self) -> usize {
-        self.pending.len()
+        self.head.len() + self.carry.pending()
     }
 
     /// Ends the input and returns the schemas.
     pub fn finish(mut self) -> Result<InferResult> {
-        self.process(true)?;
+        if self.splitter.is_none() {
+            self.start(true)?;
+        }
+        let mut carry = std::mem::take(&mut self.carry);
+        carry.finish(|buf, base| self.process_buf(buf, base, true))?;
         let format = self.detected();
         let splitter = self.splitter.take().expect("splitter exists after eof");
         let database = match format {
@@ -258,49 +251,45 @@ impl Inferrer {
         schema::build(format, database, &splitter, self.acc, &self.opts, self.bytes)
     }
 
-    fn process(&mut self, eof: bool) -> Result<()> {
-        if !self.bom_checked {
-            if self.pending.len() < 3 && !eof {
-                return Ok(());
-            }
-            if self.pending.starts_with(b"\xEF\xBB\xBF") {
-                self.pending.drain(..3);
-                self.base += 3;
-            }
-            self.bom_checked = true;
-        }
-        if self.splitter.is_none() {
-            let f = match self.opts.format {
-                Some(f) => f,
-                None => match format::detect(&self.pending, eof) {
-                    Some(f) => f,
-                    None => return Ok(()),
-                },
-            };
-            self.opts.format = Some(f);
-            let mut s = Splitter::new(f, &self.opts.store_name);
-            s.piece_bytes = self.opts.piece_bytes;
-            self.splitter = Some(s);
-        }
-        let pending = std::mem::take(&mut self.pending);
-        let res = self.process_buf(&pending, eof);
-        self.pending = pending;
-        let used = res?;
-        self.pending.drain(..used);
-        Ok(())
+    fn feed(&mut self, data: &[u8]) -> Result<()> {
+        let mut carry = std::mem::take(&mut self.carry);
+        let r = carry.feed(data, |buf, base| self.process_buf(buf, base, false));
+        self.carry = carry;
+        r
     }
 
-    /// Splits and infers the records of `buf` (whose first byte is at `self.base`);
-    /// returns the bytes consumed and advances `self.base` by them.
-    fn process_buf(&mut self, buf: &[u8], eof: bool) -> Result<usize> {
+    /// Skips a BOM and detects the format once enough of the input is here.
+    fn start(&mut self, eof: bool) -> Result<()> {
+        if self.head.len() < 3 && !eof {
+            return Ok(());
+        }
+        let bom = if self.head.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+        let f = match self.opts.format {
+            Some(f) => f,
+            None => match format::detect(&self.head[bom..], eof) {
+                Some(f) => f,
+                None => return Ok(()),
+            },
+        };
+        self.opts.format = Some(f);
+        let mut s = Splitter::new(f, &self.opts.store_name);
+        s.piece_bytes = self.opts.piece_bytes;
+        self.splitter = Some(s);
+        self.carry.skip(bom as u64);
+        let head = std::mem::take(&mut self.head);
+        self.feed(&head[bom..])
+    }
+
+    /// Splits and infers the records of `buf` (whose first byte is at stream
+    /// offset `base`); returns the bytes consumed.
+    fn process_buf(&mut self, buf: &[u8], base: u64, eof: bool) -> Result<usize> {
         let splitter = self.splitter.as_mut().expect("splitter");
         let mut pieces = Vec::new();
-        let used = splitter.split(buf, self.base, eof, &mut pieces)?;
+        let used = splitter.split(buf, base, eof, &mut pieces)?;
         let n = splitter.stores.len();
         let out_of_line: Vec<bool> = splitter.stores.iter().map(|s| s.inbound == Some(false)).collect();
         let names: Vec<String> = splitter.stores.iter().map(|s| s.name.clone()).collect();
         if !pieces.is_empty() {
-            let base = self.base;
             let wopts = WalkOpts {
                 detect_timestamps: self.opts.detect_timestamps,
                 unknown_as_json: self.opts.unknown_tags == UnknownTags::Json,
@@ -322,7 +311,6 @@ impl Inferrer {
             }
         }
         self.acc.resize_with(n, StoreAcc::default);
-        self.base += used as u64;
         Ok(used)
     }
 }

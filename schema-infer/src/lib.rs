@@ -28,6 +28,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod carry;
 mod dexie;
 mod error;
 mod format;
@@ -43,6 +44,7 @@ pub mod typeson;
 #[cfg(test)]
 mod proptests;
 
+pub use carry::Carry;
 pub use dexie::{DatabaseInfo, KeySpec, TableDecl};
 pub use error::{Error, Result};
 pub use format::{detect, Format};
