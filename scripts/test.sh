@@ -21,3 +21,10 @@ step "fixtures: stock dexie-export-import importDB restores every record (npm)"
   npm ci --no-audit --no-fund --loglevel=error
   npm run --silent check
 )
+
+step "readback: pyarrow and DuckDB read the Parquet output (pip)"
+scripts/python-env.sh
+cargo build -p idbsync
+# pytest exits 5 when it collects no test: that fails this step too (set -e).
+IDBSYNC_BIN="${CARGO_TARGET_DIR:-target}/debug/idbsync" PYTHONDONTWRITEBYTECODE=1 \
+  .venv/bin/python -m pytest -q tests/python

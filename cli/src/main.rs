@@ -8,6 +8,10 @@ mod tree;
 
 use clap::Parser;
 
+/// mimalloc keeps the large per-batch buffers out of fresh mmap'd pages.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = args::Cli::parse();
     let res = match cli.command {

@@ -2,12 +2,13 @@
 //! record is decoded; a record that turns out to be invalid is rolled back with
 //! [`Col::truncate`] to the previous row count, so rejects never leave a trace.
 
+use arrow::array::NullBufferBuilder;
 use arrow::array::{
     ArrayRef, BinaryArray, BooleanArray, Decimal128Array, Float32Array, Float64Array, Int16Array, Int32Array,
     Int64Array, Int8Array, ListArray, MapArray, NullArray, StringArray, StructArray, TimestampMillisecondArray,
     UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
-use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, FieldRef, Fields};
 use schema_infer::{Elem, Tag, EXTENSION_NAME, JSON_EXTENSION, META_NULLS, META_TAG};
 use std::collections::HashMap;
@@ -102,7 +103,9 @@ pub(crate) struct Col {
     pub default_nv: NoValue,
     /// More than one kind of "no value" occurs here: non-default ones are recorded.
     pub track: bool,
-    valid: arrow::array::BooleanBufferBuilder,
+    /// The field name needs no JSON escaping (so it can be matched byte for byte).
+    pub plain_name: bool,
+    valid: NullBufferBuilder,
     pub data: Data,
 }
 
@@ -182,7 +185,8 @@ impl Col {
                 None => (Kind::Json, bytes()),
             },
         };
-        Col { field: field.clone(), kind, default_nv, track, valid: arrow::array::BooleanBufferBuilder::new(0), data }
+        let plain_name = !field.name().bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20);
+        Col { field: field.clone(), kind, default_nv, track, plain_name, valid: NullBufferBuilder::new(0), data }
     }
 
     fn prim(item: &FieldRef, e: Elem) -> Col {
@@ -191,7 +195,8 @@ impl Col {
             kind: Kind::Prim(e),
             default_nv: NoValue::Null,
             track: false,
-            valid: arrow::array::BooleanBufferBuilder::new(0),
+            plain_name: false,
+            valid: NullBufferBuilder::new(0),
             data: Data::Prim { width: e.width(), bytes: vec![] },
         }
     }
@@ -211,7 +216,7 @@ impl Col {
 
     /// Appends a null slot (children of structs get null slots too).
     pub fn push_null(&mut self) {
-        self.valid.append(false);
+        self.valid.append_null();
         match &mut self.data {
             Data::None | Data::Prim { .. } => {}
             Data::Bool(b) => b.append(false),
@@ -229,7 +234,7 @@ impl Col {
     /// Marks the slot just appended by a value push as valid.
     #[inline]
     pub fn push_valid(&mut self) {
-        self.valid.append(true);
+        self.valid.append_non_null();
     }
 
     /// Rolls back to `n` slots.
@@ -280,7 +285,7 @@ impl Col {
         let (offsets, data) = self.bytes_mut();
         data.extend_from_slice(b);
         offsets.push(data.len() as i32);
-        self.valid.append(true);
+        self.valid.append_non_null();
     }
 
     /// Closes a byte-string value whose bytes were written through [`Col::bytes_mut`].
@@ -288,7 +293,7 @@ impl Col {
     pub fn close_bytes(&mut self) {
         let (offsets, data) = self.bytes_mut();
         offsets.push(data.len() as i32);
-        self.valid.append(true);
+        self.valid.append_non_null();
     }
 
     #[inline]
@@ -296,7 +301,7 @@ impl Col {
         if let Data::I64(x) = &mut self.data {
             x.push(v);
         }
-        self.valid.append(true);
+        self.valid.append_non_null();
     }
 
     #[inline]
@@ -304,7 +309,7 @@ impl Col {
         if let Data::F64(x) = &mut self.data {
             x.push(v);
         }
-        self.valid.append(true);
+        self.valid.append_non_null();
     }
 
     #[inline]
@@ -312,7 +317,7 @@ impl Col {
         if let Data::I128(x) = &mut self.data {
             x.push(v);
         }
-        self.valid.append(true);
+        self.valid.append_non_null();
     }
 
     #[inline]
@@ -320,7 +325,7 @@ impl Col {
         if let Data::Bool(x) = &mut self.data {
             x.append(v);
         }
-        self.valid.append(true);
+        self.valid.append_non_null();
     }
 
     /// Closes a list or map slot after its children were appended.
@@ -331,17 +336,13 @@ impl Col {
             Data::Map { offsets, keys, .. } => offsets.push(keys.len() as i32),
             _ => unreachable!("not a list column"),
         }
-        self.valid.append(true);
+        self.valid.append_non_null();
     }
 
     /// Builds the Arrow array and empties the buffers.
     pub fn finish(&mut self) -> ArrayRef {
         let len = self.len();
-        let nulls = {
-            let b = self.valid.finish();
-            let nb = NullBuffer::new(b);
-            (nb.null_count() > 0).then_some(nb)
-        };
+        let nulls = self.valid.finish().filter(|n| n.null_count() > 0);
         let dt = self.field.data_type().clone();
         match &mut self.data {
             Data::None => Arc::new(NullArray::new(len)),

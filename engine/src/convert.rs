@@ -161,6 +161,7 @@ enum Msg {
 
 struct StoreState {
     name: String,
+    partition_by: Vec<PartitionField>,
     job: Job,
     writer: Option<StoreWriter>,
     rejects: Option<CountingWriter>,
@@ -202,18 +203,32 @@ pub fn convert(
             .build()
             .map_err(|e| Error::Convert { store: String::new(), reason: e.to_string() })?,
     );
+    // A partition term must name a column of at least one store (a typo is an error).
+    for p in &opts.partition_by {
+        if !inferred.stores.iter().any(|st| crate::partition::has_path(&st.schema, &p.path)) {
+            let stores: Vec<&str> = inferred.stores.iter().map(|s| s.name.as_str()).collect();
+            return Err(Error::Convert {
+                store: stores.join(", "),
+                reason: format!("partition column '{}' is in no store's schema", p.path.join(".")),
+            });
+        }
+    }
     let job_id = new_job_id();
     let mut states: Vec<StoreState> = Vec::new();
     for st in &inferred.stores {
         let dir = store_dir_name(&st.name);
         let job =
             Job::prepare(sink.clone(), dir.clone(), job_id.clone(), opts.mode).map_err(|e| abort(&states, e.into()))?;
+        // Partition terms apply to the stores that have their column; the others
+        // (e.g. a customers table beside orders) are written unpartitioned.
+        let spec: Vec<PartitionField> =
+            opts.partition_by.iter().filter(|p| crate::partition::has_path(&st.schema, &p.path)).cloned().collect();
         let writer = StoreWriter::new(
             sink.clone(),
             job.staging(),
             job_id.clone(),
             &st.schema,
-            opts.partition_by.clone(),
+            spec.clone(),
             opts.parquet.clone(),
             pool.clone(),
         )
@@ -222,6 +237,7 @@ pub fn convert(
         job.check_append(&schema_json).map_err(|e| abort(&states, e.into()))?;
         states.push(StoreState {
             name: st.name.clone(),
+            partition_by: spec,
             job,
             writer: Some(writer),
             rejects: None,
@@ -267,7 +283,7 @@ pub fn convert(
             store: st.name.clone(),
             input: display.display().to_string(),
             options: options_json(&opts),
-            partition_by: opts.partition_by.iter().map(|p| p.to_string()).collect(),
+            partition_by: st.partition_by.iter().map(|p| p.to_string()).collect(),
             counts: st.counts,
             total: st.counts,
             files: files.clone(),

@@ -365,7 +365,7 @@ impl W {
             json::unescape_into(body, &mut s).map_err(|m| rej(at, m))?;
             col.push_bytes(s.as_bytes());
         } else {
-            if body.iter().any(|&c| c < 0x20) {
+            if json::has_control(body) {
                 return Err(rej(at, "control character in string"));
             }
             col.push_bytes(body);
@@ -401,10 +401,10 @@ impl W {
                     if let Some(c) = children.get(hint) {
                         let name = c.field.name().as_bytes();
                         let raw = &b[p + 1..];
-                        if raw.len() > name.len()
+                        if c.plain_name
+                            && raw.len() > name.len()
                             && raw[name.len()] == b'"'
                             && raw[..name.len()] == *name
-                            && !name.iter().any(|&x| x == b'\\' || x == b'"')
                             && stamp[hint] != g
                         {
                             let mut q = json::skip_ws(b, p + 2 + name.len());
@@ -416,7 +416,11 @@ impl W {
                             hint += 1;
                             stamp[idx] = g;
                             let ct = if r.tagged { t.and_then(|t| self.trie.child(t, c.field.name())) } else { None };
-                            p = self.value(r, q, &mut children[idx], ct, depth + 1)?;
+                            let child = &mut children[idx];
+                            p = match if ct.is_none() { scalar(r, q, child) } else { None } {
+                                Some(res) => res?,
+                                None => self.value(r, q, child, ct, depth + 1)?,
+                            };
                             p = json::skip_ws(b, p);
                             match b.get(p) {
                                 Some(b',') => {
@@ -903,6 +907,38 @@ impl W {
         }
         col.push_valid();
         Ok(end)
+    }
+}
+
+/// Strings and numbers into plain string / number columns, without the cost of a
+/// call to `W::value`; `None` for everything else.
+#[inline(always)]
+fn scalar(r: &Rec<'_>, at: usize, col: &mut Col) -> Option<Result<usize, Reject>> {
+    let b = r.bytes;
+    match (b.get(at)?, col.kind) {
+        (b'"', Kind::Str) => {
+            // Plain strings only; escapes and errors take the full path.
+            let (end, escaped) = json::skip_string(b, at + 1).ok()?;
+            let body = &b[at + 1..end - 1];
+            if escaped || json::has_control(body) {
+                return None;
+            }
+            col.push_bytes(body);
+            Some(Ok(end))
+        }
+        (b'-' | b'0'..=b'9', Kind::Int) => {
+            let (end, class) = json::scan_number(b, at).ok()?;
+            let v = int_value(&r.s[at..end], class)?;
+            col.push_i64(v);
+            Some(Ok(end))
+        }
+        (b'-' | b'0'..=b'9', Kind::Float) => {
+            let (end, _) = json::scan_number(b, at).ok()?;
+            let v: f64 = r.s[at..end].parse().ok()?;
+            col.push_f64(v);
+            Some(Ok(end))
+        }
+        _ => None,
     }
 }
 

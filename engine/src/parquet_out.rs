@@ -123,6 +123,11 @@ impl Default for ParquetOptions {
     }
 }
 
+/// Dictionary pages stop growing here and the column chunk falls back to plain
+/// encoding: columns of near-unique values (ids, ISO dates) stop paying for a
+/// dictionary early, while low-cardinality columns stay dictionary-encoded.
+const DICT_PAGE_LIMIT: usize = 64 << 10;
+
 /// A data file written by a job (paths relative to the store's directory).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInfo {
@@ -307,6 +312,7 @@ impl StoreWriter {
             .set_compression(opts.codec.parquet())
             .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
             .set_dictionary_enabled(true)
+            .set_dictionary_page_size_limit(DICT_PAGE_LIMIT)
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_created_by(format!("idbsync version {}", env!("CARGO_PKG_VERSION")))
             .set_key_value_metadata(Some(kv))

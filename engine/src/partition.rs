@@ -108,6 +108,21 @@ impl FromStr for PartitionField {
     }
 }
 
+/// Whether `schema` has a column at `path` (walking into structs).
+pub fn has_path(schema: &arrow_schema::Schema, path: &[String]) -> bool {
+    let Ok(mut f) = schema.field_with_name(&path[0]) else { return false };
+    for p in &path[1..] {
+        match f.data_type() {
+            DataType::Struct(fields) => match fields.iter().find(|c| c.name() == p) {
+                Some(c) => f = c,
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// The column at `path` in `batch` (walking into structs).
 pub fn column_at(batch: &RecordBatch, path: &[String]) -> Option<ArrayRef> {
     let mut col = batch.column_by_name(&path[0])?.clone();

@@ -70,6 +70,23 @@ pub fn skip_string(buf: &[u8], mut pos: usize) -> Result<(usize, bool), ScanErro
     }
 }
 
+/// Whether `s` holds a byte below 0x20 (a raw control character, invalid in a
+/// JSON string), eight bytes at a time.
+#[inline]
+pub fn has_control(s: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        // A byte < 0x20 has a borrow out of (x - 0x20…) with its high bit clear.
+        if x.wrapping_sub(LO * 0x20) & !x & HI != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| b < 0x20)
+}
+
 /// High bit set in each byte of `x` equal to `b` (exact for the lowest such byte).
 #[inline(always)]
 fn has_byte(x: u64, b: u8) -> u64 {
@@ -454,6 +471,19 @@ mod tests {
         assert_eq!(validate_value(br#"{"a":[1,2.5,"x\n",null,true]} "#, 0), Ok(29));
         for bad in [&br#"{"a":tru}"#[..], br#"[1,]"#, br#"{"a" 1}"#, br#""\x""#, b"\"\x01\"", br#"[01]"#] {
             assert!(validate_value(bad, 0).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn control_characters_are_found() {
+        assert!(!has_control(b"plain text that is long enough"));
+        assert!(!has_control("héllo wörld ✓ ✓ ✓".as_bytes()));
+        for i in 0..20 {
+            let mut v = b"abcdefghijklmnopqrstuvwxyz".to_vec();
+            v[i] = 0x1f;
+            assert!(has_control(&v), "at {i}");
+            v[i] = 0x7f;
+            assert!(!has_control(&v), "DEL at {i}");
         }
     }
 
