@@ -397,7 +397,7 @@ impl W {
                     return Err(rej(p, "object key expected"));
                 }
                 // Fast path: the field expected next, written verbatim.
-                if !skip_types && !tracking {
+                if !tracking {
                     if let Some(c) = children.get(hint) {
                         let name = c.field.name().as_bytes();
                         let raw = &b[p + 1..];

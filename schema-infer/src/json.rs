@@ -250,44 +250,60 @@ fn skip_container(buf: &[u8], start: usize) -> Result<usize, ScanError> {
     let mut spill: Vec<u64> = Vec::new();
     let mut pos = start;
     let n = buf.len();
-    while pos < n {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    loop {
+        // Eight bytes at a time to the next quote or bracket ('[' and ']' are '{'
+        // and '}' with bit 5 clear, so one OR folds them together).
+        while pos + 8 <= n {
+            let w = u64::from_le_bytes(buf[pos..pos + 8].try_into().expect("8 bytes"));
+            let f = w | (LO * 0x20);
+            let m = has_byte(w, b'"') | has_byte(f, b'{') | has_byte(f, b'}');
+            if m != 0 {
+                pos += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            pos += 8;
+        }
+        while pos < n && !INTERESTING[buf[pos] as usize] {
+            pos += 1;
+        }
+        if pos >= n {
+            return Err(ScanError::Incomplete);
+        }
         let b = buf[pos];
-        if INTERESTING[b as usize] {
-            match b {
-                b'"' => {
-                    pos = skip_string(buf, pos + 1)?.0;
-                    continue;
+        match b {
+            b'"' => {
+                pos = skip_string(buf, pos + 1)?.0;
+                continue;
+            }
+            b'{' | b'[' => {
+                if depth >= MAX_DEPTH {
+                    return Err(ScanError::TooDeep(pos));
                 }
-                b'{' | b'[' => {
-                    if depth >= MAX_DEPTH {
-                        return Err(ScanError::TooDeep(pos));
-                    }
-                    if depth > 0 && depth % 64 == 0 {
-                        spill.push(bits);
-                        bits = 0;
-                    }
-                    bits = (bits << 1) | u64::from(b == b'{');
-                    depth += 1;
+                if depth > 0 && depth % 64 == 0 {
+                    spill.push(bits);
+                    bits = 0;
                 }
-                _ => {
-                    // '}' or ']'
-                    if depth == 0 || ((bits & 1) == 1) != (b == b'}') {
-                        return Err(ScanError::Syntax(pos, "unbalanced bracket"));
-                    }
-                    bits >>= 1;
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(pos + 1);
-                    }
-                    if depth % 64 == 0 {
-                        bits = spill.pop().unwrap_or(0);
-                    }
+                bits = (bits << 1) | u64::from(b == b'{');
+                depth += 1;
+            }
+            _ => {
+                // '}' or ']'
+                if depth == 0 || ((bits & 1) == 1) != (b == b'}') {
+                    return Err(ScanError::Syntax(pos, "unbalanced bracket"));
+                }
+                bits >>= 1;
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(pos + 1);
+                }
+                if depth % 64 == 0 {
+                    bits = spill.pop().unwrap_or(0);
                 }
             }
         }
         pos += 1;
     }
-    Err(ScanError::Incomplete)
 }
 
 const INTERESTING: [bool; 256] = {

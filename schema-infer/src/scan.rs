@@ -274,30 +274,29 @@ impl<'a> Cx<'a> {
                 return Err(invalid(p, "object key expected"));
             }
             // Fast path: the key the previous row had here, written verbatim.
-            if t.is_none() && !skip_types {
-                if let Sink::Struct(s) = &mut sink {
-                    if let Some(len) = s.expected_key(&rec[p + 1..], hint) {
-                        let mut q = p + 2 + len;
-                        q = json::skip_ws(rec, q);
-                        if rec.get(q) != Some(&b':') {
-                            return Err(invalid(q, "':' expected after object key"));
+            if let Sink::Struct(s) = &mut sink {
+                if let Some(len) = s.expected_key(&rec[p + 1..], hint) {
+                    let mut q = p + 2 + len;
+                    q = json::skip_ws(rec, q);
+                    if rec.get(q) != Some(&b':') {
+                        return Err(invalid(q, "':' expected after object key"));
+                    }
+                    q = json::skip_ws(rec, q + 1);
+                    let idx = hint;
+                    let ct = if t.is_some() { self.child(t, &src[p + 1..p + 1 + len]) } else { None };
+                    let child = s.field_at(idx, &mut hint);
+                    p = match if ct.is_none() { self.scalar(q, child) } else { None } {
+                        Some(r) => r?,
+                        None => self.value(q, child, ct, depth + 1, false)?,
+                    };
+                    p = json::skip_ws(rec, p);
+                    match rec.get(p) {
+                        Some(b',') => {
+                            p = json::skip_ws(rec, p + 1);
+                            continue;
                         }
-                        q = json::skip_ws(rec, q + 1);
-                        let idx = hint;
-                        let child = s.field_at(idx, &mut hint);
-                        p = match self.scalar(q, child) {
-                            Some(r) => r?,
-                            None => self.value(q, child, None, depth + 1, false)?,
-                        };
-                        p = json::skip_ws(rec, p);
-                        match rec.get(p) {
-                            Some(b',') => {
-                                p = json::skip_ws(rec, p + 1);
-                                continue;
-                            }
-                            Some(b'}') => return Ok(p + 1),
-                            _ => return Err(invalid(p, "',' or '}' expected in object")),
-                        }
+                        Some(b'}') => return Ok(p + 1),
+                        _ => return Err(invalid(p, "',' or '}' expected in object")),
                     }
                 }
             }

@@ -355,7 +355,8 @@ pub fn analyze_root(
     if finder.find(&rec[start..]).is_none() {
         return Ok(RootForm::Plain);
     }
-    let Some(last) = finder_rev.rfind(&rec[start..]).map(|i| i + start) else {
+    let _ = finder_rev;
+    let Some(last) = rfind_types(&rec[start..]).map(|i| i + start) else {
         return Ok(RootForm::Plain);
     };
     if let Some(form) = fast_root(rec, start, last, trie)? {
@@ -419,6 +420,19 @@ pub fn analyze_root(
     }
 }
 
+/// The last `"$types"` in `hay`: a SIMD search for `$` from the end (typeson puts
+/// `$types` near the end of a row).
+fn rfind_types(hay: &[u8]) -> Option<usize> {
+    let mut end = hay.len();
+    while let Some(d) = memchr::memrchr(b'$', &hay[..end]) {
+        if d >= 1 && hay[d - 1..].starts_with(b"\"$types\"") {
+            return Some(d - 1);
+        }
+        end = d;
+    }
+    None
+}
+
 /// dexie-export-import writes `$types` as the root's last member. When the last
 /// `"$types"` in the row is followed by a value and the row's closing brace, it is
 /// that member (a nested one would leave another closing brace), so the rest of the
@@ -470,15 +484,10 @@ fn fast_root(rec: &[u8], start: usize, at: usize, trie: &mut TypeTrie) -> Result
 /// If the `$types` object at `ts` is exactly `{"$": {...}}`, the inner object's range.
 fn wrapped_types(rec: &[u8], ts: usize) -> Result<Option<(usize, usize)>, ScanError> {
     let mut pos = json::skip_ws(rec, ts + 1);
-    if rec.get(pos) != Some(&b'"') {
+    if !rec[pos..].starts_with(b"\"$\"") {
         return Ok(None);
     }
-    let mut key = String::new();
-    pos = read_string(rec, pos, &mut key)?;
-    if key != "$" {
-        return Ok(None);
-    }
-    pos = json::skip_ws(rec, pos);
+    pos = json::skip_ws(rec, pos + 3);
     if rec.get(pos) != Some(&b':') {
         return Ok(None);
     }
