@@ -131,9 +131,20 @@ impl Job {
     /// removes stale staging folders of jobs that died.
     pub fn prepare(sink: Arc<dyn Sink>, dir: String, id: String, mode: Mode) -> Result<Job, CommitError> {
         let io_err = |what: &'static str, path: String| move |source| CommitError::Io { what, path, source };
-        let entries = sink.list(&dir).map_err(io_err("cannot list", sink.describe(&dir)))?;
-        let has_data = entries.iter().any(|e| !e.name.starts_with('_') && !e.name.starts_with('.'))
-            || entries.iter().any(|e| e.name == SUCCESS);
+        let mut entries = sink.list(&dir).map_err(io_err("cannot list", sink.describe(&dir)))?;
+        if !entries.iter().any(|e| e.name == SUCCESS) && entries.iter().any(|e| is_data(&e.name)) {
+            // Not committed: data here is what an interrupted commit published. Files the
+            // manifest lists (an append killed before `_SUCCESS`) stay; others go.
+            let listed: Vec<String> = sink
+                .read(&format!("{dir}/{MANIFEST}"))
+                .ok()
+                .and_then(|t| serde_json::from_slice::<Manifest>(&t).ok())
+                .map(|m| m.files.into_iter().map(|f| f.path).collect())
+                .unwrap_or_default();
+            remove_unlisted(sink.as_ref(), &dir, "", &listed).map_err(io_err("cannot clean", sink.describe(&dir)))?;
+            entries = sink.list(&dir).map_err(io_err("cannot list", sink.describe(&dir)))?;
+        }
+        let has_data = entries.iter().any(|e| is_data(&e.name)) || entries.iter().any(|e| e.name == SUCCESS);
         if has_data && mode == Mode::Error {
             return Err(CommitError::Exists(sink.describe(&dir)));
         }
@@ -168,13 +179,15 @@ impl Job {
     /// Checks that an append writes the same columns as the existing dataset.
     pub fn check_append(&self, schema: &serde_json::Value) -> Result<(), CommitError> {
         let Some(prev) = &self.previous else { return Ok(()) };
-        let strip = |v: &serde_json::Value| -> Vec<(String, String, bool)> {
+        // Name, type and extension (a JSON-text column is not a plain string column).
+        let strip = |v: &serde_json::Value| -> Vec<(String, String, String)> {
             v["fields"]
                 .as_array()
                 .map(|fs| {
                     fs.iter()
                         .map(|f| {
-                            (f["name"].to_string(), f["data_type"].to_string(), f["nullable"].as_bool().unwrap_or(true))
+                            let ext = f["metadata"][schema_infer::EXTENSION_NAME].as_str().unwrap_or("").to_owned();
+                            (f["name"].to_string(), f["data_type"].to_string(), ext)
                         })
                         .collect()
                 })
@@ -182,10 +195,17 @@ impl Job {
         };
         let (old, new) = (strip(&prev.schema), strip(schema));
         for (o, n) in old.iter().zip(&new) {
-            if o.0 != n.0 || o.1 != n.1 {
+            if o.0 != n.0 || o.1 != n.1 || o.2 != n.2 {
+                let kind = |t: &str, e: &str| if e.is_empty() { t.to_owned() } else { format!("{t} ({e})") };
                 return Err(CommitError::Incompatible {
                     path: self.sink.describe(&self.dir),
-                    reason: format!("field {} is {} there, but {} {} here", o.0, o.1, n.0, n.1),
+                    reason: format!(
+                        "field {} is {} there, but {} {} here",
+                        o.0,
+                        kind(&o.1, &o.2),
+                        n.0,
+                        kind(&n.1, &n.2)
+                    ),
                 });
             }
         }
@@ -219,13 +239,19 @@ impl Job {
             }
         }
         let staging = self.staging();
-        for f in files {
-            let (from, to) = (format!("{staging}/{}", f.path), format!("{}/{}", self.dir, f.path));
-            s.rename(&from, &to).map_err(io_err("cannot publish", s.describe(&to)))?;
-        }
-        for r in rejects {
-            let (from, to) = (format!("{staging}/{r}"), format!("{}/{r}", self.dir));
-            s.rename(&from, &to).map_err(io_err("cannot publish", s.describe(&to)))?;
+        let mut published: Vec<String> = Vec::new();
+        let moves = files.iter().map(|f| f.path.clone()).chain(rejects.iter().cloned());
+        for rel in moves {
+            let (from, to) = (format!("{staging}/{rel}"), format!("{}/{rel}", self.dir));
+            if let Err(e) = s.rename(&from, &to) {
+                // Take back what this job published: nothing of it stays visible.
+                for p in &published {
+                    let _ = s.remove_all(&format!("{}/{p}", self.dir));
+                }
+                self.cleanup();
+                return Err(CommitError::Io { what: "cannot publish", path: s.describe(&to), source: e });
+            }
+            published.push(rel);
         }
         if let Some(prev) = &self.previous {
             let mut all = prev.files.clone();
@@ -261,6 +287,36 @@ impl Job {
             let _ = self.sink.remove_all(&tmp);
         }
     }
+}
+
+/// Whether a dataset entry holds data (not `_SUCCESS`, `_temporary`, `_idbsync`, …).
+fn is_data(name: &str) -> bool {
+    !name.starts_with('_') && !name.starts_with('.')
+}
+
+/// Removes the data files under `dir/rel` that `keep` does not list, and folders left empty.
+fn remove_unlisted(sink: &dyn Sink, dir: &str, rel: &str, keep: &[String]) -> io::Result<bool> {
+    let here = if rel.is_empty() { dir.to_owned() } else { format!("{dir}/{rel}") };
+    let mut left = false;
+    for e in sink.list(&here)? {
+        if rel.is_empty() && !is_data(&e.name) {
+            left = true;
+            continue;
+        }
+        let child = if rel.is_empty() { e.name.clone() } else { format!("{rel}/{}", e.name) };
+        if e.is_dir {
+            if remove_unlisted(sink, dir, &child, keep)? {
+                left = true;
+            } else {
+                sink.remove_all(&format!("{dir}/{child}"))?;
+            }
+        } else if keep.contains(&child) {
+            left = true;
+        } else {
+            sink.remove_all(&format!("{dir}/{child}"))?;
+        }
+    }
+    Ok(left)
 }
 
 /// A fresh job id: time-ordered and unique (`20261125T151200-3f9a2c`).

@@ -233,7 +233,8 @@ pub fn convert(
             pool.clone(),
         )
         .map_err(|reason| abort(&states, Error::Convert { store: st.name.clone(), reason }))?;
-        let schema_json = serde_json::to_value(writer.file_schema().as_ref()).expect("schema serialises");
+        // The manifest records the store's whole schema (partition columns included).
+        let schema_json = serde_json::to_value(st.schema.as_ref()).expect("schema serialises");
         job.check_append(&schema_json).map_err(|e| abort(&states, e.into()))?;
         states.push(StoreState {
             name: st.name.clone(),

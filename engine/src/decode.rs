@@ -352,7 +352,11 @@ impl W {
             (b'{', Kind::Struct) => self.members(r, at, col, t, depth, false),
             (b'{', Kind::ObjMap) => self.obj_map(r, at, col, t, depth),
             (b'[', Kind::List) => self.elements(r, at, col, t, depth),
-            (c, k) => Err(rej(at, format!("{} does not fit a {} column", describe(c), kind_name(k, col)))),
+            (c, k) => {
+                // Malformed JSON is reported as such, before any type misfit.
+                json::validate_value(b, at)?;
+                Err(rej(at, format!("{} does not fit a {} column", describe(c), kind_name(k, col))))
+            }
         }
     }
 

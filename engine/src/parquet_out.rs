@@ -454,7 +454,10 @@ fn close(mut o: Open, dir: &str, pool: &rayon::ThreadPool) -> Result<FileInfo, S
 /// `{"created":"date","blob":"blob2",…}`: every column's typeson tag (top level and nested).
 fn field_tags(schema: &Schema) -> String {
     fn walk(prefix: &str, f: &arrow_schema::Field, out: &mut serde_json::Map<String, serde_json::Value>) {
-        let path = if prefix.is_empty() { f.name().clone() } else { format!("{prefix}.{}", f.name()) };
+        // Names are escaped as typeson escapes keypath components, so `a.b` (one
+        // field) and `a` → `b` (a nested one) stay apart.
+        let name = schema_infer::escape_component(f.name());
+        let path = if prefix.is_empty() { name } else { format!("{prefix}.{name}") };
         if let Some(t) = f.metadata().get(schema_infer::META_TAG) {
             out.insert(path.clone(), serde_json::Value::String(t.clone()));
         }

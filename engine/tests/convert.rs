@@ -243,9 +243,9 @@ fn dexie_alltags_reads_back_every_typeson_type_exactly() {
         ("nested.when", "date"),
         ("nested.deeper.at", "date"),
         ("nested.pic", "blob2"),
-        ("weird.c~d", "date"),
-        ("weird.e~1.f", "date"),
-        ("x.y~z", "date"),
+        ("weird.c~0d", "date"),
+        ("weird.e~01~1f", "date"),
+        ("x~1y~0z", "date"),
         ("dateList.item", "date"),
         ("blob", "blob2"),
         ("textBlob", "blob2"),
@@ -649,7 +649,7 @@ fn quarantine_writes_each_invalid_record_with_reason_place_and_text() {
 /// "a boolean does not fit a int64 column", as if it held a boolean; inference reports the
 /// same record as "invalid literal".
 #[test]
-#[ignore = "bug: a malformed literal is rejected as a type misfit ('a boolean does not fit a int64 column')"]
+
 fn malformed_literal_is_rejected_as_invalid_json_not_as_a_type_misfit() {
     let dir = tempfile::tempdir().unwrap();
     let (input, infer) = bad_input(dir.path());
@@ -940,7 +940,7 @@ fn modes_error_overwrite_and_append() {
 /// manifest keeps the whole schema, but the check compared it with the files' schema, from
 /// which the partition column is dropped ("field \"status\" is \"Utf8\" there, but \"items\" …").
 #[test]
-#[ignore = "bug: append to an identity-partitioned dataset is refused as an incompatible schema"]
+
 fn append_to_a_dataset_partitioned_by_an_identity_column() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -958,7 +958,7 @@ fn append_to_a_dataset_partitioned_by_an_identity_column() {
 /// accepted: `note` is JSON text (extension `arrow.json`, values like `"a"` and `42`) in the
 /// dataset and a plain string (`b`) in the appended input, so one column held both forms.
 #[test]
-#[ignore = "bug: append accepts a plain Utf8 column onto a JSON-text (arrow.json) column of the same name"]
+
 fn append_of_a_plain_string_column_onto_a_json_column_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -1153,7 +1153,7 @@ fn several_files_input(dir: &Path) -> (PathBuf, ConvertOptions) {
 /// files stayed published (without `_SUCCESS`), the staging folder was left behind, and the
 /// next `Mode::Error` run refused the dataset as existing although nothing was committed.
 #[test]
-#[ignore = "bug: a failed commit leaves published data files without _SUCCESS, and the staging folder"]
+
 fn a_commit_that_fails_midway_leaves_nothing_published() {
     let dir = tempfile::tempdir().unwrap();
     let (input, opts) = several_files_input(dir.path());
@@ -1182,7 +1182,7 @@ fn a_commit_that_fails_midway_leaves_nothing_published() {
 /// refused the dataset ("already exists") although nothing was committed, and no later run
 /// ever removed the orphan (an append would have kept it beside the manifest's files).
 #[test]
-#[ignore = "bug: files of a commit killed midway block the next --mode error run and are never removed"]
+
 fn a_commit_killed_after_its_first_rename_does_not_block_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     let (input, opts) = several_files_input(dir.path());
@@ -1217,7 +1217,7 @@ fn a_commit_killed_after_its_first_rename_does_not_block_the_next_run() {
 /// top-level field `a.b` (a Date) and the field `b` of a struct `a` (a Blob) both became the
 /// key `a.b`, and the Date's tag was lost: `{"a.b":"blob2"}`.
 #[test]
-#[ignore = "bug: idb.field_tags keys are not escaped; a field named 'a.b' collides with the path a -> b"]
+
 fn field_tags_keep_a_dotted_name_apart_from_a_nested_path() {
     let dir = tempfile::tempdir().unwrap();
     let export = r#"{"formatName":"dexie","formatVersion":1,"data":{"databaseName":"db","databaseVersion":1,
