@@ -15,7 +15,6 @@ use crate::partition::{store_dir_name, PartitionField};
 use crate::sink::{CountingWriter, Sink};
 use crate::source::{self, Source};
 use arrow::array::RecordBatch;
-use rayon::prelude::*;
 use schema_infer::{InferOptions, InferResult, Piece, Splitter};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -417,19 +416,35 @@ fn second_pass(
         let mut carry = schema_infer::Carry::new();
         let mut bom_checked = false;
         let mut process = |buf: &[u8], base: u64, eof: bool| -> Result<usize> {
-            let mut pieces = Vec::new();
-            let used = splitter
-                .split(buf, base, eof, &mut pieces)
+            // Splitting is sequential: the pool decodes each window's records while this
+            // thread splits the next; the batches are sent on in input order.
+            let results: std::sync::Mutex<Vec<(usize, Vec<GroupOut>)>> = std::sync::Mutex::new(Vec::new());
+            let mut window = 0usize;
+            let used = pool
+                .in_place_scope(|scope| {
+                    splitter.split_windows(buf, base, eof, 1 << 20, |sp, pieces| {
+                        for (i, d) in sp.stores.iter().enumerate() {
+                            if map.len() <= i {
+                                map.push(names.iter().position(|n| *n == d.name));
+                            }
+                        }
+                        let map_now = map.clone();
+                        let (schemas, names, results) = (&schemas, &names, &results);
+                        let me = window;
+                        window += 1;
+                        scope.spawn(move |_| {
+                            let outs: Vec<GroupOut> = group(&pieces, piece_bytes)
+                                .into_iter()
+                                .map(|g| decode_group(g, buf, base, &map_now, schemas, names))
+                                .collect();
+                            results.lock().expect("no panics while decoding").push((me, outs));
+                        });
+                    })
+                })
                 .map_err(|e| Error::Infer { path: display.to_owned(), source: Box::new(e) })?;
-            for (i, d) in splitter.stores.iter().enumerate() {
-                if map.len() <= i {
-                    map.push(names.iter().position(|n| *n == d.name));
-                }
-            }
-            let groups = group(&pieces, piece_bytes);
-            let outs: Vec<GroupOut> = pool
-                .install(|| groups.par_iter().map(|g| decode_group(g, buf, base, &map, &schemas, &names)).collect());
-            for o in outs {
+            let mut results = results.into_inner().expect("no panics while decoding");
+            results.sort_by_key(|r| r.0);
+            for o in results.into_iter().flat_map(|r| r.1) {
                 if tx.send(Msg::Group(o)).is_err() {
                     // The writer stopped; its error is reported below.
                     return Ok(buf.len());

@@ -653,9 +653,16 @@ impl W {
                     col.push_null();
                     return Ok(at + 5);
                 }
-                let (end, _) = json::scan_number(b, at)?;
-                let v: f64 = r.s[at..end].parse().map_err(|_| rej(at, "invalid Date value"))?;
-                col.push_i64(v as i64);
+                let (end, class) = json::scan_number(b, at)?;
+                let text = &r.s[at..end];
+                // Date.getTime() is an integer: parse it as one (a float only as a fallback).
+                let v = match class {
+                    NumClass::Int => text.parse::<i64>().ok(),
+                    NumClass::Float => None,
+                }
+                .or_else(|| text.parse::<f64>().ok().map(|f| f as i64))
+                .ok_or_else(|| rej(at, "invalid Date value"))?;
+                col.push_i64(v);
                 Ok(end)
             }
             (Tag::StringObject, Kind::Str) => self.string(r, at, col),

@@ -9,7 +9,6 @@ use crate::lattice::Node;
 use crate::scan::{path_at, RecErr, RecordRef, WalkOpts, Walker};
 use crate::schema::{self, InferResult, SchemaDoc};
 use crate::split::{Piece, Splitter};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// What to do when a field's types conflict beyond numeric widening.
@@ -168,6 +167,9 @@ impl Partial {
     }
 
     fn merge(mut self, o: Partial, max_issues: usize) -> Partial {
+        if self.stores.len() < o.stores.len() {
+            self.stores.resize_with(o.stores.len(), StoreAcc::default);
+        }
         for (a, b) in self.stores.iter_mut().zip(o.stores) {
             a.merge(b, max_issues);
         }
@@ -283,37 +285,47 @@ impl Inferrer {
     /// Splits and infers the records of `buf` (whose first byte is at stream
     /// offset `base`); returns the bytes consumed.
     fn process_buf(&mut self, buf: &[u8], base: u64, eof: bool) -> Result<usize> {
+        let wopts = WalkOpts {
+            detect_timestamps: self.opts.detect_timestamps,
+            unknown_as_json: self.opts.unknown_tags == UnknownTags::Json,
+        };
+        let max_issues = self.opts.max_issues;
+        let piece_bytes = self.opts.piece_bytes;
+        let acc = std::sync::Mutex::new(Partial::new(0));
         let splitter = self.splitter.as_mut().expect("splitter");
-        let mut pieces = Vec::new();
-        let used = splitter.split(buf, base, eof, &mut pieces)?;
-        let n = splitter.stores.len();
-        let out_of_line: Vec<bool> = splitter.stores.iter().map(|s| s.inbound == Some(false)).collect();
-        let names: Vec<String> = splitter.stores.iter().map(|s| s.name.clone()).collect();
-        if !pieces.is_empty() {
-            let wopts = WalkOpts {
-                detect_timestamps: self.opts.detect_timestamps,
-                unknown_as_json: self.opts.unknown_tags == UnknownTags::Json,
-            };
-            let max_issues = self.opts.max_issues;
-            let groups = group_pieces(&pieces, self.opts.piece_bytes);
-            let part = self.pool.install(|| {
-                groups
-                    .par_iter()
-                    .map(|g| run_group(g, buf, base, &out_of_line, &names, wopts, n, max_issues))
-                    .reduce(|| Partial::new(n), |a, b| a.merge(b, max_issues))
-            });
-            if let Some((_, e)) = part.fatal {
-                return Err(e);
-            }
-            self.acc.resize_with(n, StoreAcc::default);
-            for (a, b) in self.acc.iter_mut().zip(part.stores) {
-                a.merge(b, max_issues);
-            }
+        // Splitting is sequential: the pool infers each window's records while this
+        // thread splits the next window.
+        let used = self.pool.in_place_scope(|scope| {
+            splitter.split_windows(buf, base, eof, WINDOW, |sp, pieces| {
+                let n = sp.stores.len();
+                let out_of_line: Vec<bool> = sp.stores.iter().map(|s| s.inbound == Some(false)).collect();
+                let names: Vec<String> = sp.stores.iter().map(|s| s.name.clone()).collect();
+                let acc = &acc;
+                scope.spawn(move |_| {
+                    for g in group_pieces(&pieces, piece_bytes) {
+                        let part = run_group(g, buf, base, &out_of_line, &names, wopts, n, max_issues);
+                        let mut a = acc.lock().expect("no panics while merging");
+                        let mine = std::mem::replace(&mut *a, Partial::new(0));
+                        *a = mine.merge(part, max_issues);
+                    }
+                });
+            })
+        })?;
+        let part = acc.into_inner().expect("no panics while merging");
+        if let Some((_, e)) = part.fatal {
+            return Err(e);
         }
+        let n = self.splitter.as_ref().expect("splitter").stores.len();
         self.acc.resize_with(n, StoreAcc::default);
+        for (a, b) in self.acc.iter_mut().zip(part.stores) {
+            a.merge(b, max_issues);
+        }
         Ok(used)
     }
 }
+
+/// Bytes split before their records are handed to the pool.
+const WINDOW: usize = 1 << 20;
 
 /// Groups consecutive pieces into work items of about `target` bytes (a Dexie
 /// export yields one piece per record).

@@ -250,35 +250,38 @@ fn skip_container(buf: &[u8], start: usize) -> Result<usize, ScanError> {
     let mut spill: Vec<u64> = Vec::new();
     let mut pos = start;
     let n = buf.len();
-    const LO: u64 = 0x0101_0101_0101_0101;
-    loop {
-        // Eight bytes at a time to the next quote or bracket ('[' and ']' are '{'
-        // and '}' with bit 5 clear, so one OR folds them together).
-        while pos + 8 <= n {
-            let w = u64::from_le_bytes(buf[pos..pos + 8].try_into().expect("8 bytes"));
-            let f = w | (LO * 0x20);
-            let m = has_byte(w, b'"') | has_byte(f, b'{') | has_byte(f, b'}');
-            if m != 0 {
-                pos += (m.trailing_zeros() / 8) as usize;
-                break;
-            }
-            pos += 8;
-        }
-        while pos < n && !INTERESTING[buf[pos] as usize] {
-            pos += 1;
-        }
-        if pos >= n {
-            return Err(ScanError::Incomplete);
-        }
+    while pos < n {
         let b = buf[pos];
+        pos += 1;
+        if !INTERESTING[b as usize] {
+            continue;
+        }
         match b {
             b'"' => {
-                pos = skip_string(buf, pos + 1)?.0;
-                continue;
+                // Short strings (most keys and values) in a plain loop; a long one
+                // (base64, text) goes to the word-at-a-time search.
+                let limit = (pos + 32).min(n);
+                loop {
+                    if pos >= limit {
+                        if pos >= n {
+                            return Err(ScanError::Incomplete);
+                        }
+                        pos = skip_string(buf, pos)?.0;
+                        break;
+                    }
+                    let c = buf[pos];
+                    pos += 1;
+                    if c == b'"' {
+                        break;
+                    }
+                    if c == b'\\' {
+                        pos += 1;
+                    }
+                }
             }
             b'{' | b'[' => {
                 if depth >= MAX_DEPTH {
-                    return Err(ScanError::TooDeep(pos));
+                    return Err(ScanError::TooDeep(pos - 1));
                 }
                 if depth > 0 && depth % 64 == 0 {
                     spill.push(bits);
@@ -290,20 +293,20 @@ fn skip_container(buf: &[u8], start: usize) -> Result<usize, ScanError> {
             _ => {
                 // '}' or ']'
                 if depth == 0 || ((bits & 1) == 1) != (b == b'}') {
-                    return Err(ScanError::Syntax(pos, "unbalanced bracket"));
+                    return Err(ScanError::Syntax(pos - 1, "unbalanced bracket"));
                 }
                 bits >>= 1;
                 depth -= 1;
                 if depth == 0 {
-                    return Ok(pos + 1);
+                    return Ok(pos);
                 }
                 if depth % 64 == 0 {
                     bits = spill.pop().unwrap_or(0);
                 }
             }
         }
-        pos += 1;
     }
+    Err(ScanError::Incomplete)
 }
 
 const INTERESTING: [bool; 256] = {

@@ -143,6 +143,44 @@ impl Splitter {
         }
     }
 
+    /// [`Splitter::split`] in windows of about `window` bytes, handing each window's
+    /// pieces (positions relative to `buf`) to `f` as soon as they are found, so the
+    /// work on them can start while the rest of `buf` is being split.
+    pub fn split_windows(
+        &mut self,
+        buf: &[u8],
+        base: u64,
+        eof: bool,
+        window: usize,
+        mut f: impl FnMut(&Splitter, Vec<Piece>),
+    ) -> Result<usize, Error> {
+        let mut off = 0usize;
+        let mut w = window.max(1);
+        loop {
+            let end = (off + w).min(buf.len());
+            let last = end == buf.len();
+            let mut pieces = Vec::new();
+            let used = self.split(&buf[off..end], base + off as u64, eof && last, &mut pieces)?;
+            for p in &mut pieces {
+                match p {
+                    Piece::Lines { start, end, .. } | Piece::Record { start, end, .. } => {
+                        *start += off;
+                        *end += off;
+                    }
+                }
+            }
+            if !pieces.is_empty() {
+                f(self, pieces);
+            }
+            off += used;
+            if last {
+                return Ok(off);
+            }
+            // A record longer than the window: look further.
+            w = if used == 0 { w * 2 } else { window.max(1) };
+        }
+    }
+
     fn split_lines(&mut self, buf: &[u8], eof: bool, out: &mut Vec<Piece>) -> usize {
         let cut = if eof {
             buf.len()
