@@ -102,6 +102,9 @@ pub struct DemoArgs {
     /// Output folder.
     #[arg(long, short, default_value = "idbsync-demo-out")]
     pub out: PathBuf,
+    /// Where the bundled exports are.
+    #[arg(long, default_value = "testdata/fixtures")]
+    pub fixtures: PathBuf,
 }
 
 /// Input format (detected from the content unless given).

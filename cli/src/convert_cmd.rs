@@ -114,7 +114,12 @@ fn print_summary(out: &mut impl Write, r: &ConvertReport) -> std::io::Result<()>
 
 /// Converts the bundled exports (testdata/fixtures) into a local folder.
 pub fn demo(a: DemoArgs) -> Result<ExitCode> {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/fixtures");
+    let fixtures = a.fixtures.clone();
+    anyhow::ensure!(
+        fixtures.join("dexie-shop.json").exists(),
+        "no bundled exports in {} (run from the repository root, or pass --fixtures DIR)",
+        fixtures.display()
+    );
     let mut out = std::io::stdout().lock();
     for (file, parts) in [("dexie-shop.json", vec!["day(created)"]), ("dexie-alltags.json", vec![])] {
         let input = fixtures.join(file);

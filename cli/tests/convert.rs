@@ -228,7 +228,7 @@ fn convert_into_an_existing_dataset_fails_naming_it() {
 #[test]
 fn demo_converts_the_bundled_exports_into_committed_datasets() {
     let dir = tempfile::tempdir().unwrap();
-    let run = idbsync(dir.path(), &["demo", "--out", "demo"]).success();
+    let run = idbsync(dir.path(), &["demo", "--out", "demo", "--fixtures", FIXTURES]).success();
     let out = dir.path().join("demo");
     let fixtures = Path::new(FIXTURES);
     let commands: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("$ ")).collect();
@@ -272,7 +272,7 @@ fn demo_converts_the_bundled_exports_into_committed_datasets() {
     );
 
     // Running it again overwrites: the same datasets, committed again.
-    idbsync(dir.path(), &["demo", "--out", "demo"]).success();
+    idbsync(dir.path(), &["demo", "--out", "demo", "--fixtures", FIXTURES]).success();
     let again = manifest(&out.join("dexie-shop").join("orders"));
     assert_ne!(again.job_id, orders.job_id);
     assert_eq!(again.jobs, std::slice::from_ref(&again.job_id));
