@@ -24,7 +24,9 @@ step "fixtures: stock dexie-export-import importDB restores every record (npm)"
 
 step "readback: pyarrow and DuckDB read the Parquet output (pip)"
 scripts/python-env.sh
-cargo build -p idbsync
+# `cargo test --workspace` above built target/debug/idbsync (the CLI tests run it); a
+# separate `cargo build -p idbsync` would rebuild arrow with other unified features.
+test -x "${CARGO_TARGET_DIR:-target}/debug/idbsync" || cargo build -p idbsync
 # pytest exits 5 when it collects no test: that fails this step too (set -e).
 IDBSYNC_BIN="${CARGO_TARGET_DIR:-target}/debug/idbsync" PYTHONDONTWRITEBYTECODE=1 \
   .venv/bin/python -m pytest -q tests/python
