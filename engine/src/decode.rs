@@ -408,7 +408,7 @@ impl W {
                         if c.plain_name
                             && raw.len() > name.len()
                             && raw[name.len()] == b'"'
-                            && raw[..name.len()] == *name
+                            && json::eq_short(&raw[..name.len()], name)
                             && stamp[hint] != g
                         {
                             let mut q = json::skip_ws(b, p + 2 + name.len());

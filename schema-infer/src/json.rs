@@ -87,6 +87,23 @@ pub fn has_control(s: &[u8]) -> bool {
     chunks.remainder().iter().any(|&b| b < 0x20)
 }
 
+/// Equality of two short byte strings (field names) without a `memcmp` call:
+/// eight bytes at a time, then the tail.
+#[inline(always)]
+pub fn eq_short(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if u64::from_le_bytes(x.try_into().expect("8 bytes")) != u64::from_le_bytes(y.try_into().expect("8 bytes")) {
+            return false;
+        }
+    }
+    ca.remainder().iter().zip(cb.remainder()).all(|(x, y)| x == y)
+}
+
 /// High bit set in each byte of `x` equal to `b` (exact for the lowest such byte).
 #[inline(always)]
 fn has_byte(x: u64, b: u8) -> u64 {
@@ -491,6 +508,15 @@ mod tests {
         for bad in [&br#"{"a":tru}"#[..], br#"[1,]"#, br#"{"a" 1}"#, br#""\x""#, b"\"\x01\"", br#"[01]"#] {
             assert!(validate_value(bad, 0).is_err(), "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn short_equality() {
+        assert!(eq_short(b"customerId", b"customerId"));
+        assert!(!eq_short(b"customerId", b"customerIx"));
+        assert!(!eq_short(b"abcdefgh1", b"abcdefgh2"));
+        assert!(!eq_short(b"a", b"ab"));
+        assert!(eq_short(b"", b""));
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub(crate) struct Field {
     pub node: Node,
     pub present: u64,
     pub(crate) last_obj: u64,
+    /// The name needs no JSON escaping, so it can be matched byte for byte.
+    pub(crate) plain: bool,
 }
 
 /// The union of the fields seen in objects at one place.
@@ -397,7 +399,8 @@ impl Struct {
             _ => match self.fields.get_index_of(key) {
                 Some(i) => i,
                 None => {
-                    self.fields.insert(key.into(), Field::default());
+                    let plain = !key.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20);
+                    self.fields.insert(key.into(), Field { plain, ..Field::default() });
                     self.fields.len() - 1
                 }
             },
@@ -410,16 +413,18 @@ impl Struct {
     /// hashing the key when rows keep a stable key order.
     #[inline]
     pub fn expected_key(&self, raw: &[u8], hint: usize) -> Option<usize> {
-        let (k, _) = self.fields.get_index(hint)?;
+        let (k, f) = self.fields.get_index(hint)?;
+        if !f.plain {
+            return None;
+        }
         let k = k.as_bytes();
         if raw.len() <= k.len() || raw[k.len()] != b'"' {
             return None;
         }
-        // Keys are short: a plain loop beats a memcmp call.
-        for (a, b) in raw.iter().zip(k) {
-            if a != b || *b == b'\\' || *b == b'"' {
-                return None;
-            }
+        // Keys are short: a word-at-a-time compare beats a memcmp call. Keys that
+        // need escaping never match verbatim.
+        if !crate::json::eq_short(&raw[..k.len()], k) {
+            return None;
         }
         Some(k.len())
     }
@@ -451,7 +456,7 @@ impl Struct {
                     mine.node.merge(f.node);
                 }
                 None => {
-                    self.fields.insert(k, Field { node: f.node, present: f.present, last_obj: 0 });
+                    self.fields.insert(k, Field { node: f.node, present: f.present, last_obj: 0, plain: f.plain });
                 }
             }
         }
