@@ -440,6 +440,8 @@ def main() -> int:
         shutil.rmtree(snap, ignore_errors=True)
     path = args.out or path
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Results are committed: no machine paths in them (tool errors quote absolute paths).
+    report = report.replace(str(HERE.parent.parent) + "/", "")
     path.write_text(report)
     print(report)
     print(f"wrote {rel(path.resolve())}", file=sys.stderr)
