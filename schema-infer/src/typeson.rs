@@ -100,7 +100,7 @@ impl TypeTrie {
         let mut c = self.nodes[node as usize].first_child;
         while c != 0 {
             let n = &self.nodes[c as usize];
-            if json::eq_short(self.segs[n.seg.0 as usize..n.seg.1 as usize].as_bytes(), seg.as_bytes()) {
+            if json::eq_short(&self.segs.as_bytes()[n.seg.0 as usize..n.seg.1 as usize], seg.as_bytes()) {
                 return Some(c);
             }
             c = n.next;
