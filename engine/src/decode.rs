@@ -60,7 +60,6 @@ struct W {
     tracking: bool,
     trie: TypeTrie,
     finder: memmem::Finder<'static>,
-    finder_rev: memmem::FinderRev<'static>,
     path: Vec<Seg>,
     side_entries: Vec<(String, NoValue)>,
 }
@@ -109,7 +108,6 @@ impl Decoder {
                 tracking,
                 trie: TypeTrie::default(),
                 finder: memmem::Finder::new(b"\"$types\"").into_owned(),
-                finder_rev: memmem::FinderRev::new(b"\"$types\"").into_owned(),
                 path: Vec::new(),
                 side_entries: Vec::new(),
             },
@@ -151,7 +149,7 @@ impl Decoder {
             return Err(rej(start, "empty record"));
         }
         let w = &mut self.w;
-        let form = typeson::analyze_root(bytes, start, &mut w.trie, &w.finder, &w.finder_rev)?;
+        let form = typeson::analyze_root(bytes, start, &mut w.trie, &w.finder)?;
         let (vstart, tagged, skip_types) = match form {
             RootForm::Plain => (start, false, false),
             RootForm::Typed => (start, true, true),
@@ -352,10 +350,10 @@ impl W {
             (b'{', Kind::Struct) => self.members(r, at, col, t, depth, false),
             (b'{', Kind::ObjMap) => self.obj_map(r, at, col, t, depth),
             (b'[', Kind::List) => self.elements(r, at, col, t, depth),
-            (c, k) => {
+            (c, _) => {
                 // Malformed JSON is reported as such, before any type misfit.
                 json::validate_value(b, at)?;
-                Err(rej(at, format!("{} does not fit a {} column", describe(c), kind_name(k, col))))
+                Err(rej(at, format!("{} does not fit a {} column", describe(c), col_type(col))))
             }
         }
     }
@@ -618,17 +616,13 @@ impl W {
                 if col.kind == Kind::Json {
                     return self.json_text(r, at, col, Some(tn));
                 }
-                return Err(rej(
-                    at,
-                    format!("typeson '{}' does not fit a {} column", chain[0].name(), kind_name(col.kind, col)),
-                ));
+                return Err(rej(at, format!("typeson '{}' does not fit a {} column", chain[0].name(), col_type(col))));
             }
         };
         if col.kind == Kind::Json && !matches!(tag, Tag::Undef | Tag::SparseUndefined) {
             return self.json_text(r, at, col, Some(tn));
         }
-        let misfit =
-            |col: &Col| rej(at, format!("typeson '{}' does not fit a {} column", tag.name(), kind_name(col.kind, col)));
+        let misfit = |col: &Col| rej(at, format!("typeson '{}' does not fit a {} column", tag.name(), col_type(col)));
         match (tag, col.kind) {
             (Tag::Undef, _) => {
                 self.no_value(col, NoValue::Undefined, at)?;
@@ -696,17 +690,17 @@ impl W {
                 Ok(end)
             }
             (Tag::ArrayBuffer, Kind::Binary) => {
-                let (end, bytes) = self.buffer_bytes(r, at, depth)?;
+                let (end, bytes) = self.buffer_bytes(r, at)?;
                 col.push_bytes(&bytes);
                 Ok(end)
             }
             (Tag::DataView, Kind::Binary) => {
-                let (end, bytes) = self.view_bytes(r, at, tn, 1, depth)?;
+                let (end, bytes) = self.view_bytes(r, at, tn, 1)?;
                 col.push_bytes(&bytes);
                 Ok(end)
             }
             (Tag::TypedArray(e, _), Kind::Typed(k)) if e == k => {
-                let (end, bytes) = self.view_bytes(r, at, tn, e.width(), depth)?;
+                let (end, bytes) = self.view_bytes(r, at, tn, e.width())?;
                 let Data::List { child, .. } = &mut col.data else { unreachable!("typed list") };
                 let Data::Prim { bytes: out, .. } = &mut child.data else { unreachable!("typed elements") };
                 out.extend_from_slice(&bytes);
@@ -736,7 +730,7 @@ impl W {
     ) -> Result<usize, Reject> {
         match col.kind {
             Kind::List => self.elements(r, at, col, Some(tn), depth),
-            _ => Err(rej(at, format!("an array does not fit a {} column", kind_name(col.kind, col)))),
+            _ => Err(rej(at, format!("an array does not fit a {} column", col_type(col)))),
         }
     }
 
@@ -805,7 +799,7 @@ impl W {
 
     /// An ArrayBuffer: base64 text (dexie), `{s: base64}` (typeson-registry), or a
     /// `#` reference to one.
-    fn buffer_bytes(&self, r: &Rec<'_>, at: usize, _depth: usize) -> Result<(usize, Vec<u8>), Reject> {
+    fn buffer_bytes(&self, r: &Rec<'_>, at: usize) -> Result<(usize, Vec<u8>), Reject> {
         let b = r.bytes;
         match b.get(at) {
             Some(b'"') => {
@@ -814,7 +808,7 @@ impl W {
                 if let Some(path) = text.strip_prefix('#') {
                     let (target, _) = typeson::locate(b, r.root, Some(&self.trie), path)
                         .ok_or_else(|| rej(at, format!("typeson reference to missing keypath '{path}'")))?;
-                    let (_, bytes) = self.buffer_bytes(r, target, _depth)?;
+                    let (_, bytes) = self.buffer_bytes(r, target)?;
                     return Ok((end, bytes));
                 }
                 Ok((end, b64(text).map_err(|m| rej(at, m))?))
@@ -832,14 +826,7 @@ impl W {
 
     /// The bytes of a DataView or typed array: `{buffer | encoded, byteOffset,
     /// length | byteLength}`; `width` is the element size (1 for DataView).
-    fn view_bytes(
-        &self,
-        r: &Rec<'_>,
-        at: usize,
-        tn: u32,
-        width: usize,
-        depth: usize,
-    ) -> Result<(usize, Vec<u8>), Reject> {
+    fn view_bytes(&self, r: &Rec<'_>, at: usize, tn: u32, width: usize) -> Result<(usize, Vec<u8>), Reject> {
         let b = r.bytes;
         if b.get(at) != Some(&b'{') {
             return Err(rej(at, "a typed array / DataView value must be an object"));
@@ -859,9 +846,9 @@ impl W {
                     let is_ref = self.trie.child(tn, &key).is_some_and(|c| self.trie.chain(c) == [TagRef::Ref]);
                     let (_, bytes) = if is_ref {
                         let (_, target, _) = self.resolve(r, p)?;
-                        self.buffer_bytes(r, target, depth)?
+                        self.buffer_bytes(r, target)?
                     } else {
-                        self.buffer_bytes(r, p, depth)?
+                        self.buffer_bytes(r, p)?
                     };
                     buffer = Some(bytes);
                 }
@@ -978,8 +965,7 @@ fn describe(c: u8) -> &'static str {
     }
 }
 
-fn kind_name(k: Kind, col: &Col) -> String {
-    let _ = k;
+fn col_type(col: &Col) -> String {
     col.field.data_type().to_string().to_lowercase()
 }
 

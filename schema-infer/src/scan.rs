@@ -43,7 +43,6 @@ pub(crate) struct WalkOpts {
 pub(crate) struct Walker {
     trie: TypeTrie,
     finder: memmem::Finder<'static>,
-    finder_rev: memmem::FinderRev<'static>,
     opts: WalkOpts,
 }
 
@@ -66,12 +65,7 @@ struct Cx<'a> {
 
 impl Walker {
     pub fn new(opts: WalkOpts) -> Self {
-        Walker {
-            trie: TypeTrie::default(),
-            finder: memmem::Finder::new(b"\"$types\"").into_owned(),
-            finder_rev: memmem::FinderRev::new(b"\"$types\"").into_owned(),
-            opts,
-        }
+        Walker { trie: TypeTrie::default(), finder: memmem::Finder::new(b"\"$types\"").into_owned(), opts }
     }
 
     /// Walks one record into `root` (and `key` for out-of-line `[key, value]` rows).
@@ -82,7 +76,7 @@ impl Walker {
         if start >= rec.len() {
             return Err(invalid(start, "empty record"));
         }
-        let form = typeson::analyze_root(rec, start, &mut self.trie, &self.finder, &self.finder_rev)?;
+        let form = typeson::analyze_root(rec, start, &mut self.trie, &self.finder)?;
         let (vstart, tagged, skip_types) = match form {
             RootForm::Plain => (start, false, false),
             RootForm::Typed => (start, true, true),

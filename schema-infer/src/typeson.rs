@@ -346,7 +346,6 @@ pub fn analyze_root(
     start: usize,
     trie: &mut TypeTrie,
     finder: &memmem::Finder<'_>,
-    finder_rev: &memmem::FinderRev<'_>,
 ) -> Result<RootForm, ScanError> {
     if rec.get(start) != Some(&b'{') {
         return Ok(RootForm::Plain);
@@ -355,7 +354,6 @@ pub fn analyze_root(
     if finder.find(&rec[start..]).is_none() {
         return Ok(RootForm::Plain);
     }
-    let _ = finder_rev;
     let Some(last) = rfind_types(&rec[start..]).map(|i| i + start) else {
         return Ok(RootForm::Plain);
     };
@@ -548,20 +546,19 @@ mod tests {
     #[test]
     fn root_forms() {
         let fw = memmem::Finder::new(b"\"$types\"");
-        let f = memmem::FinderRev::new(b"\"$types\"");
         let mut t = TypeTrie::default();
         let plain = br#"{"a":1}"#;
-        assert_eq!(analyze_root(plain, 0, &mut t, &fw, &f).unwrap(), RootForm::Plain);
+        assert_eq!(analyze_root(plain, 0, &mut t, &fw).unwrap(), RootForm::Plain);
         let typed = br#"{"a":1,"$types":{"a":"date"}}"#;
-        assert_eq!(analyze_root(typed, 0, &mut t, &fw, &f).unwrap(), RootForm::Typed);
+        assert_eq!(analyze_root(typed, 0, &mut t, &fw).unwrap(), RootForm::Typed);
         let wrapped = br#"{"$":[1,{"d":0}],"$types":{"$":{"1.d":"date"}}}"#;
-        assert_eq!(analyze_root(wrapped, 0, &mut t, &fw, &f).unwrap(), RootForm::Wrapped { value: 5 });
+        assert_eq!(analyze_root(wrapped, 0, &mut t, &fw).unwrap(), RootForm::Wrapped { value: 5 });
         let one = t.child(ROOT, "1").unwrap();
         assert!(t.child(one, "d").is_some());
         let escaped = br#"{"$":{"$types":5},"$types":true}"#;
-        assert_eq!(analyze_root(escaped, 0, &mut t, &fw, &f).unwrap(), RootForm::Escaped { value: 5 });
+        assert_eq!(analyze_root(escaped, 0, &mut t, &fw).unwrap(), RootForm::Escaped { value: 5 });
         let nested_only = br#"{"a":{"$types":{"x":"date"}}}"#;
-        assert_eq!(analyze_root(nested_only, 0, &mut t, &fw, &f).unwrap(), RootForm::Plain);
+        assert_eq!(analyze_root(nested_only, 0, &mut t, &fw).unwrap(), RootForm::Plain);
     }
 
     #[test]
