@@ -433,7 +433,7 @@ fn second_pass(
                         let me = window;
                         window += 1;
                         scope.spawn(move |_| {
-                            let outs: Vec<GroupOut> = group(&pieces, piece_bytes)
+                            let outs: Vec<GroupOut> = schema_infer::group_pieces(&pieces, piece_bytes)
                                 .into_iter()
                                 .map(|g| decode_group(g, buf, base, &map_now, schemas, names))
                                 .collect();
@@ -475,26 +475,6 @@ fn second_pass(
     })
 }
 
-fn group(pieces: &[Piece], target: usize) -> Vec<&[Piece]> {
-    let mut groups = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, p) in pieces.iter().enumerate() {
-        bytes += match *p {
-            Piece::Lines { start, end, .. } | Piece::Record { start, end, .. } => end - start,
-        };
-        if bytes >= target || matches!(p, Piece::Lines { .. }) {
-            groups.push(&pieces[start..=i]);
-            start = i + 1;
-            bytes = 0;
-        }
-    }
-    if start < pieces.len() {
-        groups.push(&pieces[start..]);
-    }
-    groups
-}
-
 fn decode_group(
     g: &[Piece],
     buf: &[u8],
@@ -528,25 +508,7 @@ fn decode_group(
         }
     };
     for p in g {
-        match *p {
-            Piece::Record { store, start, end, index } => one(store, start, end, index),
-            Piece::Lines { start, end, first } => {
-                let mut index = first;
-                let mut ls = start;
-                while ls < end {
-                    let le = memchr::memchr(b'\n', &buf[ls..end]).map_or(end, |i| ls + i);
-                    let mut e = le;
-                    if e > ls && buf[e - 1] == b'\r' {
-                        e -= 1;
-                    }
-                    if !buf[ls..e].iter().all(|&b| schema_infer::json::is_ws(b)) {
-                        one(0, ls, e, index);
-                        index += 1;
-                    }
-                    ls = le + 1;
-                }
-            }
-        }
+        p.for_each_record(buf, &mut one);
     }
     let batches = decoders
         .iter_mut()

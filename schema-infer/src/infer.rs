@@ -8,7 +8,7 @@ use crate::format::{self, Format};
 use crate::lattice::Node;
 use crate::scan::{path_at, RecErr, RecordRef, WalkOpts, Walker};
 use crate::schema::{self, InferResult, SchemaDoc};
-use crate::split::{Piece, Splitter};
+use crate::split::{group_pieces, Piece, Splitter};
 use serde::{Deserialize, Serialize};
 
 /// What to do when a field's types conflict beyond numeric widening.
@@ -327,28 +327,6 @@ impl Inferrer {
 /// Bytes split before their records are handed to the pool.
 const WINDOW: usize = 1 << 20;
 
-/// Groups consecutive pieces into work items of about `target` bytes (a Dexie
-/// export yields one piece per record).
-fn group_pieces(pieces: &[Piece], target: usize) -> Vec<&[Piece]> {
-    let mut groups = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, p) in pieces.iter().enumerate() {
-        bytes += match *p {
-            Piece::Lines { start, end, .. } | Piece::Record { start, end, .. } => end - start,
-        };
-        if bytes >= target || matches!(p, Piece::Lines { .. }) {
-            groups.push(&pieces[start..=i]);
-            start = i + 1;
-            bytes = 0;
-        }
-    }
-    if start < pieces.len() {
-        groups.push(&pieces[start..]);
-    }
-    groups
-}
-
 /// Infers one work item into a fresh accumulator. A record that turns out to be
 /// invalid may already have merged part of itself, so the item is then redone
 /// without it: invalid records never shape the schema.
@@ -434,23 +412,5 @@ fn run_piece(
             }
         }
     };
-    match *piece {
-        Piece::Record { store, start, end, index } => one(store, start, end, index),
-        Piece::Lines { start, end, first } => {
-            let mut index = first;
-            let mut ls = start;
-            while ls < end {
-                let le = memchr::memchr(b'\n', &buf[ls..end]).map_or(end, |i| ls + i);
-                let mut e = le;
-                if e > ls && buf[e - 1] == b'\r' {
-                    e -= 1;
-                }
-                if !buf[ls..e].iter().all(|&b| crate::json::is_ws(b)) {
-                    one(0, ls, e, index);
-                    index += 1;
-                }
-                ls = le + 1;
-            }
-        }
-    }
+    piece.for_each_record(buf, &mut one);
 }

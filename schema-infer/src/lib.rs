@@ -55,6 +55,6 @@ pub use schema::{
     apply_pins, InferResult, SchemaDoc, StoreSchema, Widening, EXTENSION_METADATA, EXTENSION_NAME, JSON_EXTENSION,
     KEY_COLUMN, META_NULLS, META_TAG, NULLS_COLUMN, VALUE_COLUMN,
 };
-pub use split::{DexieHeader, Piece, Splitter, StoreDecl};
+pub use split::{group_pieces, DexieHeader, Piece, Splitter, StoreDecl};
 pub use tag::{Elem, Tag, ALL_TAGS};
 pub use typeson::escape_component;

@@ -33,6 +33,54 @@ pub enum Piece {
     },
 }
 
+impl Piece {
+    /// Calls `f(store, start, end, index)` for each record of the piece, in order:
+    /// NDJSON lines without their `\r`, blank lines skipped.
+    pub fn for_each_record(&self, buf: &[u8], mut f: impl FnMut(u32, usize, usize, u64)) {
+        match *self {
+            Piece::Record { store, start, end, index } => f(store, start, end, index),
+            Piece::Lines { start, end, first } => {
+                let mut index = first;
+                let mut ls = start;
+                while ls < end {
+                    let le = memchr::memchr(b'\n', &buf[ls..end]).map_or(end, |i| ls + i);
+                    let mut e = le;
+                    if e > ls && buf[e - 1] == b'\r' {
+                        e -= 1;
+                    }
+                    if !buf[ls..e].iter().all(|&b| json::is_ws(b)) {
+                        f(0, ls, e, index);
+                        index += 1;
+                    }
+                    ls = le + 1;
+                }
+            }
+        }
+    }
+}
+
+/// Groups consecutive pieces into work items of about `target` bytes (a Dexie
+/// export yields one piece per record).
+pub fn group_pieces(pieces: &[Piece], target: usize) -> Vec<&[Piece]> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, p) in pieces.iter().enumerate() {
+        bytes += match *p {
+            Piece::Lines { start, end, .. } | Piece::Record { start, end, .. } => end - start,
+        };
+        if bytes >= target || matches!(p, Piece::Lines { .. }) {
+            groups.push(&pieces[start..=i]);
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    if start < pieces.len() {
+        groups.push(&pieces[start..]);
+    }
+    groups
+}
+
 /// A store as the splitter met it.
 #[derive(Debug, Clone, Default)]
 pub struct StoreDecl {
