@@ -260,26 +260,58 @@ pub fn skip_value(buf: &[u8], pos: usize) -> Result<usize, ScanError> {
     }
 }
 
+/// The open containers of a scan: expected closers as a bit stack (1 = `}`,
+/// 0 = `]`), spilling to a Vec past 64 levels.
+#[derive(Default)]
+struct Brackets {
+    bits: u64,
+    depth: usize,
+    spill: Vec<u64>,
+}
+
+impl Brackets {
+    /// `{` or `[` at `at`.
+    #[inline]
+    fn open(&mut self, b: u8, at: usize) -> Result<(), ScanError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ScanError::TooDeep(at));
+        }
+        if self.depth > 0 && self.depth % 64 == 0 {
+            self.spill.push(self.bits);
+            self.bits = 0;
+        }
+        self.bits = (self.bits << 1) | u64::from(b == b'{');
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// `}` or `]` at `at`; true when it closes the outermost container.
+    #[inline]
+    fn close(&mut self, b: u8, at: usize) -> Result<bool, ScanError> {
+        if self.depth == 0 || ((self.bits & 1) == 1) != (b == b'}') {
+            return Err(ScanError::Syntax(at, "unbalanced bracket"));
+        }
+        self.bits >>= 1;
+        self.depth -= 1;
+        if self.depth > 0 && self.depth % 64 == 0 {
+            self.bits = self.spill.pop().unwrap_or(0);
+        }
+        Ok(self.depth == 0)
+    }
+}
+
 fn skip_container(buf: &[u8], start: usize) -> Result<usize, ScanError> {
     // Long values (a Dexie row is ~400 bytes) go 64 bytes at a time through a
     // structural index; short ones and the tail byte by byte.
-    if buf.len() - start < 128 {
-        return skip_container_scalar(buf, start);
-    }
-    let mut bits: u64 = 0;
-    let mut depth = 0usize;
-    let mut spill: Vec<u64> = Vec::new();
+    let mut br = Brackets::default();
     let mut in_string = 0u64; // all ones while a string continues into the next block
     let mut escape_next = false; // the previous block ended in an unescaped backslash
     let mut pos = start;
-    while pos + 64 <= buf.len() {
+    while pos + 64 <= buf.len() && buf.len() - start >= 128 {
         let block: &[u8; 64] = buf[pos..pos + 64].try_into().expect("64 bytes");
         let (quotes, backslashes, opens, closes) = block_masks(block);
         // Escaped characters: the byte after each unescaped backslash.
-        let mut escaped = 0u64;
-        if escape_next {
-            escaped |= 1;
-        }
+        let mut escaped = u64::from(escape_next);
         let mut bs = backslashes & !escaped;
         escape_next = false;
         while bs != 0 {
@@ -295,9 +327,8 @@ fn skip_container(buf: &[u8], start: usize) -> Result<usize, ScanError> {
                 bs &= !(1u64 << (i + 1));
             }
         }
-        let real_quotes = quotes & !escaped;
         // Bytes inside strings: prefix XOR of the quotes, continued from the last block.
-        let mut inside = real_quotes;
+        let mut inside = quotes & !escaped;
         inside ^= inside << 1;
         inside ^= inside << 2;
         inside ^= inside << 4;
@@ -310,91 +341,63 @@ fn skip_container(buf: &[u8], start: usize) -> Result<usize, ScanError> {
         while structural != 0 {
             let i = structural.trailing_zeros() as usize;
             structural &= structural - 1;
-            let at = pos + i;
             if opens >> i & 1 == 1 {
-                if depth >= MAX_DEPTH {
-                    return Err(ScanError::TooDeep(at));
-                }
-                if depth > 0 && depth % 64 == 0 {
-                    spill.push(bits);
-                    bits = 0;
-                }
-                bits = (bits << 1) | u64::from(block[i] == b'{');
-                depth += 1;
-            } else {
-                if depth == 0 || ((bits & 1) == 1) != (block[i] == b'}') {
-                    return Err(ScanError::Syntax(at, "unbalanced bracket"));
-                }
-                bits >>= 1;
-                depth -= 1;
-                if depth == 0 {
-                    return Ok(at + 1);
-                }
-                if depth % 64 == 0 {
-                    bits = spill.pop().unwrap_or(0);
-                }
+                br.open(block[i], pos + i)?;
+            } else if br.close(block[i], pos + i)? {
+                return Ok(pos + i + 1);
             }
         }
         pos += 64;
     }
-    if depth == 0 {
-        // Only whitespace or stray bytes so far: nothing structural was found.
-        return skip_container_scalar(buf, start);
-    }
-    // Finish the tail byte by byte from the state the blocks left.
-    tail_scan(buf, pos, bits, depth, spill, in_string != 0, escape_next)
+    byte_scan(buf, pos, br, in_string != 0, escape_next)
 }
 
-/// Continues a container scan at `pos` with the given state (byte at a time).
-fn tail_scan(
-    buf: &[u8],
-    mut pos: usize,
-    mut bits: u64,
-    mut depth: usize,
-    mut spill: Vec<u64>,
-    mut in_str: bool,
-    mut escape: bool,
-) -> Result<usize, ScanError> {
-    while pos < buf.len() {
+/// Scans byte by byte from `pos`, in the state the caller left: the open containers,
+/// whether a string is open, and whether its next byte is escaped.
+fn byte_scan(buf: &[u8], mut pos: usize, mut br: Brackets, in_str: bool, escape: bool) -> Result<usize, ScanError> {
+    let n = buf.len();
+    if in_str {
+        pos += usize::from(escape);
+        if pos > n {
+            return Err(ScanError::Incomplete);
+        }
+        pos = skip_string(buf, pos)?.0;
+    }
+    while pos < n {
         let b = buf[pos];
         pos += 1;
-        if in_str {
-            if escape {
-                escape = false;
-            } else if b == b'\\' {
-                escape = true;
-            } else if b == b'"' {
-                in_str = false;
-            }
+        if !INTERESTING[b as usize] {
             continue;
         }
         match b {
-            b'"' => in_str = true,
-            b'{' | b'[' => {
-                if depth >= MAX_DEPTH {
-                    return Err(ScanError::TooDeep(pos - 1));
+            b'"' => {
+                // Short strings (most keys and values) in a plain loop; a long one
+                // (base64, text) goes to the word-at-a-time search.
+                let limit = (pos + 32).min(n);
+                loop {
+                    if pos >= limit {
+                        if pos >= n {
+                            return Err(ScanError::Incomplete);
+                        }
+                        pos = skip_string(buf, pos)?.0;
+                        break;
+                    }
+                    let c = buf[pos];
+                    pos += 1;
+                    if c == b'"' {
+                        break;
+                    }
+                    if c == b'\\' {
+                        pos += 1;
+                    }
                 }
-                if depth > 0 && depth % 64 == 0 {
-                    spill.push(bits);
-                    bits = 0;
-                }
-                bits = (bits << 1) | u64::from(b == b'{');
-                depth += 1;
             }
-            b'}' | b']' => {
-                if depth == 0 || ((bits & 1) == 1) != (b == b'}') {
-                    return Err(ScanError::Syntax(pos - 1, "unbalanced bracket"));
-                }
-                bits >>= 1;
-                depth -= 1;
-                if depth == 0 {
+            b'{' | b'[' => br.open(b, pos - 1)?,
+            _ => {
+                if br.close(b, pos - 1)? {
                     return Ok(pos);
                 }
-                if depth % 64 == 0 {
-                    bits = spill.pop().unwrap_or(0);
-                }
             }
-            _ => {}
         }
     }
     Err(ScanError::Incomplete)
@@ -464,74 +467,6 @@ fn eq_bytes(x: u64, b: u8) -> u64 {
 #[inline(always)]
 fn movemask(m: u64) -> u8 {
     (((m >> 7) & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
-}
-
-/// The byte-at-a-time scanner: used for short tails and as the reference the
-/// block scanner is tested against.
-fn skip_container_scalar(buf: &[u8], start: usize) -> Result<usize, ScanError> {
-    // Expected closers as a bit stack (1 = '}', 0 = ']'), spilling to a Vec when deep.
-    let mut bits: u64 = 0;
-    let mut depth = 0usize;
-    let mut spill: Vec<u64> = Vec::new();
-    let mut pos = start;
-    let n = buf.len();
-    while pos < n {
-        let b = buf[pos];
-        pos += 1;
-        if !INTERESTING[b as usize] {
-            continue;
-        }
-        match b {
-            b'"' => {
-                // Short strings (most keys and values) in a plain loop; a long one
-                // (base64, text) goes to the word-at-a-time search.
-                let limit = (pos + 32).min(n);
-                loop {
-                    if pos >= limit {
-                        if pos >= n {
-                            return Err(ScanError::Incomplete);
-                        }
-                        pos = skip_string(buf, pos)?.0;
-                        break;
-                    }
-                    let c = buf[pos];
-                    pos += 1;
-                    if c == b'"' {
-                        break;
-                    }
-                    if c == b'\\' {
-                        pos += 1;
-                    }
-                }
-            }
-            b'{' | b'[' => {
-                if depth >= MAX_DEPTH {
-                    return Err(ScanError::TooDeep(pos - 1));
-                }
-                if depth > 0 && depth % 64 == 0 {
-                    spill.push(bits);
-                    bits = 0;
-                }
-                bits = (bits << 1) | u64::from(b == b'{');
-                depth += 1;
-            }
-            _ => {
-                // '}' or ']'
-                if depth == 0 || ((bits & 1) == 1) != (b == b'}') {
-                    return Err(ScanError::Syntax(pos - 1, "unbalanced bracket"));
-                }
-                bits >>= 1;
-                depth -= 1;
-                if depth == 0 {
-                    return Ok(pos);
-                }
-                if depth % 64 == 0 {
-                    bits = spill.pop().unwrap_or(0);
-                }
-            }
-        }
-    }
-    Err(ScanError::Incomplete)
 }
 
 const INTERESTING: [bool; 256] = {
@@ -770,13 +705,13 @@ mod tests {
             s.push_str(" tail");
             let b = s.as_bytes();
             let fast = skip_container(b, 0);
-            let slow = skip_container_scalar(b, 0);
+            let slow = byte_scan(b, 0, Brackets::default(), false, false);
             assert_eq!(fast, slow, "case {case}: {s}");
             // Cut anywhere: both must agree on the truncated input too.
             let cut = rnd(b.len() as u64) as usize;
             assert_eq!(
                 skip_container(&b[..cut.max(1)], 0),
-                skip_container_scalar(&b[..cut.max(1)], 0),
+                byte_scan(&b[..cut.max(1)], 0, Brackets::default(), false, false),
                 "case {case} cut {cut}"
             );
         }
