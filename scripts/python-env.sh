@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Creates (or updates) the Python virtualenv .venv/ in the repo root with the pinned peer
-# readers of tests/python/requirements.txt (pytest, pyarrow, DuckDB). Idempotent: when the
-# venv already matches the requirements file (a hash stored in the venv), it installs
-# nothing and prints only where the venv is. Needs only python3 (override with $PYTHON).
+# Creates (or updates) a Python virtualenv with pinned packages. By default .venv/ in the
+# repo root with the peer readers of tests/python/requirements.txt (pytest, pyarrow,
+# DuckDB); `python-env.sh VENV REQUIREMENTS` makes another (the benches use it). Idempotent:
+# when the venv already matches the requirements file (a hash stored in the venv), it
+# installs nothing and prints only where the venv is. Needs only python3 ($PYTHON).
 #
 #   scripts/python-env.sh && .venv/bin/python -m pytest -q tests/python
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$root/.venv"
-req="$root/tests/python/requirements.txt"
+venv="${1:-$root/.venv}"
+req="${2:-$root/tests/python/requirements.txt}"
 stamp="$venv/.requirements.sha256"
 python="${PYTHON:-python3}"
 
