@@ -22,6 +22,9 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # keep benches/compare free of __pycache__
 from infer_vs_duckdb import (  # noqa: E402  (same directory)
+    check_inputs,
+    with_snapshot,
+    write_report,
     DATA,
     DUCKDB_CHILD,
     RESULTS,
@@ -356,30 +359,11 @@ def main() -> int:
     args = p.parse_args()
     if args.runs < 1:
         p.error("--runs must be at least 1")
-    for b in (args.idbsync, args.gen):
-        if not os.access(b, os.X_OK):
-            p.error(f"{b} not found: cargo build --release -p idbsync -p idbsync-testdata-gen")
-    try:
-        import duckdb  # noqa: F401
-    except ImportError:
-        p.error("duckdb is not importable: run benches/compare/setup-venv.sh and use benches/.venv/bin/python")
-
-    # Time a private copy, so that a rebuild during the run cannot mix two builds.
-    DATA.mkdir(parents=True, exist_ok=True)
-    snap = Path(tempfile.mkdtemp(prefix="bin-", dir=DATA))
-    try:
-        idbsync = snap / "idbsync"
-        shutil.copy2(args.idbsync, idbsync)
-        report, path, all_ok = run(args, idbsync, args.gen.resolve(), args.idbsync.resolve())
-    finally:
-        shutil.rmtree(snap, ignore_errors=True)
-    path = args.out or path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Results are committed: no machine paths in them (tool errors quote absolute paths).
-    report = report.replace(str(Path(__file__).resolve().parent.parent.parent) + "/", "")
-    path.write_text(report)
-    print(report)
-    print(f"wrote {rel(path.resolve())}", file=sys.stderr)
+    check_inputs(p, args)
+    report, path, all_ok = with_snapshot(
+        args.idbsync, lambda idbsync: run(args, idbsync, args.gen.resolve(), args.idbsync.resolve())
+    )
+    write_report(args.out or path, report)
     return 0 if all_ok else 1
 
 

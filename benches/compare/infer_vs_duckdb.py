@@ -405,6 +405,41 @@ def memory(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> 
     return "\n".join(lines) + "\n", RESULTS / f"{started:%Y-%m-%d}-infer-memory.md"
 
 
+def check_inputs(p: argparse.ArgumentParser, args: argparse.Namespace, need_duckdb: bool = True) -> None:
+    """Fails early (through the argument parser) when a binary or duckdb is missing."""
+    for b in (args.idbsync, args.gen):
+        if not os.access(b, os.X_OK):
+            p.error(f"{b} not found: cargo build --release -p idbsync -p idbsync-testdata-gen")
+    if need_duckdb:
+        try:
+            import duckdb  # noqa: F401
+        except ImportError:
+            p.error("duckdb is not importable: run benches/compare/setup-venv.sh and use benches/.venv/bin/python")
+
+
+def with_snapshot(binary: Path, run_with):
+    """Runs `run_with(copy)` on a private copy of `binary`, so that a rebuild during the
+    run cannot mix two builds."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    snap = Path(tempfile.mkdtemp(prefix="bin-", dir=DATA))
+    try:
+        copy = snap / binary.name
+        shutil.copy2(binary, copy)
+        return run_with(copy)
+    finally:
+        shutil.rmtree(snap, ignore_errors=True)
+
+
+def write_report(path: Path, report: str) -> None:
+    """Writes (and prints) a results file, without machine paths: tool errors quote
+    absolute paths, and results are committed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report = report.replace(str(ROOT) + "/", "")
+    path.write_text(report)
+    print(report)
+    print(f"wrote {rel(path.resolve())}", file=sys.stderr)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--records", type=int, help=f"NDJSON records (default {DEFAULT_RECORDS:,}; --quick: {QUICK_RECORDS:,})")
@@ -420,31 +455,11 @@ def main() -> int:
     args.runs = args.runs or 5
     if args.runs < 1:
         p.error("--runs must be at least 1")
-    for b in (args.idbsync, args.gen):
-        if not os.access(b, os.X_OK):
-            p.error(f"{b} not found: cargo build --release -p idbsync -p idbsync-testdata-gen")
-    if not args.memory:
-        try:
-            import duckdb  # noqa: F401
-        except ImportError:
-            p.error("duckdb is not importable: run benches/compare/setup-venv.sh and use benches/.venv/bin/python")
-
-    # Time a private copy, so that a rebuild during the run cannot mix two builds.
-    DATA.mkdir(parents=True, exist_ok=True)
-    snap = Path(tempfile.mkdtemp(prefix="bin-", dir=DATA))
-    try:
-        idbsync = snap / "idbsync"
-        shutil.copy2(args.idbsync, idbsync)
-        report, path = (memory if args.memory else compare)(args, idbsync, args.gen.resolve(), args.idbsync.resolve())
-    finally:
-        shutil.rmtree(snap, ignore_errors=True)
-    path = args.out or path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Results are committed: no machine paths in them (tool errors quote absolute paths).
-    report = report.replace(str(HERE.parent.parent) + "/", "")
-    path.write_text(report)
-    print(report)
-    print(f"wrote {rel(path.resolve())}", file=sys.stderr)
+    check_inputs(p, args, need_duckdb=not args.memory)
+    report, path = with_snapshot(
+        args.idbsync, lambda idbsync: (memory if args.memory else compare)(args, idbsync, args.gen.resolve(), args.idbsync.resolve())
+    )
+    write_report(args.out or path, report)
     return 0
 
 
