@@ -1,71 +1,18 @@
 //! End-to-end tests of the `idbsync` binary: every test runs the real executable on the
 //! committed fixtures (or on copies it makes in its own temp dir) and compares exact output.
 
+mod common;
+
+use common::{fixture, idbsync, s};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_idbsync");
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/fixtures");
 
 const FIXTURE_NAMES: [&str; 5] =
     ["dexie-alltags.json", "dexie-shop.json", "plain-shop.json", "orders.ndjson", "orders-array.json"];
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(FIXTURES).join(name)
-}
-
 fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(fixture(name)).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// What one run of the binary produced.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn success(self) -> Run {
-        assert_eq!(self.code, Some(0), "idbsync failed; stderr:\n{}", self.stderr);
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("--json output does not parse: {e}"))
-    }
-}
-
-/// Runs `idbsync args…` in `dir`, feeding `stdin` when given.
-fn idbsync(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    let mut child = cmd.spawn().unwrap();
-    let writer = stdin.map(|data| {
-        let mut pipe = child.stdin.take().unwrap();
-        let data = data.to_vec();
-        // A separate thread, so a full stdout pipe cannot deadlock the test.
-        std::thread::spawn(move || {
-            // The binary may stop reading early on an error; a broken pipe is fine then.
-            let _ = pipe.write_all(&data);
-        })
-    });
-    let out = child.wait_with_output().unwrap();
-    if let Some(w) = writer {
-        w.join().unwrap();
-    }
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
 }
 
 /// `idbsync infer <args> --json`, which must succeed with nothing on stderr.

@@ -2,43 +2,16 @@
 //! in its own temp dir, exact values compared; and a test that kills the binary mid-run.
 
 use engine::Manifest;
+mod common;
+
+use common::{fixture, s, Run, BIN, FIXTURES};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_idbsync");
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/fixtures");
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(FIXTURES).join(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// What one run of the binary produced.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn success(self) -> Run {
-        assert_eq!(self.code, Some(0), "idbsync failed; stderr:\n{}", self.stderr);
-        self
-    }
-}
-
-/// Runs `idbsync args…` in `dir`.
+/// `idbsync args…` in `dir`, with no stdin.
 fn idbsync(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(BIN).args(args).current_dir(dir).stdin(Stdio::null()).output().unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    common::idbsync(dir, args, None)
 }
 
 fn manifest(dataset: &Path) -> Manifest {
