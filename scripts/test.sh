@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The test command: everything CI runs. Installs what the tests need (npm packages
-# for the exporter fixtures check) and runs formatting, lints and every test.
+# The test command: everything CI runs. Installs what the tests need (the Hadoop jars
+# from Maven Central for the test HDFS, npm packages for the exporter fixtures check,
+# pip packages for the read-back tests) and runs formatting, lints and every test.
+# The HDFS tests start their own MiniDFSCluster; under CI=true they cannot be skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,9 @@ cargo fmt --all --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+
+step "test HDFS: build the MiniDFSCluster launcher (Maven)"
+scripts/minidfs.sh build
 
 step "cargo test"
 cargo test --workspace
