@@ -20,6 +20,49 @@ pub enum Command {
     Convert(ConvertArgs),
     /// The main job on the embedded default: convert the bundled exports into a local folder.
     Demo(DemoArgs),
+    /// Copy a local dataset tree to HDFS (parallel, checksummed, atomic).
+    Put(TransferArgs),
+    /// Copy a dataset tree from HDFS to a local folder (parallel, checksummed, atomic).
+    Get(TransferArgs),
+}
+
+/// How to reach HDFS and how files are written there.
+#[derive(Debug, Args, Clone)]
+pub struct HdfsArgs {
+    /// HDFS client setting over HADOOP_CONF_DIR's files, repeatable (e.g. dfs.client.use.datanode.hostname=true).
+    #[arg(long = "hdfs-conf", value_name = "KEY=VALUE")]
+    pub hdfs_conf: Vec<String>,
+    /// HDFS block size of written files (e.g. 128MB; default: the cluster's).
+    #[arg(long, value_name = "SIZE")]
+    pub block_size: Option<String>,
+    /// HDFS replication of written files (default: the cluster's).
+    #[arg(long, value_name = "N")]
+    pub replication: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// What to copy: a dataset root (several stores) or one store's dataset.
+    pub from: String,
+    /// Where the tree goes (it must not exist, unless --update).
+    pub to: String,
+    /// Copy into an existing destination, skipping files whose size and CRC32C already match.
+    #[arg(long)]
+    pub update: bool,
+    /// Do not read copied files back to check their CRC32C.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Files copied at once.
+    #[arg(long, default_value_t = 4)]
+    pub parallel: usize,
+    #[command(flatten)]
+    pub hdfs: HdfsArgs,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// What to do with an existing dataset.
@@ -68,9 +111,14 @@ impl From<OnInvalidArg> for engine::OnInvalid {
 pub struct ConvertArgs {
     #[command(flatten)]
     pub read: ReadArgs,
-    /// Output folder (one dataset per store: <OUT>/<store>/).
+    /// Output folder or hdfs://host:port/path, hdfs://nameservice/path (one dataset per store: <OUT>/<store>/).
     #[arg(long, short)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub hdfs: HdfsArgs,
+    /// After the commit, read every file back and check its CRC32C against the manifest.
+    #[arg(long)]
+    pub verify: bool,
     /// Hive partitioning, repeatable: col, year(col), month(col), day(col), hour(col), bucket(N, col).
     #[arg(long = "partition-by", value_name = "TERM")]
     pub partition_by: Vec<String>,

@@ -2,11 +2,12 @@
 
 use crate::args::{ConvertArgs, DemoArgs};
 use crate::infer_cmd::options;
+use crate::location::open_sink;
+use crate::progress::bytes_bar;
 use crate::size::{human, parse_size};
 use anyhow::{Context, Result};
-use engine::{ConvertOptions, ConvertReport, LocalSink, ParquetOptions, PartitionField, Phase};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use engine::{ConvertOptions, ConvertReport, LocalSink, ParquetOptions, PartitionField, Phase, Sink};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,10 +25,8 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
         max_file_bytes: a.max_file_size.as_deref().map(parse_size).transpose().map_err(anyhow::Error::msg)?,
         ..ParquetOptions::default()
     };
-    let out = a.out.to_string_lossy();
-    if out.starts_with("hdfs://") {
-        anyhow::bail!("--out {out}: the HDFS sink is not part of this build yet; write to a local folder");
-    }
+    let out = a.out.to_string_lossy().into_owned();
+    let sink = open_sink(&out, &a.hdfs)?;
     let opts = ConvertOptions::new()
         .with_infer(options(&a.read)?)
         .with_store(a.read.store.clone())
@@ -35,8 +34,9 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
         .with_parquet(parquet)
         .with_mode(a.mode.into())
         .with_on_invalid(a.on_invalid.into())
-        .with_threads(a.read.threads);
-    let report = run_convert(&a.read.input, &a.out, opts, a.quiet)?;
+        .with_threads(a.read.threads)
+        .with_verify(a.verify);
+    let report = run_convert(&a.read.input, sink, &out, opts, a.quiet)?;
     let mut out = std::io::stdout().lock();
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
@@ -46,20 +46,15 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_convert(input: &Path, out: &Path, opts: ConvertOptions, quiet: bool) -> Result<ConvertReport> {
+fn run_convert(
+    input: &Path,
+    sink: Arc<dyn Sink>,
+    out: &str,
+    opts: ConvertOptions,
+    quiet: bool,
+) -> Result<ConvertReport> {
     let total = std::fs::metadata(input).ok().map(|m| m.len()).filter(|_| input != Path::new("-"));
-    let bar = if quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::new(total.unwrap_or(0));
-        b.set_style(
-            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        b
-    };
-    let sink = Arc::new(LocalSink::new(out));
+    let bar = bytes_bar(total.unwrap_or(0), quiet);
     let started = std::time::Instant::now();
     let report = engine::convert(input, sink, opts, &|phase, n| {
         bar.set_prefix(match phase {
@@ -69,7 +64,7 @@ fn run_convert(input: &Path, out: &Path, opts: ConvertOptions, quiet: bool) -> R
         });
         bar.set_position(n);
     })
-    .with_context(|| format!("converting {} into {}", input.display(), out.display()))?;
+    .with_context(|| format!("converting {} into {out}", input.display()))?;
     bar.finish_and_clear();
     if !quiet {
         eprintln!("idbsync: job {} done in {:.2} s", report.job_id, started.elapsed().as_secs_f64());
@@ -134,7 +129,8 @@ pub fn demo(a: DemoArgs) -> Result<ExitCode> {
         let opts = ConvertOptions::new()
             .with_mode(engine::Mode::Overwrite)
             .with_partition_by(parts.iter().map(|p| p.parse().expect("valid term")).collect());
-        let report = run_convert(&input, &dest, opts, true)?;
+        let sink = Arc::new(LocalSink::new(&dest));
+        let report = run_convert(&input, sink, &dest.display().to_string(), opts, true)?;
         print_summary(&mut out, &report)?;
     }
     Ok(ExitCode::SUCCESS)

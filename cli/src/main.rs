@@ -3,7 +3,10 @@
 mod args;
 mod convert_cmd;
 mod infer_cmd;
+mod location;
+mod progress;
 mod size;
+mod transfer_cmd;
 mod tree;
 
 use clap::Parser;
@@ -18,6 +21,8 @@ fn main() -> std::process::ExitCode {
         args::Command::Infer(a) => infer_cmd::run(a),
         args::Command::Convert(a) => convert_cmd::run(a),
         args::Command::Demo(a) => convert_cmd::demo(a),
+        args::Command::Put(a) => transfer_cmd::run(a, transfer_cmd::Direction::Put),
+        args::Command::Get(a) => transfer_cmd::run(a, transfer_cmd::Direction::Get),
     };
     match res {
         Ok(code) => code,

@@ -45,6 +45,7 @@ pub struct ConvertOptions {
     pub(crate) mode: Mode,
     pub(crate) on_invalid: OnInvalid,
     pub(crate) threads: usize,
+    pub(crate) verify: bool,
 }
 
 impl ConvertOptions {
@@ -80,6 +81,12 @@ impl ConvertOptions {
     /// What to do with records that do not fit.
     pub fn with_on_invalid(mut self, o: OnInvalid) -> Self {
         self.on_invalid = o;
+        self
+    }
+    /// After the commit, read every file back and check its CRC32C against the manifest
+    /// (sizes are always checked).
+    pub fn with_verify(mut self, v: bool) -> Self {
+        self.verify = v;
         self
     }
     /// Worker threads; 0 = all cores.
@@ -291,7 +298,8 @@ pub fn convert(
             schema: serde_json::to_value(schema.as_ref()).expect("schema serialises"),
             timings: Timings { infer_ms, convert_ms, commit_ms: t2.elapsed().as_millis() as u64 },
         };
-        st.job.commit(&files, &rejects, manifest).map_err(Error::from)?;
+        let committed = st.job.commit(&files, &rejects, manifest).map_err(Error::from)?;
+        crate::verify::verify_dataset(sink.as_ref(), &st.job.dir, &committed, opts.verify).map_err(Error::Verify)?;
         reports.push(StoreReport {
             store: st.name.clone(),
             path: sink.describe(&st.job.dir),

@@ -54,6 +54,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A committed dataset does not match its manifest.
+    #[error("verification failed: {0}")]
+    Verify(String),
     /// The commit protocol refused or failed.
     #[error(transparent)]
     Commit(#[from] crate::commit::CommitError),

@@ -21,19 +21,27 @@ mod commit;
 mod convert;
 mod decode;
 mod error;
+#[cfg(feature = "hdfs")]
+mod hdfs;
 mod infer;
 mod parquet_out;
 mod partition;
 mod sink;
 mod source;
+mod transfer;
+mod verify;
 
 pub use column::NoValue;
-pub use commit::{new_job_id, Counts, Job, Manifest, Mode, Timings, MANIFEST, REJECTS, SUCCESS, TEMPORARY};
+pub use commit::{new_job_id, Counts, Job, Manifest, Mode, Timings, MANIFEST, META_DIR, REJECTS, SUCCESS, TEMPORARY};
 pub use convert::{convert, ConvertOptions, ConvertReport, OnInvalid, Phase, RejectRecord, StoreReport};
 pub use decode::{decode_all, Decoder, Reject};
 pub use error::{Error, Result};
+#[cfg(feature = "hdfs")]
+pub use hdfs::{is_hdfs_url, split_url, HdfsOptions, HdfsSink};
 pub use infer::{infer_path, infer_source, infer_source_with, BLOCK_BYTES};
 pub use parquet_out::{Codec, FileInfo, ParquetOptions, StoreWriter};
 pub use partition::{escape_path_name, murmur3_32, store_dir_name, PartitionField, Transform, HIVE_NULL};
 pub use sink::{CountingWriter, Entry, LocalSink, Sink, SinkFile};
 pub use source::{for_each_block, open, store_name_of, Compression, Source};
+pub use transfer::{copy_tree, TransferOptions, TransferReport};
+pub use verify::{checksum, crc_hex, verify_dataset};

@@ -429,10 +429,14 @@ impl StoreWriter {
             let empty = RecordBatch::new_empty(self.file_schema.clone());
             self.write_dir(String::new(), &empty)?;
         }
-        for (dir, d) in std::mem::take(&mut self.dirs) {
-            if let Some(o) = d.open {
-                self.files.push(close(o, &dir, &self.pool)?);
-            }
+        // Files close in parallel: on HDFS each close waits for the NameNode to confirm it.
+        let open: Vec<(String, Open)> =
+            std::mem::take(&mut self.dirs).into_iter().filter_map(|(dir, d)| d.open.map(|o| (dir, o))).collect();
+        let pool = &self.pool;
+        let closed: Vec<Result<FileInfo, String>> =
+            pool.install(|| open.into_par_iter().map(|(dir, o)| close(o, &dir, pool)).collect());
+        for f in closed {
+            self.files.push(f?);
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(self.files)
@@ -448,7 +452,7 @@ fn close(mut o: Open, dir: &str, pool: &rayon::ThreadPool) -> Result<FileInfo, S
         .filter(|s| !s.is_empty())
         .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
         .collect();
-    Ok(FileInfo { path: o.rel, rows: o.rows, bytes, crc32c: format!("{crc:08x}"), partition })
+    Ok(FileInfo { path: o.rel, rows: o.rows, bytes, crc32c: crate::verify::crc_hex(crc), partition })
 }
 
 /// `{"created":"date","blob":"blob2",…}`: every column's typeson tag (top level and nested).

@@ -2,7 +2,7 @@
 //! [`LocalSink`] is the embedded default; the HDFS sink implements the same trait.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// A file being written. `close` makes it durable; dropping without closing
@@ -29,14 +29,23 @@ pub trait Sink: Send + Sync {
     fn create(&self, path: &str) -> io::Result<Box<dyn SinkFile>>;
     /// Renames a file or directory, making the target's parent; fails if the target exists.
     fn rename(&self, from: &str, to: &str) -> io::Result<()>;
+    /// Renames a file over `to`, replacing it atomically if it exists (readers see the old
+    /// or the new file, never neither); makes the target's parent.
+    fn replace(&self, from: &str, to: &str) -> io::Result<()>;
     /// Removes a file or a directory tree; a missing path is not an error.
     fn remove_all(&self, path: &str) -> io::Result<()>;
     /// Lists a directory; a missing directory lists as empty.
     fn list(&self, path: &str) -> io::Result<Vec<Entry>>;
     /// Whether a path exists.
     fn exists(&self, path: &str) -> io::Result<bool>;
+    /// Opens a file for streaming reads.
+    fn open(&self, path: &str) -> io::Result<Box<dyn Read + Send>>;
     /// Reads a whole (small) file.
-    fn read(&self, path: &str) -> io::Result<Vec<u8>>;
+    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.open(path)?.read_to_end(&mut out)?;
+        Ok(out)
+    }
     /// A description for messages (`/data/out`, `hdfs://nn:8020/out`).
     fn describe(&self, path: &str) -> String;
 
@@ -46,8 +55,7 @@ pub trait Sink: Send + Sync {
         let mut f = self.create(&tmp)?;
         f.write_all(bytes)?;
         f.close()?;
-        self.remove_all(path)?;
-        self.rename(&tmp, path)
+        self.replace(&tmp, path)
     }
 }
 
@@ -128,6 +136,18 @@ impl Sink for LocalSink {
         Ok(())
     }
 
+    fn replace(&self, from: &str, to: &str) -> io::Result<()> {
+        let (a, b) = (self.path(from), self.path(to));
+        if let Some(parent) = b.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::rename(&a, &b)?;
+        if let Some(parent) = b.parent() {
+            sync_dir(parent);
+        }
+        Ok(())
+    }
+
     fn remove_all(&self, path: &str) -> io::Result<()> {
         let p = self.path(path);
         match fs::symlink_metadata(&p) {
@@ -156,6 +176,10 @@ impl Sink for LocalSink {
 
     fn exists(&self, path: &str) -> io::Result<bool> {
         Ok(self.path(path).exists())
+    }
+
+    fn open(&self, path: &str) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(File::open(self.path(path))?))
     }
 
     fn read(&self, path: &str) -> io::Result<Vec<u8>> {

@@ -1132,8 +1132,11 @@ impl Sink for FailingPublish {
     fn exists(&self, path: &str) -> std::io::Result<bool> {
         self.inner.exists(path)
     }
-    fn read(&self, path: &str) -> std::io::Result<Vec<u8>> {
-        self.inner.read(path)
+    fn replace(&self, from: &str, to: &str) -> std::io::Result<()> {
+        self.inner.replace(from, to)
+    }
+    fn open(&self, path: &str) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        self.inner.open(path)
     }
     fn describe(&self, path: &str) -> String {
         self.inner.describe(path)

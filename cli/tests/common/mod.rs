@@ -37,7 +37,13 @@ impl Run {
 
 /// Runs `idbsync args…` in `dir`, feeding `stdin` when given.
 pub fn idbsync(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    idbsync_env(dir, args, stdin, &[])
+}
+
+/// [`idbsync`] with extra environment variables.
+pub fn idbsync_env(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(BIN);
+    cmd.envs(env.iter().copied());
     cmd.args(args).current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     let mut child = cmd.spawn().unwrap();

@@ -1,0 +1,65 @@
+//! `idbsync put` and `idbsync get`: copy a dataset tree to or from HDFS.
+
+use crate::args::TransferArgs;
+use crate::location::{open_parent, open_sink};
+use crate::progress::bytes_bar;
+use crate::size::human;
+use anyhow::Result;
+use engine::{copy_tree, TransferOptions};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Which way a copy goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Local folder to HDFS.
+    Put,
+    /// HDFS to a local folder.
+    Get,
+}
+
+pub fn run(a: TransferArgs, dir: Direction) -> Result<ExitCode> {
+    let (from_hdfs, to_hdfs) = (engine::is_hdfs_url(&a.from), engine::is_hdfs_url(&a.to));
+    match dir {
+        Direction::Put => anyhow::ensure!(
+            !from_hdfs && to_hdfs,
+            "put copies a local folder to hdfs://…: `idbsync put <LOCAL_DIR> <hdfs://nn:port/path>`"
+        ),
+        Direction::Get => anyhow::ensure!(
+            from_hdfs && !to_hdfs,
+            "get copies from hdfs://… to a local folder: `idbsync get <hdfs://nn:port/path> <LOCAL_DIR>`"
+        ),
+    }
+    let src = open_sink(&a.from, &a.hdfs)?;
+    let (dst, name) = open_parent(&a.to, &a.hdfs)?;
+    let opts = TransferOptions { update: a.update, verify: !a.no_verify, parallel: a.parallel.max(1) };
+    let bar = bytes_bar(0, a.quiet);
+    bar.set_prefix(if dir == Direction::Put { "put" } else { "get" });
+    let done = AtomicU64::new(0);
+    let started = std::time::Instant::now();
+    let job = engine::new_job_id();
+    let report = copy_tree(src.as_ref(), "", dst.as_ref(), &name, &job, opts, &|n| {
+        bar.set_position(done.fetch_add(n, Ordering::Relaxed) + n);
+    })
+    .map_err(|e| anyhow::anyhow!("copying {} to {}: {e}", a.from, a.to))?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        writeln!(
+            out,
+            "{} files: {} copied ({}), {} unchanged, in {secs:.2} s ({}/s){}",
+            report.files,
+            report.copied,
+            human(report.bytes),
+            report.unchanged,
+            human((report.bytes as f64 / secs.max(1e-9)) as u64),
+            if opts.verify { ", each read back and checked by CRC32C" } else { "" }
+        )?;
+        writeln!(out, "  -> {}", report.destination)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,371 @@
+//! The HDFS sink, through hdfs-native's client (no JVM, no libhdfs).
+//!
+//! `hdfs://host:port/path` names one NameNode; `hdfs://nameservice/path` is resolved through
+//! the `core-site.xml`/`hdfs-site.xml` in `HADOOP_CONF_DIR` (HA). The user is
+//! `HADOOP_USER_NAME` (or the login name); Kerberos uses the ticket cache after `kinit`
+//! when `hadoop.security.authentication=kerberos`.
+//!
+//! Every file is written by a task of the sink's own tokio runtime: the writing thread hands
+//! it chunks through a small bounded channel, so several files upload at once and a
+//! Parquet writer streams row group by row group without waiting on the network for each.
+
+use crate::sink::{Entry, Sink, SinkFile};
+use bytes::Bytes;
+use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Bytes gathered before a chunk goes to the upload task.
+const CHUNK: usize = 4 << 20;
+/// Chunks in flight per file (memory per open file ≈ (DEPTH + 1) × CHUNK).
+const DEPTH: usize = 2;
+
+/// How files are written and how the client connects.
+#[derive(Debug, Clone, Default)]
+pub struct HdfsOptions {
+    /// Block size of written files (default: the cluster's `dfs.blocksize`).
+    pub block_size: Option<u64>,
+    /// Replication of written files (default: the cluster's `dfs.replication`).
+    pub replication: Option<u32>,
+    /// Client configuration overrides (`--hdfs-conf key=value`), over `HADOOP_CONF_DIR`'s files.
+    pub config: Vec<(String, String)>,
+}
+
+/// Whether an output location is on HDFS.
+pub fn is_hdfs_url(s: &str) -> bool {
+    s.starts_with("hdfs://") || s.starts_with("viewfs://")
+}
+
+/// Splits `hdfs://authority/path` into (`hdfs://authority`, `/path`).
+pub fn split_url(url: &str) -> io::Result<(String, String)> {
+    let scheme_end = url.find("://").ok_or_else(|| invalid(format!("{url}: not an hdfs:// URL")))?;
+    let rest = &url[scheme_end + 3..];
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() {
+        return Err(invalid(format!("{url}: the URL names no NameNode or nameservice (hdfs://host:port/path)")));
+    }
+    let path = path.trim_end_matches('/');
+    let path = if path.is_empty() { "/" } else { path };
+    if path.split('/').any(|c| c == ".." || c == ".") {
+        return Err(invalid(format!("{url}: `.` and `..` are not allowed in the path")));
+    }
+    Ok((format!("{}{authority}", &url[..scheme_end + 3]), path.to_owned()))
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// hdfs-native's error as an `io::Error` of the matching kind.
+pub fn io_error(e: HdfsError) -> io::Error {
+    let kind = match &e {
+        HdfsError::FileNotFound(_) => io::ErrorKind::NotFound,
+        HdfsError::AlreadyExists(_) => io::ErrorKind::AlreadyExists,
+        HdfsError::InvalidPath(_) | HdfsError::InvalidArgument(_) | HdfsError::UrlParseError(_) => {
+            io::ErrorKind::InvalidInput
+        }
+        HdfsError::IOError(io) => io.kind(),
+        _ => io::ErrorKind::Other,
+    };
+    // RPC errors carry the Java exception class first; keep the message, which names the path.
+    io::Error::new(kind, e.to_string())
+}
+
+/// A dataset location on HDFS.
+pub struct HdfsSink {
+    client: Client,
+    rt: Arc<Runtime>,
+    /// `hdfs://authority`.
+    base: String,
+    /// Absolute root path, without a trailing `/` (except for `/` itself).
+    root: String,
+    write: WriteOptions,
+}
+
+impl std::fmt::Debug for HdfsSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HdfsSink({}{})", self.base, self.root)
+    }
+}
+
+impl HdfsSink {
+    /// Connects to the cluster of `url` (`hdfs://host:port/path` or `hdfs://nameservice/path`).
+    /// Nothing is sent until the first operation.
+    pub fn connect(url: &str, opts: &HdfsOptions) -> io::Result<HdfsSink> {
+        let (base, root) = split_url(url)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("idbsync-hdfs")
+            .enable_all()
+            .build()?;
+        let rt = Arc::new(rt);
+        let mut b = ClientBuilder::new().with_url(base.clone()).with_io_runtime(rt.handle().clone());
+        if !opts.config.is_empty() {
+            b = b.with_config(opts.config.clone());
+        }
+        let client = b.build().map_err(|e| {
+            let e = io_error(e);
+            io::Error::new(e.kind(), format!("{url}: cannot connect: {e}"))
+        })?;
+        let mut write = WriteOptions::default().overwrite(true).create_parent(true);
+        if let Some(bs) = opts.block_size {
+            write = write.block_size(bs);
+        }
+        if let Some(r) = opts.replication {
+            write = write.replication(r);
+        }
+        Ok(HdfsSink { client, rt, base, root, write })
+    }
+
+    /// The hdfs-native client (for tests and tools that read back).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs a future of the client on the sink's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// The absolute HDFS path of a relative sink path.
+    pub fn full(&self, rel: &str) -> String {
+        match (self.root.as_str(), rel) {
+            (root, "") => root.to_owned(),
+            ("/", rel) => format!("/{rel}"),
+            (root, rel) => format!("{root}/{rel}"),
+        }
+    }
+
+    fn ctx(&self, rel: &str, e: HdfsError) -> io::Error {
+        let e = io_error(e);
+        io::Error::new(e.kind(), format!("{}: {e}", self.describe(rel)))
+    }
+
+    fn parent_dir(&self, rel: &str) -> io::Result<()> {
+        let full = self.full(rel);
+        if let Some(i) = full.rfind('/') {
+            if i > 0 {
+                self.rt.block_on(self.client.mkdirs(&full[..i], 0o755, true)).map_err(|e| self.ctx(rel, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A file being uploaded: chunks go to an upload task; `close` waits for it.
+struct HdfsFile {
+    buf: Vec<u8>,
+    tx: Option<mpsc::Sender<Msg>>,
+    task: Option<JoinHandle<Result<(), HdfsError>>>,
+    rt: Arc<Runtime>,
+    what: String,
+}
+
+enum Msg {
+    Data(Bytes),
+    Close,
+}
+
+impl HdfsFile {
+    /// The upload task's error, once it has stopped taking chunks.
+    fn failure(&mut self) -> io::Error {
+        self.tx = None;
+        let res = match self.task.take() {
+            Some(t) => self.rt.block_on(t),
+            None => return io::Error::other(format!("{}: the upload already failed", self.what)),
+        };
+        match res {
+            Ok(Err(e)) => {
+                let e = io_error(e);
+                io::Error::new(e.kind(), format!("{}: {e}", self.what))
+            }
+            Ok(Ok(())) => io::Error::other(format!("{}: the upload stopped early", self.what)),
+            Err(join) => io::Error::other(format!("{}: the upload task failed: {join}", self.what)),
+        }
+    }
+
+    fn send(&mut self, msg: Msg) -> io::Result<()> {
+        let tx = self.tx.as_ref().ok_or_else(|| io::Error::other(format!("{}: the file is closed", self.what)))?;
+        if tx.blocking_send(msg).is_err() {
+            return Err(self.failure());
+        }
+        Ok(())
+    }
+
+    fn send_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.send(Msg::Data(Bytes::from(chunk)))
+    }
+}
+
+impl Write for HdfsFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send_buf()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // Bytes reach the cluster on their own; durability comes with `close`.
+        Ok(())
+    }
+}
+
+impl SinkFile for HdfsFile {
+    fn close(mut self: Box<Self>) -> io::Result<()> {
+        self.send_buf()?;
+        self.send(Msg::Close)?;
+        self.tx = None;
+        let task = self.task.take().expect("an open file has its task");
+        match self.rt.block_on(task) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                let e = io_error(e);
+                Err(io::Error::new(e.kind(), format!("{}: {e}", self.what)))
+            }
+            Err(join) => Err(io::Error::other(format!("{}: the upload task failed: {join}", self.what))),
+        }
+    }
+}
+
+impl Drop for HdfsFile {
+    fn drop(&mut self) {
+        // Not closed: the task sees the channel end without `Close` and abandons the file
+        // (it stays incomplete under `_temporary`, where the commit protocol never looks).
+        self.tx = None;
+    }
+}
+
+/// A file read from HDFS in chunks.
+struct HdfsRead {
+    reader: hdfs_native::file::FileReader,
+    rt: Arc<Runtime>,
+    what: String,
+}
+
+impl Read for HdfsRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.reader.remaining());
+        if n == 0 {
+            return Ok(0);
+        }
+        let rt = self.rt.clone();
+        rt.block_on(self.reader.read_buf(&mut buf[..n])).map_err(|e| {
+            let e = io_error(e);
+            io::Error::new(e.kind(), format!("{}: {e}", self.what))
+        })
+    }
+}
+
+impl Sink for HdfsSink {
+    fn create(&self, path: &str) -> io::Result<Box<dyn SinkFile>> {
+        let full = self.full(path);
+        let writer = self.rt.block_on(self.client.create(&full, self.write.clone())).map_err(|e| self.ctx(path, e))?;
+        let (tx, mut rx) = mpsc::channel::<Msg>(DEPTH);
+        let task = self.rt.spawn(async move {
+            let mut writer = writer;
+            while let Some(msg) = rx.recv().await {
+                match msg {
+                    Msg::Data(b) => {
+                        writer.write(b).await?;
+                    }
+                    Msg::Close => return writer.close().await,
+                }
+            }
+            Ok(())
+        });
+        Ok(Box::new(HdfsFile {
+            buf: Vec::with_capacity(CHUNK),
+            tx: Some(tx),
+            task: Some(task),
+            rt: self.rt.clone(),
+            what: self.describe(path),
+        }))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        if self.exists(to)? {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} exists", self.describe(to))));
+        }
+        self.parent_dir(to)?;
+        self.rt.block_on(self.client.rename(&self.full(from), &self.full(to), false)).map_err(|e| self.ctx(from, e))
+    }
+
+    fn remove_all(&self, path: &str) -> io::Result<()> {
+        match self.rt.block_on(self.client.delete(&self.full(path), true)) {
+            Ok(_) => Ok(()),
+            Err(HdfsError::FileNotFound(_)) => Ok(()),
+            Err(e) => Err(self.ctx(path, e)),
+        }
+    }
+
+    fn list(&self, path: &str) -> io::Result<Vec<Entry>> {
+        let full = self.full(path);
+        let statuses = match self.rt.block_on(self.client.list_status(&full, false)) {
+            Ok(s) => s,
+            Err(HdfsError::FileNotFound(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(self.ctx(path, e)),
+        };
+        let mut out: Vec<Entry> = statuses
+            .into_iter()
+            .map(|s| Entry {
+                name: s.path.rsplit('/').next().unwrap_or_default().to_owned(),
+                is_dir: s.isdir,
+                len: s.length as u64,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn exists(&self, path: &str) -> io::Result<bool> {
+        match self.rt.block_on(self.client.get_file_info(&self.full(path))) {
+            Ok(_) => Ok(true),
+            Err(HdfsError::FileNotFound(_)) => Ok(false),
+            Err(e) => Err(self.ctx(path, e)),
+        }
+    }
+
+    fn open(&self, path: &str) -> io::Result<Box<dyn Read + Send>> {
+        let reader = self.rt.block_on(self.client.read(&self.full(path))).map_err(|e| self.ctx(path, e))?;
+        Ok(Box::new(HdfsRead { reader, rt: self.rt.clone(), what: self.describe(path) }))
+    }
+
+    fn describe(&self, path: &str) -> String {
+        format!("{}{}", self.base, self.full(path))
+    }
+
+    fn replace(&self, from: &str, to: &str) -> io::Result<()> {
+        // HDFS renames over an existing file atomically (rename2 with OVERWRITE).
+        self.parent_dir(to)?;
+        self.rt.block_on(self.client.rename(&self.full(from), &self.full(to), true)).map_err(|e| self.ctx(to, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_authority_and_path() {
+        let s = |u: &str| split_url(u).unwrap();
+        assert_eq!(s("hdfs://nn:8020/data/out/"), ("hdfs://nn:8020".into(), "/data/out".into()));
+        assert_eq!(s("hdfs://ns1/x"), ("hdfs://ns1".into(), "/x".into()));
+        assert_eq!(s("hdfs://ns1"), ("hdfs://ns1".into(), "/".into()));
+        assert!(split_url("hdfs:///x").unwrap_err().to_string().contains("names no NameNode"));
+        assert!(split_url("hdfs://nn/a/../b").is_err());
+        assert!(split_url("/local").is_err());
+        assert!(is_hdfs_url("hdfs://nn/x") && !is_hdfs_url("out/hdfs://x"));
+    }
+}

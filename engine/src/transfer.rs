@@ -1,0 +1,336 @@
+//! Bulk copies between sinks (`idbsync put` and `idbsync get`): a dataset root or one store,
+//! the tree as it is, files copied in parallel, each checked by CRC32C after it lands, and
+//! published atomically.
+//!
+//! - A new destination is staged whole beside it (`.<name>.idbsync-<job>`) and renamed into
+//!   place in one step: it appears complete or not at all. Stale staging of an interrupted
+//!   run is removed by the next one.
+//! - With `update`, an existing destination receives only files whose size or checksum
+//!   differ (like `distcp -update`). They are staged under `<dest>/_temporary/`, the
+//!   `_SUCCESS` of each dataset they touch is withdrawn, the files are renamed over their old
+//!   versions (data, then `_idbsync/`, then `_SUCCESS` last), so a reader never sees a dataset
+//!   marked committed while it changes.
+//!
+//! `_temporary/` folders of the source (uncommitted work) are not copied.
+
+use crate::commit::{SUCCESS, TEMPORARY};
+use crate::sink::{CountingWriter, Sink};
+use crate::verify::{checksum, crc_hex};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::io::{self, Read, Write};
+
+/// Options of a copy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TransferOptions {
+    /// Copy into an existing destination, skipping files whose size and CRC32C match.
+    pub update: bool,
+    /// Read every copied file back from the destination and compare its CRC32C.
+    pub verify: bool,
+    /// Files copied at once (0 = 4).
+    pub parallel: usize,
+}
+
+/// What a copy did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TransferReport {
+    /// Files in the source tree.
+    pub files: usize,
+    /// Files copied.
+    pub copied: usize,
+    /// Files skipped because the destination already matched (`update`).
+    pub unchanged: usize,
+    /// Bytes copied.
+    pub bytes: u64,
+    /// Where the tree went.
+    pub destination: String,
+}
+
+/// A file of the source tree.
+#[derive(Debug, Clone)]
+struct Item {
+    rel: String,
+    len: u64,
+}
+
+/// Lists every file under `dir` of `sink` (relative paths, sorted), skipping `_temporary/`.
+fn walk(sink: &dyn Sink, dir: &str, rel: &str, out: &mut Vec<Item>) -> io::Result<()> {
+    let here = join(dir, rel);
+    for e in sink.list(&here)? {
+        let child = join(rel, &e.name);
+        if e.is_dir {
+            if e.name != TEMPORARY {
+                walk(sink, dir, &child, out)?;
+            }
+        } else {
+            out.push(Item { rel: child, len: e.len });
+        }
+    }
+    Ok(())
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_owned(),
+        (_, true) => a.to_owned(),
+        _ => format!("{a}/{b}"),
+    }
+}
+
+/// Publication order: data first, then idbsync's metadata, then `_SUCCESS` markers.
+fn rank(rel: &str) -> u8 {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    if name == SUCCESS {
+        2
+    } else if rel.split('/').any(|c| c == crate::commit::META_DIR) {
+        1
+    } else {
+        0
+    }
+}
+
+fn err(what: &str, path: String, e: io::Error) -> String {
+    format!("{what} {path}: {e}")
+}
+
+/// Copies one file; returns its size and CRC32C as read from the source.
+fn copy_file(src: &dyn Sink, from: &str, dst: &dyn Sink, to: &str, verify: bool) -> Result<u64, String> {
+    let mut r = src.open(from).map_err(|e| err("cannot read", src.describe(from), e))?;
+    let mut w = CountingWriter::new(dst.create(to).map_err(|e| err("cannot create", dst.describe(to), e))?);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(err("cannot read", src.describe(from), e)),
+        };
+        w.write_all(&buf[..n]).map_err(|e| err("cannot write", dst.describe(to), e))?;
+    }
+    let (len, crc) = w.close().map_err(|e| err("cannot close", dst.describe(to), e))?;
+    if verify {
+        let (back_len, back) = checksum(dst, to).map_err(|e| err("cannot read back", dst.describe(to), e))?;
+        if (back_len, back) != (len, crc) {
+            return Err(format!(
+                "{} reads back as {back_len} bytes with CRC32C {}, but {len} bytes with {} were sent",
+                dst.describe(to),
+                crc_hex(back),
+                crc_hex(crc)
+            ));
+        }
+    }
+    Ok(len)
+}
+
+/// Whether `dst`'s copy of a file matches the source's (size, then CRC32C).
+fn same(src: &dyn Sink, from: &str, dst: &dyn Sink, to: &str, len: u64, dst_len: Option<u64>) -> Result<bool, String> {
+    if dst_len != Some(len) {
+        return Ok(false);
+    }
+    let a = checksum(src, from).map_err(|e| err("cannot read", src.describe(from), e))?;
+    let b = checksum(dst, to).map_err(|e| err("cannot read", dst.describe(to), e))?;
+    Ok(a == b)
+}
+
+/// Copies the tree at `src_dir` of `src` to `dest` of `dst` (a path whose parent is the
+/// sink's root or below it). `progress` receives bytes as they are copied.
+pub fn copy_tree(
+    src: &dyn Sink,
+    src_dir: &str,
+    dst: &dyn Sink,
+    dest: &str,
+    job: &str,
+    opts: TransferOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<TransferReport, String> {
+    let mut items = Vec::new();
+    walk(src, src_dir, "", &mut items).map_err(|e| err("cannot list", src.describe(src_dir), e))?;
+    if items.is_empty() && !src.exists(src_dir).map_err(|e| err("cannot read", src.describe(src_dir), e))? {
+        return Err(format!("{} does not exist", src.describe(src_dir)));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(if opts.parallel == 0 { 4 } else { opts.parallel })
+        .thread_name(|i| format!("idbsync-copy-{i}"))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let exists = dst.exists(dest).map_err(|e| err("cannot read", dst.describe(dest), e))?;
+    let mut report = TransferReport { files: items.len(), destination: dst.describe(dest), ..Default::default() };
+    let (parent, name) = dest.rsplit_once('/').unwrap_or(("", dest));
+    if !exists {
+        // Remove what an interrupted run of this copy left, then stage the whole tree beside.
+        let prefix = format!(".{name}.idbsync-");
+        for e in dst.list(parent).map_err(|e| err("cannot list", dst.describe(parent), e))? {
+            if e.name.starts_with(&prefix) {
+                let p = join(parent, &e.name);
+                dst.remove_all(&p).map_err(|e| err("cannot remove", dst.describe(&p), e))?;
+            }
+        }
+        let stage = join(parent, &format!("{prefix}{job}"));
+        let res = pool.install(|| {
+            items.par_iter().try_for_each(|it| {
+                let n = copy_file(src, &join(src_dir, &it.rel), dst, &join(&stage, &it.rel), opts.verify)?;
+                progress(n);
+                Ok::<(), String>(())
+            })
+        });
+        if let Err(e) =
+            res.and_then(|_| dst.rename(&stage, dest).map_err(|e| err("cannot publish", dst.describe(dest), e)))
+        {
+            let _ = dst.remove_all(&stage);
+            return Err(e);
+        }
+        report.copied = items.len();
+        report.bytes = items.iter().map(|i| i.len).sum();
+        return Ok(report);
+    }
+    if !opts.update {
+        return Err(format!("{} already exists (use --update to copy only what differs)", dst.describe(dest)));
+    }
+
+    // Update: find what differs.
+    let mut existing = Vec::new();
+    walk(dst, dest, "", &mut existing).map_err(|e| err("cannot list", dst.describe(dest), e))?;
+    let lens: std::collections::HashMap<&str, u64> = existing.iter().map(|i| (i.rel.as_str(), i.len)).collect();
+    let differs: Vec<bool> = pool.install(|| {
+        items
+            .par_iter()
+            .map(|it| {
+                let dst_len = lens.get(it.rel.as_str()).copied();
+                same(src, &join(src_dir, &it.rel), dst, &join(dest, &it.rel), it.len, dst_len).map(|s| !s)
+            })
+            .collect::<Result<Vec<bool>, String>>()
+    })?;
+    // A dataset that changes gets its `_SUCCESS` withdrawn and published again last.
+    let changed_dirs: Vec<String> = items
+        .iter()
+        .zip(&differs)
+        .filter(|(_, d)| **d)
+        .map(|(it, _)| it.rel.rsplit_once('/').map(|(d, _)| d.to_owned()).unwrap_or_default())
+        .collect();
+    let mut todo: Vec<&Item> = items
+        .iter()
+        .zip(&differs)
+        .filter(|(it, d)| {
+            **d || (rank(&it.rel) == 2 && {
+                let dir = it.rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                changed_dirs.iter().any(|c| dir.is_empty() || c == dir || c.starts_with(&format!("{dir}/")))
+            })
+        })
+        .map(|(it, _)| it)
+        .collect();
+    todo.sort_by(|a, b| rank(&a.rel).cmp(&rank(&b.rel)).then(a.rel.cmp(&b.rel)));
+    report.unchanged = items.len() - todo.len();
+    if todo.is_empty() {
+        return Ok(report);
+    }
+    let tmp_root = join(dest, TEMPORARY);
+    for e in dst.list(&tmp_root).map_err(|e| err("cannot list", dst.describe(&tmp_root), e))? {
+        if e.name.starts_with("idbsync-copy-") {
+            let p = join(&tmp_root, &e.name);
+            dst.remove_all(&p).map_err(|e| err("cannot remove", dst.describe(&p), e))?;
+        }
+    }
+    let stage = join(&tmp_root, &format!("idbsync-copy-{job}"));
+    let cleanup = || {
+        let _ = dst.remove_all(&stage);
+        if dst.list(&tmp_root).map(|l| l.is_empty()).unwrap_or(false) {
+            let _ = dst.remove_all(&tmp_root);
+        }
+    };
+    let res = pool.install(|| {
+        todo.par_iter().try_for_each(|it| {
+            let n = copy_file(src, &join(src_dir, &it.rel), dst, &join(&stage, &it.rel), opts.verify)?;
+            progress(n);
+            Ok::<(), String>(())
+        })
+    });
+    if let Err(e) = res {
+        cleanup();
+        return Err(e);
+    }
+    for it in todo.iter().filter(|it| rank(&it.rel) == 2) {
+        let p = join(dest, &it.rel);
+        dst.remove_all(&p).map_err(|e| err("cannot remove", dst.describe(&p), e))?;
+    }
+    for it in &todo {
+        let (from, to) = (join(&stage, &it.rel), join(dest, &it.rel));
+        dst.replace(&from, &to).map_err(|e| err("cannot publish", dst.describe(&to), e))?;
+    }
+    cleanup();
+    report.copied = todo.len();
+    report.bytes = todo.iter().map(|i| i.len).sum();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::LocalSink;
+
+    fn tree(root: &std::path::Path, files: &[(&str, &str)]) {
+        for (p, text) in files {
+            let p = root.join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    }
+
+    fn read_tree(root: &std::path::Path) -> Vec<(String, String)> {
+        let s = LocalSink::new(root);
+        let mut items = Vec::new();
+        walk(&s, "", "", &mut items).unwrap();
+        items.into_iter().map(|i| (i.rel.clone(), String::from_utf8(s.read(&i.rel).unwrap()).unwrap())).collect()
+    }
+
+    #[test]
+    fn copies_a_tree_then_updates_only_what_differs() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        tree(
+            a.path(),
+            &[
+                ("orders/day=1/part-0.parquet", "one"),
+                ("orders/_SUCCESS", ""),
+                ("orders/_idbsync/manifest.json", "{}"),
+                ("orders/_temporary/job/part-9.parquet", "staged"),
+                ("customers/part-0.parquet", "c"),
+            ],
+        );
+        let (src, dst) = (LocalSink::new(a.path()), LocalSink::new(b.path()));
+        let opts = TransferOptions { verify: true, ..Default::default() };
+        let r = copy_tree(&src, "", &dst, "out", "j1", opts, &|_| {}).unwrap();
+        assert_eq!((r.files, r.copied, r.unchanged), (4, 4, 0));
+        let copied = read_tree(&b.path().join("out"));
+        assert_eq!(copied.len(), 4, "_temporary is not copied: {copied:?}");
+        assert!(!b.path().join("out/orders/_temporary").exists());
+        assert_eq!(std::fs::read_dir(b.path()).unwrap().count(), 1, "no staging left beside");
+
+        let again = copy_tree(&src, "", &dst, "out", "j2", opts, &|_| {}).unwrap_err();
+        assert!(again.contains("already exists"), "{again}");
+
+        tree(a.path(), &[("orders/day=1/part-0.parquet", "uno"), ("orders/day=2/part-1.parquet", "two")]);
+        let up = TransferOptions { update: true, ..opts };
+        let r = copy_tree(&src, "", &dst, "out", "j3", up, &|_| {}).unwrap();
+        // The changed file, the new file, and the dataset's _SUCCESS (published last again).
+        assert_eq!((r.copied, r.unchanged), (3, 2));
+        assert_eq!(
+            read_tree(&b.path().join("out")),
+            read_tree(a.path()).into_iter().filter(|(p, _)| !p.contains(TEMPORARY)).collect::<Vec<_>>()
+        );
+        assert!(!b.path().join("out/_temporary").exists());
+        let r = copy_tree(&src, "", &dst, "out", "j4", up, &|_| {}).unwrap();
+        assert_eq!((r.copied, r.unchanged), (0, 5), "nothing differs now");
+    }
+
+    #[test]
+    fn a_stale_staging_folder_is_removed_and_a_missing_source_named() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        tree(a.path(), &[("s/part-0.parquet", "x")]);
+        tree(b.path(), &[(".out.idbsync-old/s/part-0.parquet", "half")]);
+        let (src, dst) = (LocalSink::new(a.path()), LocalSink::new(b.path()));
+        copy_tree(&src, "", &dst, "out", "j", TransferOptions::default(), &|_| {}).unwrap();
+        let names: Vec<_> = std::fs::read_dir(b.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec!["out"]);
+        let e = copy_tree(&src, "nope", &dst, "out2", "j", TransferOptions::default(), &|_| {}).unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+}
