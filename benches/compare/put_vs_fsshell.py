@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Upload throughput: `idbsync put` vs. Hadoop's own `FsShell -put` (the Java client),
+into one MiniDFSCluster, side by side.
+
+Run through benches/compare/put-vs-fsshell.sh (builds the release binaries and the test
+HDFS launcher first). The dataset is a converted one: generated orders, converted by
+idbsync into Parquet partitioned by month (about 1 GB with `--compression none`).
+One cluster (3 DataNodes, replication 3, 64 MiB blocks) serves every run; the tools
+alternate run by run, each run uploads into a fresh path, and after each run the
+uploaded tree is checked (`FsShell -count`: files and bytes equal the local tree's).
+Wall time is around the client process; CPU and peak RSS are the client's own (the
+DataNodes' work is the same for both and not counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # keep benches/compare free of __pycache__
+from infer_vs_duckdb import (  # noqa: E402  (same directory)
+    DATA,
+    RESULTS,
+    ROOT,
+    Case,
+    check_inputs,
+    fmt_s,
+    generate,
+    load,
+    machine,
+    measure,
+    rel,
+    versions,
+    warm,
+    with_snapshot,
+    write_report,
+)
+
+DEFAULT_RECORDS = 4_000_000
+QUICK_RECORDS = 500_000
+BLOCK = 64 << 20
+JAVA_DIR = ROOT / "testdata" / "minidfs" / "java"
+GOAL = 1.5  # idbsync at least as fast as FsShell -put; goal 1.5x its throughput
+
+
+def classpath() -> str:
+    deps = (JAVA_DIR / "target" / "classpath.txt").read_text().strip()
+    return f"{JAVA_DIR / 'target' / 'classes'}:{deps}"
+
+
+class Cluster:
+    """A MiniDFSCluster from the project's launcher; stops when stdin closes."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.log = open(base.with_suffix(".log"), "wb")
+        self.proc = subprocess.Popen(
+            ["java", "-Xmx2g", "-cp", classpath(), "dev.idbsync.minidfs.Launcher", "--base", str(base),
+             "--block-size", str(BLOCK)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("READY "):
+            self.stop()
+            raise SystemExit(f"MiniDFSCluster did not start ({line!r}); see {base.with_suffix('.log')}")
+        self.url = line.split(" ", 1)[1]
+        self.conf = base / "conf"
+
+    def shell_argv(self, *args: str) -> list[str]:
+        return ["java", "-cp", f"{self.conf}:{classpath()}", "org.apache.hadoop.fs.FsShell", *args]
+
+    def shell(self, *args: str) -> str:
+        return subprocess.run(self.shell_argv(*args), check=True, capture_output=True, text=True).stdout
+
+    def stop(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def tree_stats(root: Path) -> tuple[int, int]:
+    files = [p for p in root.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def dataset(idbsync: Path, gen: Path, records: int) -> Path:
+    """A converted dataset root of about 1 GB (for the default 4M records): the orders
+    converted uncompressed twice, partitioned by month and by day, as two stores."""
+    src = DATA / f"orders-{records}.ndjson"
+    generate(gen, src, ["--records", str(records), "--format", "ndjson"])
+    out = DATA / f"put-dataset-{records}"
+    for store, term in (("orders_by_month", "month(created)"), ("orders_by_day", "day(created)")):
+        if not (out / store / "_SUCCESS").exists():
+            subprocess.run(
+                [str(idbsync), "convert", str(src), "--out", str(out), "--store", store, "--mode", "overwrite",
+                 "--compression", "none", "--detect-timestamps", "--partition-by", term, "--quiet"],
+                check=True, stdout=subprocess.DEVNULL,
+            )
+    return out
+
+
+def run(args: argparse.Namespace, idbsync: Path, origin: Path) -> tuple[str, Path]:
+    records = args.records or (QUICK_RECORDS if args.quick else DEFAULT_RECORDS)
+    data = dataset(idbsync, args.gen.resolve(), records)
+    files, size = tree_stats(data)
+    for p in data.rglob("*"):
+        if p.is_file():
+            warm(p)
+    started = dt.datetime.now(dt.timezone.utc)
+    header = machine() + versions(idbsync, origin)
+    load_start = load()
+    base = Path(tempfile.mkdtemp(prefix="minidfs-", dir=DATA))
+    cluster = Cluster(base / "cluster")
+    try:
+        cases = [
+            Case("idbsync", "idbsync", "`idbsync put` (4 files at once, each read back and CRC32C-checked)", data, []),
+            Case("idbsync-nv", "idbsync", "`idbsync put --no-verify` (4 files at once)", data, []),
+            Case("fsshell", "fsshell", "Hadoop `FsShell -put` (Java client, same cluster)", data, []),
+        ]
+        for i in range(args.runs):
+            for c in cases:
+                dest = f"/bench/{c.key}-{i}"
+                if c.tool == "idbsync":
+                    argv = [str(idbsync), "put", str(data), cluster.url + dest, "--quiet"]
+                    if c.key == "idbsync-nv":
+                        argv.append("--no-verify")
+                else:
+                    cluster.shell("-mkdir", "-p", "/bench")
+                    argv = cluster.shell_argv("-put", str(data), dest)
+                r = measure(argv)
+                if r.ok:
+                    # `-count`: DIR_COUNT FILE_COUNT CONTENT_SIZE PATHNAME
+                    _, nfiles, nbytes, _ = cluster.shell("-count", dest).split()
+                    if (int(nfiles), int(nbytes)) != (files, size):
+                        r.ok, r.error = False, f"uploaded {nfiles} files / {nbytes} bytes, expected {files} / {size}"
+                c.runs.append(r)
+                cluster.shell("-rm", "-r", "-skipTrash", dest)
+                print(
+                    f"run {i + 1}/{args.runs} {c.key:11} {r.wall:7.2f} s wall {r.cpu:7.2f} s cpu "
+                    f"{r.rss_kib / 1024:7.0f} MiB  {size / 1e6 / r.wall:6.0f} MB/s  {'ok' if r.ok else 'FAIL ' + r.error}",
+                    file=sys.stderr,
+                )
+    finally:
+        cluster.stop()
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+    header.append(f"- load average (1/5/15 min) at start: {load_start}; at end: {load()}")
+    fs = cases[2].median_wall()
+    lines = [
+        f"# Upload into HDFS: idbsync put vs. Hadoop FsShell -put — {started:%Y-%m-%d}",
+        "",
+        f"Generated by `benches/compare/put-vs-fsshell.sh{' --quick' if args.quick else ''}` at {started:%Y-%m-%d %H:%M} UTC.",
+        "",
+        *header,
+        f"- dataset: {records:,} generated orders converted twice by idbsync (`--compression none --detect-timestamps`, "
+        f"partitioned by `month(created)` and by `day(created)`, two stores): {files} files, {size / 1e9:.2f} GB, "
+        "in the page cache",
+        f"- cluster: MiniDFSCluster (hadoop-client-minicluster 3.4.2) in one JVM on this machine, 3 DataNodes, "
+        f"replication 3, {BLOCK >> 20} MiB blocks; every byte is written three times to the same disk",
+        f"- {args.runs} runs per tool, alternating, each into a fresh path, checked with `FsShell -count` after "
+        "the run; medians. CPU and peak RSS are the client process's own.",
+        "",
+        "| client | wall (median) | throughput | vs FsShell | client CPU (median) | client peak RSS | result |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for c in cases:
+        w = c.median_wall()
+        tp = f"{size / 1e6 / w:.0f} MB/s" if w else "—"
+        ratio = f"{fs / w:.2f}x" if w and fs else "—"
+        lines.append(
+            f"| {c.what} | {fmt_s(w)} | {tp} | {ratio} | {fmt_s(c.median_cpu())} | {c.max_rss_mib():.0f} MiB | "
+            f"{c.failure() or 'ok'} |"
+        )
+    iw = cases[0].median_wall()
+    if iw and fs:
+        verdict = "meets" if fs / iw >= 1.0 else "does **not** meet"
+        goal = "reaches" if fs / iw >= GOAL else "does not reach"
+        lines += ["", f"idbsync put (verified) {verdict} the bar (at least as fast as FsShell -put) and {goal} "
+                  f"the {GOAL}x goal: {fs / iw:.2f}x FsShell's throughput."]
+    suffix = "-quick" if args.quick else ""
+    return "\n".join(lines) + "\n", RESULTS / f"{started:%Y-%m-%d}-put{suffix}.md"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--records", type=int, help=f"orders to generate (default {DEFAULT_RECORDS:,}; --quick {QUICK_RECORDS:,})")
+    p.add_argument("--quick", action="store_true", help="a small dataset; the result file gets a -quick suffix")
+    p.add_argument("--runs", type=int, default=3, help="runs per client (default 3)")
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+    p.add_argument("--idbsync", type=Path, default=target / "idbsync", help="idbsync binary")
+    p.add_argument("--gen", type=Path, default=target / "idbsync-gen", help="idbsync-gen binary")
+    args = p.parse_args()
+    if args.runs < 1:
+        p.error("--runs must be at least 1")
+    check_inputs(p, args, need_duckdb=False)
+    if not (JAVA_DIR / "target" / "classpath.txt").exists():
+        p.error("the test HDFS launcher is not built: scripts/minidfs.sh build")
+    t0 = time.perf_counter()
+    report, path = with_snapshot(args.idbsync, lambda b: run(args, b, args.idbsync.resolve()))
+    write_report(path, report)
+    print(f"took {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
