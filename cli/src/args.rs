@@ -24,6 +24,83 @@ pub enum Command {
     Put(TransferArgs),
     /// Copy a dataset tree from HDFS to a local folder (parallel, checksummed, atomic).
     Get(TransferArgs),
+    /// Run a read-only SQL query over the committed datasets under ROOT (DataFusion).
+    Query(QueryArgs),
+    /// List the datasets under ROOT: rows, files, partition columns, committed or not.
+    Tables(TablesArgs),
+    /// Print one table's schema as a tree.
+    Schema(SchemaArgs),
+}
+
+/// How `query` prints its result.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum QueryFormatArg {
+    /// An aligned table of the first rows
+    Table,
+    /// CSV with a header
+    Csv,
+    /// A JSON array of objects
+    Json,
+    /// One JSON object per line
+    Ndjson,
+}
+
+impl From<QueryFormatArg> for query::Format {
+    fn from(f: QueryFormatArg) -> Self {
+        match f {
+            QueryFormatArg::Table => query::Format::Table,
+            QueryFormatArg::Csv => query::Format::Csv,
+            QueryFormatArg::Json => query::Format::Json,
+            QueryFormatArg::Ndjson => query::Format::Ndjson,
+        }
+    }
+}
+
+/// Where datasets are read from.
+#[derive(Debug, Args)]
+pub struct RootArgs {
+    /// A folder or hdfs://… holding datasets (a dataset root, or one dataset).
+    pub root: String,
+    /// Also read datasets without _SUCCESS (a running or interrupted job).
+    #[arg(long)]
+    pub allow_uncommitted: bool,
+    /// HDFS client setting over HADOOP_CONF_DIR's files, repeatable.
+    #[arg(long = "hdfs-conf", value_name = "KEY=VALUE")]
+    pub hdfs_conf: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// The statement: SELECT, WITH, EXPLAIN, SHOW or DESCRIBE. Each store is a table.
+    pub sql: String,
+    /// Rows shown (0: all). CSV and JSON formats print all rows unless given.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: QueryFormatArg,
+    /// Print the query plan instead of running it.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TablesArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// The table (store) name.
+    pub table: String,
 }
 
 /// How to reach HDFS and how files are written there.

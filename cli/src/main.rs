@@ -5,6 +5,7 @@ mod convert_cmd;
 mod infer_cmd;
 mod location;
 mod progress;
+mod query_cmd;
 mod size;
 mod transfer_cmd;
 mod tree;
@@ -23,6 +24,9 @@ fn main() -> std::process::ExitCode {
         args::Command::Demo(a) => convert_cmd::demo(a),
         args::Command::Put(a) => transfer_cmd::run(a, transfer_cmd::Direction::Put),
         args::Command::Get(a) => transfer_cmd::run(a, transfer_cmd::Direction::Get),
+        args::Command::Query(a) => query_cmd::run(a),
+        args::Command::Tables(a) => query_cmd::tables(a),
+        args::Command::Schema(a) => query_cmd::schema(a),
     };
     match res {
         Ok(code) => code,

@@ -160,3 +160,34 @@ fn crc32c(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[test]
+fn sql_over_a_dataset_on_hdfs() {
+    let Some(dfs) = minidfs::shared_or_skip("sql_over_a_dataset_on_hdfs") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("dexie-shop.json");
+    let root = dfs.uri("/sql/shop");
+    idbsync(dir.path(), &["convert", s(&input), "--out", &root, "--partition-by", "day(created)", "-q"], None)
+        .success();
+    let sql = "SELECT day, count(*) AS n, sum(total) AS t FROM orders WHERE day <= DATE '2024-03-02' GROUP BY day ORDER BY day";
+    let rows = idbsync(dir.path(), &["query", &root, sql, "--format", "json"], None).success().json();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    assert_eq!((rows[0]["day"].as_str(), rows[0]["n"].as_u64()), (Some("2024-03-01"), Some(2)));
+    // The same answer from the local conversion of the same export.
+    let local = dir.path().join("shop");
+    idbsync(dir.path(), &["convert", s(&input), "--out", s(&local), "--partition-by", "day(created)", "-q"], None)
+        .success();
+    let local_rows = idbsync(dir.path(), &["query", s(&local), sql, "--format", "json"], None).success().json();
+    assert_eq!(rows, local_rows);
+    let tables = idbsync(dir.path(), &["tables", &root, "--json"], None).success().json();
+    assert_eq!(tables[1]["table"], "orders");
+    assert_eq!(tables[1]["rows"], 50);
+    let plan = idbsync(
+        dir.path(),
+        &["query", &root, "SELECT id FROM orders WHERE day = DATE '2024-03-01'", "--explain"],
+        None,
+    )
+    .success()
+    .stdout;
+    assert!(plan.contains("day=2024-03-01") && !plan.contains("day=2024-03-02"), "{plan}");
+}

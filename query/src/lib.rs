@@ -1,0 +1,18 @@
+//! # idbsync query
+//!
+//! SQL previews over committed idbsync datasets with DataFusion: every store under a root
+//! (a local folder or `hdfs://…`, read through hdfs-native-object-store) is a table, Hive
+//! partition columns are typed and prune files, and only SELECT, WITH, EXPLAIN, SHOW and
+//! DESCRIBE run. JSON-text columns are queryable with datafusion-functions-json
+//! (`json_get_int(col)`, `json_get_str(col, 'key')`, …).
+#![warn(missing_docs)]
+
+mod catalog;
+mod error;
+mod render;
+mod session;
+
+pub use catalog::{discover, TableInfo};
+pub use error::{Error, Result};
+pub use render::{write, Format};
+pub use session::{BatchIter, OpenOptions, Preview, Session};
