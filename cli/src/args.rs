@@ -30,6 +30,8 @@ pub enum Command {
     Tables(TablesArgs),
     /// Print one table's schema as a tree.
     Schema(SchemaArgs),
+    /// Write a store as a Dexie export (for importDB), NDJSON, CSV or Parquet.
+    Download(DownloadArgs),
 }
 
 /// How `query` prints its result.
@@ -67,6 +69,71 @@ pub struct RootArgs {
     /// HDFS client setting over HADOOP_CONF_DIR's files, repeatable.
     #[arg(long = "hdfs-conf", value_name = "KEY=VALUE")]
     pub hdfs_conf: Vec<String>,
+}
+
+/// What `download` writes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DownloadFormatArg {
+    /// A Dexie export v1 that dexie-export-import's importDB / importInto read
+    Dexie,
+    /// One plain JSON object per line
+    Ndjson,
+    /// CSV with a header row
+    Csv,
+    /// One zstd Parquet file
+    Parquet,
+}
+
+impl From<DownloadFormatArg> for engine::DownloadFormat {
+    fn from(f: DownloadFormatArg) -> Self {
+        match f {
+            DownloadFormatArg::Dexie => engine::DownloadFormat::Dexie,
+            DownloadFormatArg::Ndjson => engine::DownloadFormat::Ndjson,
+            DownloadFormatArg::Csv => engine::DownloadFormat::Csv,
+            DownloadFormatArg::Parquet => engine::DownloadFormat::Parquet,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["table", "sql"]))]
+pub struct DownloadArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// The store (table) to download, whole.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// A query whose result to download.
+    #[arg(long)]
+    pub sql: Option<String>,
+    /// The table name in a Dexie export of a query result.
+    #[arg(long, default_value = "result")]
+    pub table_name: String,
+    /// The file to write (replaced atomically), or `-` for stdout.
+    #[arg(long)]
+    pub to: String,
+    /// What to write.
+    #[arg(long, value_enum, default_value = "dexie")]
+    pub format: DownloadFormatArg,
+    /// Dexie: the database name in the header (default: the stored one).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Dexie: the database version in the header (default: the stored one, else 1).
+    #[arg(long, value_name = "N")]
+    pub db_version: Option<f64>,
+    /// Dexie: the table's schema string, e.g. `++id,name` (default: the stored one; `++` for
+    /// stores that came without one).
+    #[arg(long, value_name = "SCHEMA")]
+    pub dexie_schema: Option<String>,
+    /// Parquet: compression (zstd[:LEVEL], snappy, lz4, gzip, none).
+    #[arg(long, default_value = "zstd:3")]
+    pub compression: String,
+    /// Print the summary (on stderr) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No summary.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod args;
 mod convert_cmd;
+mod download_cmd;
 mod infer_cmd;
 mod location;
 mod progress;
@@ -27,6 +28,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Query(a) => query_cmd::run(a),
         args::Command::Tables(a) => query_cmd::tables(a),
         args::Command::Schema(a) => query_cmd::schema(a),
+        args::Command::Download(a) => download_cmd::run(a),
     };
     match res {
         Ok(code) => code,

@@ -191,3 +191,22 @@ fn sql_over_a_dataset_on_hdfs() {
     .stdout;
     assert!(plan.contains("day=2024-03-01") && !plan.contains("day=2024-03-02"), "{plan}");
 }
+
+#[test]
+fn download_reads_a_store_from_hdfs() {
+    let Some(dfs) = minidfs::shared_or_skip("download_reads_a_store_from_hdfs") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dfs.uri("/cli/download");
+    let input = fixture("dexie-alltags.json");
+    idbsync(dir.path(), &["convert", s(&input), "--out", &root, "--partition-by", "first", "-q"], None).success();
+    idbsync(dir.path(), &["convert", s(&input), "--out", "local", "--partition-by", "first", "-q"], None).success();
+    for table in ["things", "kv", "pairs"] {
+        let run = idbsync(dir.path(), &["download", &root, "--table", table, "--to", "-"], None).success();
+        assert!(run.stderr.contains(&format!("rows of '{table}' written as dexie to stdout")), "{}", run.stderr);
+        let local = idbsync(dir.path(), &["download", "local", "--table", table, "--to", "-", "-q"], None).success();
+        assert_eq!(run.stdout, local.stdout, "{table}: the same export from HDFS as from a local folder");
+    }
+    let run = idbsync(dir.path(), &["download", &root, "--table", "nope", "--to", "x.json"], None);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("no dataset for store 'nope'") && run.stderr.contains("things"), "{}", run.stderr);
+}

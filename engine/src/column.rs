@@ -25,6 +25,8 @@ pub enum NoValue {
     Absent,
     /// A hole in a sparse array.
     Hole,
+    /// An invalid Date (`new Date(NaN)`), which has no instant.
+    Invalid,
 }
 
 impl NoValue {
@@ -35,15 +37,18 @@ impl NoValue {
             NoValue::Undefined => "undefined",
             NoValue::Absent => "absent",
             NoValue::Hole => "hole",
+            NoValue::Invalid => "invalid",
         }
     }
 
-    fn parse(s: &str) -> Option<NoValue> {
+    /// The kind named `s` (as in `idb.nulls` and `__idb_nulls`).
+    pub(crate) fn parse(s: &str) -> Option<NoValue> {
         Some(match s {
             "null" => NoValue::Null,
             "undefined" => NoValue::Undefined,
             "absent" => NoValue::Absent,
             "hole" => NoValue::Hole,
+            "invalid" => NoValue::Invalid,
             _ => return None,
         })
     }
@@ -237,13 +242,11 @@ impl Col {
         self.valid.append_non_null();
     }
 
-    /// Rolls back to `n` slots.
+    /// Rolls back to `n` slots. A container whose own slot was never closed (a record
+    /// that failed halfway through it) still rolls back what its children received.
     pub fn truncate(&mut self, n: usize) {
         if let Data::Prim { width, bytes } = &mut self.data {
             bytes.truncate(n * *width);
-            return;
-        }
-        if self.valid.len() <= n {
             return;
         }
         self.valid.truncate(n);
@@ -393,7 +396,11 @@ impl Col {
             Data::Struct { children, .. } => {
                 let DataType::Struct(fields) = &dt else { unreachable!("struct column") };
                 let arrays: Vec<ArrayRef> = children.iter_mut().map(Col::finish).collect();
-                Arc::new(StructArray::new(fields.clone(), arrays, nulls))
+                // With the length given, a struct of no fields (records that were all `{}`) works too.
+                Arc::new(
+                    StructArray::try_new_with_length(fields.clone(), arrays, nulls, len)
+                        .expect("children have the struct's length"),
+                )
             }
         }
     }

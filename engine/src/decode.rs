@@ -148,6 +148,15 @@ impl Decoder {
         if start >= bytes.len() {
             return Err(rej(start, "empty record"));
         }
+        self.walk(bytes, s, start).map_err(|e| match json::validate_value(bytes, start).map_err(Reject::from) {
+            // Malformed JSON further on is reported as such, not as a misfit met on the
+            // way to it (a record nested too deep is not "a field not in the schema").
+            Err(bad) if bad.at > e.at => bad,
+            _ => e,
+        })
+    }
+
+    fn walk(&mut self, bytes: &[u8], s: &str, start: usize) -> Result<(), Reject> {
         let w = &mut self.w;
         let form = typeson::analyze_root(bytes, start, &mut w.trie, &w.finder)?;
         let (vstart, tagged, skip_types) = match form {
@@ -247,6 +256,7 @@ impl W {
     ) -> Result<usize, Reject> {
         let b = r.bytes;
         if b.get(at) != Some(&b'[') {
+            json::validate_value(b, at)?;
             return Err(rej(at, "an out-of-line row must be a [key, value] pair"));
         }
         let p = json::skip_ws(b, at + 1);
@@ -275,6 +285,7 @@ impl W {
         skip_types: bool,
     ) -> Result<usize, Reject> {
         if r.bytes.get(at) != Some(&b'{') {
+            json::validate_value(r.bytes, at)?;
             return Err(rej(at, "the record is not an object"));
         }
         self.members(r, at, root, t, 0, skip_types)
@@ -310,12 +321,12 @@ impl W {
             return Ok(end);
         }
         match col.kind {
-            Kind::Json => return self.json_text(r, at, col, t),
+            Kind::Json => return self.json_text(r, at, col, t, depth),
             Kind::Text => {
                 if b.get(at) == Some(&b'"') {
                     return self.string(r, at, col);
                 }
-                let end = json::validate_value(b, at)?;
+                let end = json::validate_nested(b, at, depth)?;
                 col.push_bytes(&b[at..end]);
                 return Ok(end);
             }
@@ -352,7 +363,7 @@ impl W {
             (b'[', Kind::List) => self.elements(r, at, col, t, depth),
             (c, _) => {
                 // Malformed JSON is reported as such, before any type misfit.
-                json::validate_value(b, at)?;
+                json::validate_nested(b, at, depth)?;
                 Err(rej(at, format!("{} does not fit a {} column", describe(c), col_type(col))))
             }
         }
@@ -577,9 +588,16 @@ impl W {
 
     /// The value's JSON text, verbatim; with its typeson encapsulation when the value
     /// (or anything inside it) carried tags.
-    fn json_text(&mut self, r: &Rec<'_>, at: usize, col: &mut Col, t: Option<u32>) -> Result<usize, Reject> {
+    fn json_text(
+        &mut self,
+        r: &Rec<'_>,
+        at: usize,
+        col: &mut Col,
+        t: Option<u32>,
+        depth: usize,
+    ) -> Result<usize, Reject> {
         let b = r.bytes;
-        let end = json::validate_value(b, at)?;
+        let end = json::validate_nested(b, at, depth)?;
         let raw = &b[at..end];
         let tagged = r.tagged && t.is_some_and(|t| !self.trie.chain(t).is_empty() || self.trie.has_children(t));
         if !tagged {
@@ -614,13 +632,13 @@ impl W {
             (1, TagRef::Ref) => return self.reference(r, at, col, depth),
             _ => {
                 if col.kind == Kind::Json {
-                    return self.json_text(r, at, col, Some(tn));
+                    return self.json_text(r, at, col, Some(tn), depth);
                 }
                 return Err(rej(at, format!("typeson '{}' does not fit a {} column", chain[0].name(), col_type(col))));
             }
         };
         if col.kind == Kind::Json && !matches!(tag, Tag::Undef | Tag::SparseUndefined) {
-            return self.json_text(r, at, col, Some(tn));
+            return self.json_text(r, at, col, Some(tn), depth);
         }
         let misfit = |col: &Col| rej(at, format!("typeson '{}' does not fit a {} column", tag.name(), col_type(col)));
         match (tag, col.kind) {
@@ -643,8 +661,9 @@ impl W {
             }
             (Tag::Date, Kind::Date | Kind::Ts) => {
                 if b[at..].starts_with(b"\"NaN\"") {
-                    // An invalid Date has no instant: null (see DESIGN.md).
-                    col.push_null();
+                    // An invalid Date has no instant: null, of the kind `invalid`, so that a
+                    // download writes `new Date(NaN)` back.
+                    self.no_value(col, NoValue::Invalid, at)?;
                     return Ok(at + 5);
                 }
                 let (end, class) = json::scan_number(b, at)?;
@@ -1038,5 +1057,69 @@ mod tests {
         assert_eq!(parse_iso_ms(b"2024-03-01T13:34:56.789+01:00"), Some(1_709_296_496_789));
         assert_eq!(parse_iso_ms(b"1969-12-31T23:59:59.999Z"), Some(-1));
         assert_eq!(parse_iso_ms(b"nonsense"), None);
+    }
+
+    /// Regression (bad-input corpus): a line nested 100,000 levels deep was rejected as
+    /// "the record is not an object", and one holding a NUL byte likewise; inference
+    /// reports them as too deep and as an unexpected character.
+    #[test]
+    fn malformed_records_are_rejected_as_malformed_not_as_misfits() {
+        use arrow_schema::{DataType, Schema};
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let deep_array = "[".repeat(100_000);
+        let deep_object = "{\"a\":".repeat(100_000);
+        let records: [&[u8]; 5] =
+            [deep_array.as_bytes(), deep_object.as_bytes(), b"\x00", br#"{"id":1,"x":tru}"#, br#"{"id":"one"}"#];
+        let (batch, rejects) = decode_all(schema, records);
+        assert_eq!(batch.num_rows(), 0);
+        let reasons: Vec<(usize, &str)> = rejects.iter().map(|(i, r)| (*i, r.reason.as_str())).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (0, "nesting deeper than 512 levels"),
+                (1, "nesting deeper than 512 levels"),
+                (2, "unexpected character"),
+                (3, "invalid literal"),
+                (4, "a string does not fit a int64 column"),
+            ]
+        );
+    }
+
+    /// Regression (bad-input corpus): a record rejected after its first field left the
+    /// values it had already decoded in the struct's children, because the rollback
+    /// stopped at the struct, whose own slot was not closed yet. The next batch then
+    /// panicked ("Incorrect array length for StructArray field").
+    #[test]
+    fn a_record_rejected_after_its_first_field_leaves_nothing_behind() {
+        use arrow::array::{Array, AsArray};
+        use arrow::datatypes::Int64Type;
+        use arrow_schema::{DataType, Fields, Schema};
+        let inner =
+            Fields::from(vec![Field::new("x", DataType::Int64, true), Field::new("y", DataType::Boolean, true)]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("o", DataType::Struct(inner), true),
+            Field::new("l", DataType::List(Arc::new(Field::new("item", DataType::Int64, true))), true),
+        ]));
+        let records: [&[u8]; 5] = [
+            br#"{"id":1,"s":"a","o":{"x":1,"y":true},"l":[1]}"#,
+            b"{\"id\":2,\"s\":\"nul \x00 here\"}",
+            br#"{"id":3,"s":"b","o":{"x":3,"y":tru}}"#,
+            br#"{"id":4,"s":"c","l":[4,5,"six"]}"#,
+            br#"{"id":5,"s":"d","o":{"x":5,"y":false},"l":[]}"#,
+        ];
+        let (batch, rejects) = decode_all(schema, records);
+        assert_eq!(rejects.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(batch.num_rows(), 2);
+        let ids: Vec<i64> = batch.column(0).as_primitive::<Int64Type>().values().to_vec();
+        assert_eq!(ids, vec![1, 5]);
+        let s = batch.column(1).as_string::<i32>();
+        assert_eq!((s.len(), s.value(0), s.value(1)), (2, "a", "d"));
+        let o = batch.column(2).as_struct();
+        let x = o.column(0).as_primitive::<Int64Type>();
+        assert_eq!((x.len(), x.value(0), x.value(1)), (2, 1, 5));
+        let l = batch.column(3).as_list::<i32>();
+        assert_eq!((l.value_length(0), l.value_length(1), l.values().len()), (1, 0, 1));
     }
 }

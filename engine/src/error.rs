@@ -60,6 +60,47 @@ pub enum Error {
     /// The commit protocol refused or failed.
     #[error(transparent)]
     Commit(#[from] crate::commit::CommitError),
+    /// A dataset cannot be read back: not found, not committed, or its manifest is damaged.
+    #[error("{path}: {reason}")]
+    Dataset {
+        /// The dataset (or the root it was looked for in), as the sink describes it.
+        path: String,
+        /// What is wrong, and what to do about it.
+        reason: String,
+    },
+    /// A Parquet data file could not be read.
+    #[error("cannot read {path}")]
+    Parquet {
+        /// The file, as the sink describes it.
+        path: String,
+        /// The cause.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// An Arrow operation on a download's data failed (a type that cannot be converted).
+    #[error("{context}")]
+    Arrow {
+        /// What was being done, on which table and column.
+        context: String,
+        /// The cause.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    /// A value that the download's output format cannot hold.
+    #[error("table '{table}', row {row}, field '{path}': {reason}")]
+    Download {
+        /// The table being written.
+        table: String,
+        /// Row index within the download (0-based).
+        row: u64,
+        /// Field path within the row (typeson key-path notation).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The record batches handed to a download failed (e.g. a query that errored).
+    #[error("the rows to download could not be produced")]
+    Source(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The input's content could not be inferred.
     #[error("{path}")]
     Infer {

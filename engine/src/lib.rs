@@ -20,6 +20,7 @@ mod column;
 mod commit;
 mod convert;
 mod decode;
+mod download;
 mod error;
 #[cfg(feature = "hdfs")]
 mod hdfs;
@@ -28,6 +29,7 @@ mod parquet_out;
 mod partition;
 mod sink;
 mod source;
+mod store_read;
 mod transfer;
 mod verify;
 
@@ -35,6 +37,10 @@ pub use column::NoValue;
 pub use commit::{new_job_id, Counts, Job, Manifest, Mode, Timings, MANIFEST, META_DIR, REJECTS, SUCCESS, TEMPORARY};
 pub use convert::{convert, ConvertOptions, ConvertReport, OnInvalid, Phase, RejectRecord, StoreReport};
 pub use decode::{decode_all, Decoder, Reject};
+pub use download::{
+    download_store, write_download, DownloadFormat, DownloadOptions, DownloadReport, DownloadWarning, DownloadWriter,
+    IMPORTER_MAX_STRING,
+};
 pub use error::{Error, Result};
 #[cfg(feature = "hdfs")]
 pub use hdfs::{is_hdfs_url, split_url, HdfsOptions, HdfsSink};
@@ -43,5 +49,6 @@ pub use parquet_out::{Codec, FileInfo, ParquetOptions, StoreWriter};
 pub use partition::{escape_path_name, murmur3_32, store_dir_name, PartitionField, Transform, HIVE_NULL};
 pub use sink::{CountingWriter, Entry, LocalSink, Sink, SinkFile};
 pub use source::{for_each_block, open, store_name_of, Compression, Source};
+pub use store_read::{ReadOptions, StoreBatches, StoreReader};
 pub use transfer::{copy_tree, TransferOptions, TransferReport};
 pub use verify::{checksum, crc_hex, verify_dataset};

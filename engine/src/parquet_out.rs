@@ -77,7 +77,7 @@ impl fmt::Display for Codec {
 }
 
 impl Codec {
-    fn parquet(self) -> Compression {
+    pub(crate) fn parquet(self) -> Compression {
         match self {
             Codec::Zstd(l) => Compression::ZSTD(ZstdLevel::try_new(l).unwrap_or_default()),
             Codec::Snappy => Compression::SNAPPY,
@@ -456,7 +456,7 @@ fn close(mut o: Open, dir: &str, pool: &rayon::ThreadPool) -> Result<FileInfo, S
 }
 
 /// `{"created":"date","blob":"blob2",…}`: every column's typeson tag (top level and nested).
-fn field_tags(schema: &Schema) -> String {
+pub(crate) fn field_tags(schema: &Schema) -> String {
     fn walk(prefix: &str, f: &arrow_schema::Field, out: &mut serde_json::Map<String, serde_json::Value>) {
         // Names are escaped as typeson escapes keypath components, so `a.b` (one
         // field) and `a` → `b` (a nested one) stay apart.

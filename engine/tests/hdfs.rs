@@ -190,3 +190,34 @@ fn put_and_get_round_trip_and_update_copies_only_what_changed() {
     let again = engine::copy_tree(&local, "", parent.as_ref(), "shop", "j4", upd, &|_| {}).unwrap();
     assert_eq!(again.copied, 0);
 }
+
+#[test]
+fn stores_download_from_hdfs_as_they_do_from_a_local_folder() {
+    use engine::{download_store, DownloadFormat, DownloadOptions, ReadOptions, StoreReader};
+    let Some(dfs) = minidfs::shared_or_skip("stores_download_from_hdfs") else { return };
+    // Partitioned: `status` is an identity term, dropped from the files and restored on read.
+    let parts = || vec!["day(created)".parse().unwrap(), "status".parse().unwrap()];
+    let sink = hdfs(dfs, "/downloads/shop", HdfsOptions::default());
+    run(&fixture("dexie-shop.json"), sink.clone(), ConvertOptions::new().with_partition_by(parts())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local: Arc<dyn Sink> = Arc::new(LocalSink::new(dir.path()));
+    run(&fixture("dexie-shop.json"), local.clone(), ConvertOptions::new().with_partition_by(parts())).unwrap();
+    for store in ["orders", "customers"] {
+        for format in [DownloadFormat::Dexie, DownloadFormat::Ndjson] {
+            let get = |s: Arc<dyn Sink>| {
+                let r = StoreReader::open(s, store, &ReadOptions::new()).unwrap();
+                let mut out = Vec::new();
+                let report = download_store(&r, format, &DownloadOptions::new(), &mut out).unwrap();
+                (out, report.rows)
+            };
+            let (from_hdfs, rows) = get(sink.clone());
+            let (from_local, _) = get(local.clone());
+            assert_eq!(rows, if store == "orders" { 50 } else { 10 });
+            assert!(from_hdfs == from_local, "{store} as {format}: HDFS and local downloads differ");
+        }
+    }
+    // Not committed on HDFS: refused, as locally.
+    sink.remove_all("orders/_SUCCESS").unwrap();
+    let err = StoreReader::open(sink, "orders", &ReadOptions::new()).unwrap_err().to_string();
+    assert!(err.contains("not committed") && err.contains("hdfs://"), "{err}");
+}

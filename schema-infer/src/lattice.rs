@@ -30,7 +30,14 @@ pub(crate) mod class {
     pub const BIG_DECIMAL: u8 = 9;
     pub const BIG_TEXT: u8 = 10;
     pub const NON_ISO: u8 = 11;
+    /// An invalid Date (`new Date(NaN)`): a timestamp column's kind of "no value".
+    pub const INVALID_DATE: u8 = 12;
     pub const TAG_BASE: u8 = 16;
+
+    /// Whether `c` is a class of values (not null, undefined, a hole or an invalid Date).
+    pub fn is_value(c: u8) -> bool {
+        c > HOLE && c != INVALID_DATE
+    }
 
     pub fn name(c: u8) -> String {
         match c {
@@ -46,6 +53,7 @@ pub(crate) mod class {
             BIG_DECIMAL => "bigint beyond int64".into(),
             BIG_TEXT => "bigint beyond decimal(38)".into(),
             NON_ISO => "non-ISO-8601 string".into(),
+            INVALID_DATE => "invalid Date".into(),
             t => crate::tag::ALL_TAGS
                 .iter()
                 .find(|x| x.id() + TAG_BASE == t)

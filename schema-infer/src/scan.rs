@@ -2,7 +2,7 @@
 //! store's lattice nodes as it goes. No DOM is built; untagged subtrees follow a
 //! fast path, and `$types` is followed as a trie beside the value.
 
-use crate::json::{self, NumClass, ScanError, MAX_DEPTH};
+use crate::json::{self, NumClass, ScanError, MAX_DEPTH, MAX_NESTING};
 use crate::lattice::{class, BigWidth, Leaf, Node, ObjTarget, Pos};
 use crate::tag::Tag;
 use crate::typeson::{self, RootForm, TagRef, TypeTrie, ROOT};
@@ -185,6 +185,20 @@ impl<'a> Cx<'a> {
     ) -> Result<usize, RecErr> {
         if depth > MAX_DEPTH {
             return Err(ScanError::TooDeep(at).into());
+        }
+        if depth > MAX_NESTING {
+            // Too deep for nested columns: the container is kept whole as JSON text
+            // (checked as the decoder will check it, so an invalid one is rejected here too).
+            let c = match self.rec.get(at) {
+                Some(b'{') => Some(class::OBJECT),
+                Some(b'[') => Some(class::ARRAY),
+                _ => None,
+            };
+            if let Some(c) = c {
+                let end = json::validate_nested(self.rec, at, depth)?;
+                node.leaf(Leaf::Json, None, c, self.pos(at));
+                return Ok(end);
+            }
         }
         if let (Some(trie), Some(tn)) = (self.trie, t) {
             if !trie.chain(tn).is_empty() {
@@ -406,6 +420,10 @@ impl<'a> Cx<'a> {
                     b == b'-' || b.is_ascii_digit() || rec[at..].starts_with(b"\"NaN\""),
                     "epoch milliseconds or \"NaN\"",
                 )?;
+                if b == b'"' {
+                    // An invalid Date: null in the column, recorded as its own kind.
+                    node.mark(class::INVALID_DATE, p);
+                }
                 node.leaf(Leaf::Timestamp, Some(tag), c, p);
                 skip(at)
             }

@@ -344,6 +344,9 @@ impl Cx<'_> {
         if node.has(class::HOLE) {
             kinds.push("hole");
         }
+        if node.has(class::INVALID_DATE) {
+            kinds.push("invalid");
+        }
         if kinds.len() > 1 {
             self.multi_kinds = true;
         }
@@ -378,7 +381,7 @@ impl Cx<'_> {
         let from = node
             .seen
             .iter()
-            .filter(|e| e.0 > class::HOLE && e.0 != cause)
+            .filter(|e| class::is_value(e.0) && e.0 != cause)
             .min_by_key(|e| e.1)
             .map_or_else(|| "nothing".to_owned(), |e| class::name(e.0));
         let w = Widening {
@@ -404,7 +407,7 @@ impl Cx<'_> {
                     let cause = node
                         .seen
                         .iter()
-                        .filter(|e| e.0 != class::INT && e.0 > class::HOLE)
+                        .filter(|e| e.0 != class::INT && class::is_value(e.0))
                         .filter(|e| Some(e.1) > first_int)
                         .min_by_key(|e| e.1)
                         .map(|e| e.0);
@@ -461,7 +464,7 @@ impl Cx<'_> {
             Ty::Map(k, v) => {
                 // Maps that were always empty have no key type to go by: Utf8.
                 let kt = if k.count == 0 { DataType::Utf8 } else { self.data_type(k, &format!("{path}.<key>")) };
-                if is_key_type(&kt) && !k.has(class::NULL) && k.nulls == 0 {
+                if is_key_type(&kt) && !k.has(class::NULL) && !k.has(class::INVALID_DATE) && k.nulls == 0 {
                     let vf = self.field("value", v, false, &format!("{path}.<value>"));
                     map_of(Field::new("key", kt, false).with_metadata(key_meta(k)), vf)
                 } else {
@@ -524,7 +527,7 @@ impl Cx<'_> {
 
     /// Reports each class after the first as a cause of the JSON fallback.
     fn json_conflict(&mut self, node: &Node, path: &str) {
-        let mut classes: Vec<(u8, Pos)> = node.seen.iter().copied().filter(|e| e.0 > class::HOLE).collect();
+        let mut classes: Vec<(u8, Pos)> = node.seen.iter().copied().filter(|e| class::is_value(e.0)).collect();
         classes.sort_by_key(|e| e.1);
         let Some(&(first, _)) = classes.first() else { return };
         for &(c, at) in classes.iter().skip(1) {

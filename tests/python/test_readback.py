@@ -229,18 +229,25 @@ def first_seen(rows: list[Row]) -> list[str]:
     return names
 
 
+def no_value_kind(r: Row, name: str) -> str | None:
+    """The kind of "no value" a top-level field has in a row: absent, null, undefined,
+    invalid (an invalid Date), or None for a value."""
+    v = r.at([name])
+    if v is MISSING:
+        return "absent"
+    if v is None:
+        return "null"
+    if r.tag([name]) == "undef":
+        return "undefined"
+    if r.tag([name]) == "date" and v == "NaN":
+        return "invalid"
+    return None
+
+
 def no_value_kinds(rows: list[Row], name: str) -> list[str]:
-    """Which kinds of "no value" a top-level field sees: absent, null, undefined."""
-    kinds = set()
-    for r in rows:
-        v = r.at([name])
-        if v is MISSING:
-            kinds.add("absent")
-        elif v is None:
-            kinds.add("null")
-        elif r.tag([name]) == "undef":
-            kinds.add("undefined")
-    return [k for k in ("absent", "null", "undefined") if k in kinds]
+    """Which kinds of "no value" a top-level field sees, in idbsync's order."""
+    kinds = {no_value_kind(r, name) for r in rows}
+    return [k for k in ("absent", "null", "undefined", "invalid") if k in kinds]
 
 
 def expected_nulls(rows: list[Row], names: list[str]) -> list[dict]:
@@ -253,12 +260,7 @@ def expected_nulls(rows: list[Row], names: list[str]) -> list[dict]:
             continue
         default = "null" if "null" in kinds else kinds[0]
         for i, r in enumerate(rows):
-            v = r.at([name])
-            kind = (
-                "absent"
-                if v is MISSING
-                else "null" if v is None else "undefined" if r.tag([name]) == "undef" else None
-            )
+            kind = no_value_kind(r, name)
             if kind is not None and kind != default:
                 out[i][name] = kind
     return out

@@ -1,0 +1,110 @@
+//! `idbsync download`: a whole store written as a Dexie export (for dexie-export-import's
+//! importDB / importInto), NDJSON, CSV or Parquet, to a file or stdout.
+
+use crate::args::{DownloadArgs, HdfsArgs};
+use crate::location::open_sink;
+use crate::size::human;
+use anyhow::{Context, Result};
+use engine::{
+    download_store, write_download, DownloadOptions, DownloadReport, ParquetOptions, ReadOptions, StoreReader,
+};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Warnings printed in full; the rest are counted.
+const SHOWN_WARNINGS: usize = 20;
+
+pub fn run(a: DownloadArgs) -> Result<ExitCode> {
+    let hdfs = HdfsArgs { hdfs_conf: a.root.hdfs_conf.clone(), block_size: None, replication: None };
+    let parquet = ParquetOptions {
+        codec: a.compression.parse().map_err(anyhow::Error::msg).context("--compression")?,
+        ..ParquetOptions::default()
+    };
+    let mut opts = DownloadOptions::new().with_parquet(parquet);
+    if let Some(d) = &a.database {
+        opts = opts.with_database_name(d);
+    }
+    if let Some(v) = a.db_version {
+        opts = opts.with_database_version(v);
+    }
+    if let Some(s) = &a.dexie_schema {
+        opts = opts.with_dexie_schema(s);
+    }
+    let format = a.format.into();
+    let report = match (&a.table, &a.sql) {
+        (Some(table), None) => {
+            let sink = open_sink(&a.root.root, &hdfs)?;
+            let read = ReadOptions::new().with_allow_uncommitted(a.root.allow_uncommitted);
+            let store = StoreReader::open(sink, table, &read)?;
+            if !store.committed() && !a.quiet {
+                eprintln!(
+                    "idbsync: warning: {} is not committed (no _SUCCESS): downloading the files its manifest lists",
+                    store.location()
+                );
+            }
+            let what = || format!("downloading store '{table}' from {} as {format}", store.location());
+            to_file(&a.to, |out| download_store(&store, format, &opts, out)).with_context(what)?
+        }
+        (None, Some(sql)) => {
+            // Columns that come straight from stored columns keep their typeson tags (DataFusion
+            // carries field metadata through projections); computed columns are plain values.
+            let session = query::Session::open(
+                &a.root.root,
+                &query::OpenOptions { allow_uncommitted: a.root.allow_uncommitted, hdfs: hdfs.options()? },
+            )?;
+            let df = session.sql(sql)?;
+            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let opts = opts.with_table_name(&a.table_name);
+            let what = || format!("downloading the result of --sql as table '{}' ({format})", a.table_name);
+            let batches = session.stream(df)?;
+            to_file(&a.to, |out| write_download(format, schema, batches, &opts, out)).with_context(what)?
+        }
+        _ => anyhow::bail!("give either --table STORE or --sql SQL"),
+    };
+    if a.json {
+        eprintln!("{}", serde_json::to_string_pretty(&report)?);
+    } else if !a.quiet {
+        summary(&report, &a.to);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `write` into stdout (`-`) or into a file written beside `to` and renamed over it,
+/// so that a failure leaves no partial file.
+fn to_file(
+    to: &str,
+    write: impl FnOnce(&mut (dyn std::io::Write + Send)) -> Result<DownloadReport, engine::Error>,
+) -> Result<DownloadReport> {
+    if to == "-" {
+        return Ok(write(&mut std::io::stdout())?);
+    }
+    let target = Path::new(to);
+    let name = target.file_name().with_context(|| format!("--to {to}: needs a file name"))?;
+    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".idbsync-tmp");
+    #[cfg(unix)]
+    {
+        // An ordinary file (0666 less the umask), not the private 0600 of a temporary one.
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let report = write(tmp.as_file_mut())?;
+    tmp.as_file().sync_all().with_context(|| format!("cannot write {to}"))?;
+    tmp.persist(target).with_context(|| format!("cannot write {to}"))?;
+    Ok(report)
+}
+
+fn summary(r: &DownloadReport, to: &str) {
+    let dest = if to == "-" { "stdout" } else { to };
+    eprintln!("idbsync: {} rows of '{}' written as {} to {dest} ({})", r.rows, r.table, r.format, human(r.bytes));
+    for w in r.warnings.iter().take(SHOWN_WARNINGS) {
+        eprintln!("idbsync: warning: {w}");
+    }
+    let more = r.warnings.len().saturating_sub(SHOWN_WARNINGS) as u64 + r.warnings_omitted;
+    if more > 0 {
+        eprintln!("idbsync: warning: … and {more} more (--json lists the first {})", r.warnings.len());
+    }
+}
