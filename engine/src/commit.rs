@@ -180,14 +180,16 @@ impl Job {
     pub fn check_append(&self, schema: &serde_json::Value) -> Result<(), CommitError> {
         let Some(prev) = &self.previous else { return Ok(()) };
         // Name, type and extension (a JSON-text column is not a plain string column).
-        let strip = |v: &serde_json::Value| -> Vec<(String, String, String)> {
+        // Types compare as JSON values: the metadata maps of nested fields come from hash
+        // maps, so their keys are written in any order.
+        let strip = |v: &serde_json::Value| -> Vec<(String, serde_json::Value, String)> {
             v["fields"]
                 .as_array()
                 .map(|fs| {
                     fs.iter()
                         .map(|f| {
                             let ext = f["metadata"][schema_infer::EXTENSION_NAME].as_str().unwrap_or("").to_owned();
-                            (f["name"].to_string(), f["data_type"].to_string(), ext)
+                            (f["name"].to_string(), f["data_type"].clone(), ext)
                         })
                         .collect()
                 })
@@ -202,9 +204,9 @@ impl Job {
                     reason: format!(
                         "field {} is {} there, but {} {} here",
                         o.0,
-                        kind(&o.1, &o.2),
+                        kind(&o.1.to_string(), &o.2),
                         n.0,
-                        kind(&n.1, &n.2)
+                        kind(&n.1.to_string(), &n.2)
                     ),
                 });
             }
@@ -327,4 +329,51 @@ pub fn new_job_id() -> String {
     let t = secs.rem_euclid(86_400);
     let r: u32 = rand::random::<u32>() & 0xff_ffff;
     format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}-{r:06x}", t / 3600, t / 60 % 60, t % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::LocalSink;
+    use serde_json::json;
+
+    /// Regression (bad-input corpus): appending to a dataset whose schema has a nested
+    /// field with two metadata keys failed at random ("field d is … there, but … here"),
+    /// because the types were compared as text and the keys come from a hash map.
+    #[test]
+    fn append_accepts_the_same_schema_with_nested_metadata_keys_in_another_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = |meta: serde_json::Value| {
+            json!({"fields": [{"name": "d", "nullable": true, "metadata": {}, "data_type": {"Struct": [
+                {"name": "a", "data_type": "Utf8", "nullable": true, "metadata": meta}]}}]})
+        };
+        let there = nested(json!({"ARROW:extension:name": "arrow.json", "ARROW:extension:metadata": ""}));
+        let here = nested(json!({"ARROW:extension:metadata": "", "ARROW:extension:name": "arrow.json"}));
+        assert_ne!(there.to_string(), here.to_string());
+        let manifest = Manifest {
+            version: 1,
+            job_id: "j1".into(),
+            jobs: vec!["j1".into()],
+            store: "s".into(),
+            input: "in".into(),
+            options: json!({}),
+            partition_by: vec![],
+            counts: Counts::default(),
+            total: Counts::default(),
+            files: vec![],
+            rejects: vec![],
+            schema: there,
+            timings: Timings::default(),
+        };
+        let job = Job {
+            sink: Arc::new(LocalSink::new(dir.path())),
+            dir: "s".into(),
+            id: "j2".into(),
+            mode: Mode::Append,
+            previous: Some(manifest),
+        };
+        job.check_append(&here).unwrap();
+        let other = nested(json!({"ARROW:extension:metadata": ""}));
+        assert!(job.check_append(&other).is_err());
+    }
 }

@@ -123,6 +123,10 @@ pub struct StoreReport {
     pub bytes_in: u64,
     /// Bytes of Parquet written.
     pub bytes_out: u64,
+    /// What inference noticed that is not an error (e.g. a header row count that
+    /// disagrees with the rows).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What a conversion did.
@@ -219,6 +223,22 @@ pub fn convert(
             });
         }
     }
+    // Escaping keeps store names inside the output root; two names that escape alike
+    // (`""` and `"\0"`, or long names cut to the same prefix and hash) must not share
+    // a dataset directory.
+    let mut dirs: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for st in &inferred.stores {
+        if let Some(other) = dirs.insert(store_dir_name(&st.name), &st.name) {
+            return Err(Error::Convert {
+                store: store_dir_name(&st.name),
+                reason: format!(
+                    "stores {other:?} and {:?} would share the directory '{}'; rename one of them",
+                    st.name,
+                    store_dir_name(&st.name)
+                ),
+            });
+        }
+    }
     let job_id = new_job_id();
     let mut states: Vec<StoreState> = Vec::new();
     for st in &inferred.stores {
@@ -307,6 +327,7 @@ pub fn convert(
             files: files.len(),
             bytes_in: st.bytes_in,
             bytes_out: files.iter().map(|f| f.bytes).sum(),
+            warnings: inferred.store(&st.name).map(|s| s.warnings.clone()).unwrap_or_default(),
         });
     }
     Ok(ConvertReport {

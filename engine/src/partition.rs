@@ -141,7 +141,15 @@ pub fn column_at(batch: &RecordBatch, path: &[String]) -> Option<ArrayRef> {
     Some(col)
 }
 
+/// The longest directory name, in bytes, that common filesystems (ext4, XFS, APFS)
+/// and HDFS (`dfs.namenode.fs-limits.max-component-length`) accept.
+pub const MAX_NAME_BYTES: usize = 255;
+
 /// Computes each row's partition directory (`day=2024-03-01/status=paid`).
+///
+/// A `key=value` name longer than [`MAX_NAME_BYTES`] is an error naming the term: it is
+/// not shortened, because an identity partition's value lives only in its directory
+/// name (the column is left out of the files), so a shortened name would lose data.
 pub fn row_dirs(batch: &RecordBatch, spec: &[PartitionField]) -> Result<Vec<String>, String> {
     let n = batch.num_rows();
     let mut dirs = vec![String::new(); n];
@@ -151,15 +159,25 @@ pub fn row_dirs(batch: &RecordBatch, spec: &[PartitionField]) -> Result<Vec<Stri
         let values = values(&col, &f.transform).map_err(|e| format!("partition by {f}: {e}"))?;
         let key = escape_path_name(&f.key());
         for (d, v) in dirs.iter_mut().zip(values) {
+            let value = match v {
+                Some(v) if !v.is_empty() => escape_path_name(&v),
+                _ => HIVE_NULL.to_owned(),
+            };
+            let len = key.len() + 1 + value.len();
+            if len > MAX_NAME_BYTES {
+                let head: String = value.chars().take(40).collect();
+                return Err(format!(
+                    "partition by {f}: the directory name {key}={head}… would be {len} bytes, more than the \
+                     {MAX_NAME_BYTES} a filesystem or HDFS allows; partition by a shorter column or by bucket(N, {})",
+                    f.path.join(".")
+                ));
+            }
             if !d.is_empty() {
                 d.push('/');
             }
             d.push_str(&key);
             d.push('=');
-            match v {
-                Some(v) if !v.is_empty() => d.push_str(&escape_path_name(&v)),
-                _ => d.push_str(HIVE_NULL),
-            }
+            d.push_str(&value);
         }
     }
     Ok(dirs)
@@ -393,6 +411,47 @@ mod tests {
         assert_eq!(store_dir_name("_rejects"), "%5Frejects");
         assert_eq!(store_dir_name("a/../b"), "a%2F..%2Fb");
         assert!(store_dir_name(&"x".repeat(1000)).len() < 220);
+    }
+
+    /// Regression (bad-input corpus): a 10,000-character partition value made a
+    /// directory name the filesystem refused (ENAMETOOLONG), reported with the whole
+    /// path; it is now an error naming the term, and nothing is shortened.
+    #[test]
+    fn a_partition_directory_name_longer_than_255_bytes_is_an_error_naming_the_term() {
+        use arrow::array::StringArray;
+        use std::sync::Arc;
+        let batch_of = |values: Vec<Option<String>>| {
+            let schema = arrow_schema::Schema::new(vec![arrow_schema::Field::new("city", DataType::Utf8, true)]);
+            RecordBatch::try_new(Arc::new(schema), vec![Arc::new(StringArray::from(values))]).unwrap()
+        };
+        let spec: Vec<PartitionField> = vec!["city".parse().unwrap()];
+        // "city=" and 250 bytes: exactly 255.
+        let fits = "x".repeat(250);
+        let dirs = row_dirs(&batch_of(vec![Some(fits.clone()), None, Some("../a/b".into())]), &spec).unwrap();
+        assert_eq!(dirs, vec![format!("city={fits}"), format!("city={HIVE_NULL}"), "city=..%2Fa%2Fb".to_owned()]);
+        for long in ["x".repeat(251), "/".repeat(100), "é".repeat(5000)] {
+            let err = row_dirs(&batch_of(vec![Some("ok".into()), Some(long)]), &spec).unwrap_err();
+            assert!(err.starts_with("partition by city: the directory name city="), "{err}");
+            assert!(err.contains("more than the 255") && err.contains("bucket(N, city)"), "{err}");
+        }
+    }
+
+    #[test]
+    fn long_store_names_are_cut_to_a_valid_distinct_directory_name() {
+        let names = ["x".repeat(10_000), format!("{}y", "x".repeat(9_999)), "é/".repeat(3000), "%".repeat(300)];
+        let dirs: Vec<String> = names.iter().map(|n| store_dir_name(n)).collect();
+        for (n, d) in names.iter().zip(&dirs) {
+            assert!(d.len() <= MAX_NAME_BYTES, "{} bytes", d.len());
+            assert!(!d.contains('/') && !d.contains('\0') && d != "." && d != "..", "{d}");
+            assert_eq!(&store_dir_name(n), d, "deterministic");
+            // No escape is cut in half.
+            let cut = d.rsplit_once('~').unwrap().0;
+            assert!(!cut.ends_with('%') && !cut[..cut.len() - 1].ends_with('%'), "{d}");
+        }
+        let mut unique = dirs.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), dirs.len());
     }
 
     #[test]

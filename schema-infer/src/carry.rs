@@ -7,6 +7,10 @@
 pub struct Carry {
     pending: Vec<u8>,
     base: u64,
+    /// After a carried record could not be finished, the pending size at which it is
+    /// offered again: twice what was offered, so a record many blocks long is scanned a
+    /// linear number of times in all, not once per block from its start.
+    wait: usize,
 }
 
 impl Carry {
@@ -35,8 +39,14 @@ impl Carry {
     pub fn feed<E>(&mut self, block: &[u8], mut f: impl FnMut(&[u8], u64) -> Result<usize, E>) -> Result<(), E> {
         let mut rest = block;
         if !self.pending.is_empty() {
+            if self.pending.len() + block.len() < self.wait {
+                self.pending.extend_from_slice(block);
+                return Ok(());
+            }
             let mut old = self.pending.len();
-            let mut k = block.len().min(64 << 10);
+            // A short tail is completed from the head of the block in growing steps; a
+            // long one (already as long as what it may still need) takes the block at once.
+            let mut k = block.len().min((64 << 10).max(old));
             self.pending.extend_from_slice(&block[..k]);
             loop {
                 let used = f(&self.pending, self.base)?;
@@ -45,12 +55,14 @@ impl Carry {
                     // The carried record is done: continue in the block itself.
                     let in_block = used - old;
                     self.pending.clear();
+                    self.wait = 0;
                     rest = &block[in_block..];
                     break;
                 }
                 self.pending.drain(..used);
                 old -= used;
                 if k == block.len() {
+                    self.wait = 2 * self.pending.len();
                     return Ok(());
                 }
                 let k2 = (k * 2).min(block.len());
@@ -96,7 +108,12 @@ mod tests {
             for b in text.as_bytes().chunks(block) {
                 c.feed::<()>(b, |buf, base| Ok(lines(buf, base, &mut out))).unwrap();
             }
-            c.finish::<()>(|buf, _| Ok(buf.len())).unwrap();
+            // At the end the rest is processed whole (a record may have waited there).
+            c.finish::<()>(|buf, base| {
+                lines(buf, base, &mut out);
+                Ok(buf.len())
+            })
+            .unwrap();
             assert_eq!(out.len(), 5000, "block {block}");
             let mut off = 0u64;
             for (i, (o, l)) in out.iter().enumerate() {
@@ -104,5 +121,35 @@ mod tests {
                 off += l.len() as u64 + 1;
             }
         }
+    }
+
+    /// Regression (bad-input corpus, a 50 MB string): a record many blocks long was
+    /// offered again from its start for every block, in up to eight growing steps each,
+    /// so the splitter rescanned it quadratically (minutes for 50 MB in a debug build).
+    #[test]
+    fn a_record_many_blocks_long_is_scanned_a_linear_number_of_times() {
+        let record = format!("{}\n", "x".repeat(4 << 20));
+        let text = format!("short\n{record}tail\n");
+        let mut offered = 0usize;
+        let mut out = Vec::new();
+        let mut c = Carry::new();
+        for b in text.as_bytes().chunks(64 << 10) {
+            c.feed::<()>(b, |buf, base| {
+                offered += buf.len();
+                Ok(lines(buf, base, &mut out))
+            })
+            .unwrap();
+        }
+        c.finish::<()>(|buf, base| {
+            offered += buf.len();
+            lines(buf, base, &mut out);
+            Ok(buf.len())
+        })
+        .unwrap();
+        let lens: Vec<usize> = out.iter().map(|(_, l)| l.len()).collect();
+        assert_eq!(lens, vec![5, 4 << 20, 4], "every record once");
+        assert_eq!(out[2].0, 6 + record.len() as u64);
+        // Once per block from the record's start would be about 32 times its length.
+        assert!(offered < 6 * text.len(), "offered {offered} bytes for {} bytes of input", text.len());
     }
 }

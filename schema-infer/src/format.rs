@@ -95,6 +95,10 @@ fn detect_object(buf: &[u8], start: usize, decide: bool) -> Option<Format> {
         if buf.get(pos) == Some(&b':') {
             pos = json::skip_ws(buf, pos + 1);
         }
+        if pos >= buf.len() && !decide {
+            // The value is not here yet: it may well be an array.
+            return None;
+        }
         if buf.get(pos) != Some(&b'[') {
             all_arrays = false;
             if first {
@@ -143,5 +147,25 @@ mod tests {
         assert_eq!(detect(b"   ", true), Some(Format::Ndjson));
         assert_eq!(detect(b"{\"orders\":[{\"a\":1},", false), None);
         assert_eq!(detect(b"{\"orders\":[{\"a\":1},", true), Some(Format::Stores));
+    }
+
+    /// Regression (found by the `infer` fuzz target): a first block ending right after
+    /// a dump's first key (`{"orders"` or `{"orders":`) was taken for NDJSON.
+    #[test]
+    fn no_prefix_decides_differently_from_the_whole_input() {
+        for doc in [
+            &br#"{"orders":[{"id":1}],"empty":[]}"#[..],
+            br#" { "orders" : [ 1 ] , "b" : [ ] } "#,
+            br#"{"formatName":"dexie","formatVersion":1}"#,
+            b"{\"a\":1}\n{\"a\":2}\n",
+            b"{\"a\":[1]}\n{\"a\":[2]}\n",
+            br#"[{"a":1}]"#,
+        ] {
+            let whole = detect(doc, true);
+            for i in 0..doc.len() {
+                let d = detect(&doc[..i], false);
+                assert!(d.is_none() || d == whole, "{:?}: {d:?}, not {whole:?}", String::from_utf8_lossy(&doc[..i]));
+            }
+        }
     }
 }

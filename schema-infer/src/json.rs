@@ -17,6 +17,13 @@ pub enum ScanError {
 /// The deepest nesting accepted; deeper input is an error, never a stack overflow.
 pub const MAX_DEPTH: usize = 512;
 
+/// The deepest nesting that becomes nested columns: an object or array deeper in a
+/// record than this is kept whole as JSON text. Arrow, Parquet and their readers
+/// recurse over nested types (a record nested 200 levels deep overflowed the Parquet
+/// writer's stack), and the schema must stay readable as JSON by serde_json (128
+/// levels, about 6 per level of `Map`).
+pub const MAX_NESTING: usize = 16;
+
 /// JSON whitespace.
 #[inline]
 pub fn is_ws(b: u8) -> bool {
@@ -173,7 +180,12 @@ pub fn scan_number(buf: &[u8], start: usize) -> Result<(usize, NumClass), ScanEr
             pos += 1;
         }
         if pos == f {
-            return Err(ScanError::Syntax(pos, "digits expected after '.'"));
+            // At the end of the buffer the digits may be in the next block.
+            return Err(if pos >= n {
+                ScanError::Incomplete
+            } else {
+                ScanError::Syntax(pos, "digits expected after '.'")
+            });
         }
     }
     let mut has_exp = false;
@@ -188,7 +200,11 @@ pub fn scan_number(buf: &[u8], start: usize) -> Result<(usize, NumClass), ScanEr
             pos += 1;
         }
         if pos == e {
-            return Err(ScanError::Syntax(pos, "digits expected in exponent"));
+            return Err(if pos >= n {
+                ScanError::Incomplete
+            } else {
+                ScanError::Syntax(pos, "digits expected in exponent")
+            });
         }
     }
     let class = if has_exp {
@@ -362,6 +378,8 @@ fn byte_scan(buf: &[u8], mut pos: usize, mut br: Brackets, in_str: bool, escape:
             return Err(ScanError::Incomplete);
         }
         pos = skip_string(buf, pos)?.0;
+    } else if escape && matches!(buf.get(pos), Some(b'"' | b'\\')) {
+        pos += 1;
     }
     while pos < n {
         let b = buf[pos];
@@ -393,6 +411,14 @@ fn byte_scan(buf: &[u8], mut pos: usize, mut br: Brackets, in_str: bool, escape:
                 }
             }
             b'{' | b'[' => br.open(b, pos - 1)?,
+            // A backslash outside a string (invalid JSON) escapes a quote or backslash
+            // after it, as in the block scanner (a bracket after it stays structural
+            // there), so both delimit even a broken value alike.
+            b'\\' => {
+                if matches!(buf.get(pos), Some(b'"' | b'\\')) {
+                    pos += 1;
+                }
+            }
             _ => {
                 if br.close(b, pos - 1)? {
                     return Ok(pos);
@@ -476,6 +502,7 @@ const INTERESTING: [bool; 256] = {
     t[b'}' as usize] = true;
     t[b'[' as usize] = true;
     t[b']' as usize] = true;
+    t[b'\\' as usize] = true;
     t
 };
 
@@ -484,6 +511,12 @@ const INTERESTING: [bool; 256] = {
 /// where a value's text is kept verbatim (JSON-text columns).
 pub fn validate_value(buf: &[u8], pos: usize) -> Result<usize, ScanError> {
     validate_at(buf, pos, 0)
+}
+
+/// [`validate_value`] for a value nested `depth` levels deep in its record: the
+/// record as a whole may nest at most [`MAX_DEPTH`] levels.
+pub fn validate_nested(buf: &[u8], pos: usize, depth: usize) -> Result<usize, ScanError> {
+    validate_at(buf, pos, depth)
 }
 
 fn validate_at(buf: &[u8], pos: usize, depth: usize) -> Result<usize, ScanError> {
@@ -620,6 +653,20 @@ mod tests {
         assert!(scan_number(b"1. ", 0).is_err());
     }
 
+    /// Regression (found by the `split` fuzz target): a number cut by the end of a
+    /// block right after its `.` or `e` was a syntax error ("digits expected after
+    /// '.'"), so a valid export whose block boundary fell there failed to read.
+    #[test]
+    fn a_number_cut_after_its_point_or_exponent_is_incomplete_not_invalid() {
+        for cut in ["1.", "-0.", "1e", "1E", "2e+", "2.5e-", "-"] {
+            assert_eq!(scan_number(cut.as_bytes(), 0), Err(ScanError::Incomplete), "{cut}");
+            assert_eq!(skip_value(cut.as_bytes(), 0), Err(ScanError::Incomplete), "{cut}");
+        }
+        for bad in ["1.]", "1e]", "2e+,", "-x"] {
+            assert!(matches!(scan_number(bad.as_bytes(), 0), Err(ScanError::Syntax(..))), "{bad}");
+        }
+    }
+
     #[test]
     fn skip_value_tracks_strings_and_brackets() {
         let s = br#"{"a":"}]\"x","b":[1,{"c":null}]} tail"#;
@@ -714,6 +761,41 @@ mod tests {
                 byte_scan(&b[..cut.max(1)], 0, Brackets::default(), false, false),
                 "case {case} cut {cut}"
             );
+        }
+    }
+
+    /// Regression (found by the `split` fuzz target): a backslash outside any string
+    /// (invalid JSON) escaped the next byte for the block scanner but not for the byte
+    /// scanner, so a broken record was delimited differently depending on where the
+    /// input's blocks happened to end.
+    #[test]
+    fn both_scanners_treat_a_backslash_outside_strings_alike() {
+        let mut doc = br#"[\"]"#.to_vec();
+        doc.extend_from_slice(&[b'x'; 150]);
+        doc.extend_from_slice(br#""]\\]] tail"#);
+        let fast = skip_container(&doc, 0);
+        assert_eq!(fast, Ok(4));
+        assert_eq!(byte_scan(&doc, 0, Brackets::default(), false, false), fast);
+        for cut in 1..doc.len() {
+            let b = &doc[..cut];
+            assert_eq!(skip_container(b, 0), byte_scan(b, 0, Brackets::default(), false, false), "cut {cut}");
+        }
+        // Escapes outside strings before quotes, backslashes and brackets, across the
+        // 64-byte block boundary.
+        for tail in [&b"\\\\\\\"]"[..], b"\\{]]]", b"\\\\{]]", b"\\[\\]]]", b"\\\"{\"]]"] {
+            for at in 58..70 {
+                let mut d = vec![b'['; 1];
+                d.resize(at, b' ');
+                d.extend_from_slice(tail);
+                d.resize(200, b'y');
+                d.extend_from_slice(b"\"]]]");
+                let fast = skip_container(&d, 0);
+                assert_eq!(fast, byte_scan(&d, 0, Brackets::default(), false, false), "at {at}");
+                for cut in at..d.len() {
+                    let b = &d[..cut];
+                    assert_eq!(skip_container(b, 0), byte_scan(b, 0, Brackets::default(), false, false), "cut {cut}");
+                }
+            }
         }
     }
 

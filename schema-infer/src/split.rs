@@ -144,6 +144,7 @@ pub struct Splitter {
     pub header: DexieHeader,
     table_name: Option<String>,
     table_inbound: Option<bool>,
+    saw_data: bool,
     /// Target bytes per NDJSON piece.
     pub piece_bytes: usize,
 }
@@ -161,6 +162,7 @@ impl Splitter {
             header: DexieHeader::default(),
             table_name: None,
             table_inbound: None,
+            saw_data: false,
             piece_bytes: 256 << 10,
         };
         if format.single_store() {
@@ -354,6 +356,7 @@ impl Splitter {
                         *p = q + 1;
                     }
                     c if c == close => {
+                        self.check_complete(role, q)?;
                         self.pop();
                         *p = q + 1;
                     }
@@ -367,6 +370,7 @@ impl Splitter {
                 continue;
             }
             if st == St::First && buf[q] == close {
+                self.check_complete(role, q)?;
                 self.pop();
                 *p = q + 1;
                 continue;
@@ -391,6 +395,19 @@ impl Splitter {
             } else {
                 self.element(role, buf, q, p, out)?;
             }
+        }
+    }
+
+    /// A Dexie export's header parts that stock `importDB` needs, checked as their
+    /// object closes: `data` in the root, `tables` in `data`.
+    fn check_complete(&self, role: Role, q: usize) -> Result<(), ScanError> {
+        match role {
+            Role::DexieRoot if !self.saw_data => Err(ScanError::Syntax(q, "the Dexie export has no 'data'")),
+            Role::DexieData if self.header.tables.is_none() => Err(ScanError::Syntax(
+                q,
+                "the Dexie export's data has no 'tables' (each table's name, schema and rowCount)",
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -461,6 +478,7 @@ impl Splitter {
                     return Err(ScanError::Syntax(q, "Dexie export without formatName before data"));
                 }
                 self.descend(buf, q, Role::DexieData, true, p)?;
+                self.saw_data = true;
             }
             (Role::DexieData, "databaseName") => {
                 self.header.database_name = Some(self.capture(buf, q, p, "databaseName must be a string")?)
@@ -588,6 +606,34 @@ mod tests {
         assert!(err.to_string().contains("formatName"), "{err}");
     }
 
+    /// Regression (bad-input corpus): a Dexie export without `tables` (or without
+    /// `data`) was converted, though stock `importDB` cannot read it back.
+    #[test]
+    fn a_dexie_export_without_tables_or_data_is_an_error() {
+        let no_tables = br#"{"formatName":"dexie","formatVersion":1,"data":{"databaseName":"d","data":[{"tableName":"a","rows":[{"id":1}]}]}}"#;
+        let no_data = br#"{"formatName":"dexie","formatVersion":1}"#;
+        for (doc, want) in [(&no_tables[..], "no 'tables'"), (&no_data[..], "no 'data'")] {
+            for step in [1, 7, doc.len()] {
+                let mut s = Splitter::new(Format::Dexie, "x");
+                let mut carry: Vec<u8> = Vec::new();
+                let mut err = None;
+                for (i, c) in doc.chunks(step).enumerate() {
+                    carry.extend_from_slice(c);
+                    let eof = (i + 1) * step >= doc.len();
+                    match s.split(&carry, 0, eof, &mut Vec::new()) {
+                        Ok(used) => drop(carry.drain(..used)),
+                        Err(e) => {
+                            err = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let err = err.unwrap_or_else(|| panic!("no error for step {step}"));
+                assert!(err.to_string().contains(want), "step {step}: {err}");
+            }
+        }
+    }
+
     #[test]
     fn dumps_and_arrays() {
         let mut s = Splitter::new(Format::Stores, "x");
@@ -597,6 +643,17 @@ mod tests {
         let mut s = Splitter::new(Format::JsonArray, "things");
         let r = records(&mut s, b" [ 1 , {\"b\":[2]} ] ", 2);
         assert_eq!(r, vec![("things".into(), "1".into(), 0), ("things".into(), "{\"b\":[2]}".into(), 1)]);
+    }
+
+    /// Regression (found by the `split` fuzz target): numbers cut by a block boundary.
+    #[test]
+    fn numbers_cut_by_any_block_boundary_are_found_whole() {
+        let doc = b"[1.5,2e3,-0.25,7E+2,-3]";
+        for step in 1..doc.len() {
+            let mut s = Splitter::new(Format::JsonArray, "n");
+            let texts: Vec<String> = records(&mut s, doc, step).into_iter().map(|r| r.1).collect();
+            assert_eq!(texts, ["1.5", "2e3", "-0.25", "7E+2", "-3"], "step {step}");
+        }
     }
 
     #[test]

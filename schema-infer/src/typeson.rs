@@ -211,7 +211,11 @@ impl TypeTrie {
                 }
                 _ => return Err(ScanError::Syntax(pos, "type name expected in $types")),
             }
-            self.insert(&keypath, &chain);
+            // A keypath deeper than any record can be names nothing; left out, it cannot
+            // make the trie (walked recursively) deeper than a record either.
+            if keypath.bytes().filter(|&b| b == b'.').count() < json::MAX_DEPTH {
+                self.insert(&keypath, &chain);
+            }
             self.scratch = keypath;
             pos = json::skip_ws(buf, pos);
             match buf.get(pos) {
