@@ -27,6 +27,59 @@ step "fixtures: stock dexie-export-import importDB restores every record (npm)"
   npm run --silent check
 )
 
+step "download round trip: every Dexie fixture converted, downloaded --format dexie, imported by stock importInto (npm)"
+# The debug binary that `cargo test --workspace` built: convert each fixture (as it is, and
+# partitioned), download every table as a Dexie export, then check-download.mjs imports
+# the original with importDB and each download with importInto (fake-indexeddb) and
+# requires every record and key to be util.isDeepStrictEqual.
+bin="${CARGO_TARGET_DIR:-target}/debug/idbsync"
+case "$bin" in /*) ;; *) bin="$PWD/$bin" ;; esac
+test -x "$bin" || cargo build -p idbsync
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+pairs=()
+for fixture in "$PWD"/testdata/fixtures/dexie-*.json; do
+  name="$(basename "$fixture" .json)"
+  case "$name" in
+    dexie-alltags) parted=(--partition-by first) ;;
+    dexie-shop) parted=(--partition-by 'day(created)' --partition-by status) ;;
+    *) parted=() ;;
+  esac
+  tables="$(node -e 'for (const t of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).data.tables) console.log(t.name)' "$fixture")"
+  for variant in plain partitioned; do
+    out="$work/$name-$variant"
+    if [ "$variant" = plain ]; then
+      "$bin" convert "$fixture" --out "$out" -q > /dev/null
+    elif [ "${#parted[@]}" -gt 0 ]; then
+      "$bin" convert "$fixture" --out "$out" "${parted[@]}" -q > /dev/null
+    else
+      continue
+    fi
+    while IFS= read -r table; do
+      "$bin" download "$out" --table "$table" --format dexie --to "$out.$table.json" -q
+      pairs+=("$fixture=$out.$table.json")
+    done <<< "$tables"
+  done
+done
+(
+  cd testdata/exporter
+  npm run --silent check-download -- "${pairs[@]}"
+)
+
+step "browser round trip: headless Chromium, Dexie export -> convert -> query -> download -> importInto (npm, apt)"
+# Debian's chromium, installed here when missing (as root, or with password-less sudo).
+if ! command -v chromium > /dev/null; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium
+fi
+(
+  cd testdata/browser
+  npm ci --no-audit --no-fund --loglevel=error
+  node run.mjs --idbsync "$bin" --chromium "$(command -v chromium)"
+)
+
 step "readback: pyarrow and DuckDB read the Parquet output (pip)"
 scripts/python-env.sh
 # `cargo test --workspace` above built target/debug/idbsync (the CLI tests run it); a

@@ -247,24 +247,35 @@ impl Drop for HdfsFile {
     }
 }
 
-/// A file read from HDFS in chunks.
+/// Bytes fetched per read request: each request streams from a DataNode, so few large
+/// requests beat many small ones.
+const READ_CHUNK: usize = 16 << 20;
+
+/// A file read from HDFS in large chunks, served to callers in whatever sizes they ask.
 struct HdfsRead {
     reader: hdfs_native::file::FileReader,
     rt: Arc<Runtime>,
     what: String,
+    chunk: Bytes,
 }
 
 impl Read for HdfsRead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.reader.remaining());
-        if n == 0 {
-            return Ok(0);
+        if self.chunk.is_empty() {
+            let n = READ_CHUNK.min(self.reader.remaining());
+            if n == 0 {
+                return Ok(0);
+            }
+            let rt = self.rt.clone();
+            self.chunk = rt.block_on(self.reader.read(n)).map_err(|e| {
+                let e = io_error(e);
+                io::Error::new(e.kind(), format!("{}: {e}", self.what))
+            })?;
         }
-        let rt = self.rt.clone();
-        rt.block_on(self.reader.read_buf(&mut buf[..n])).map_err(|e| {
-            let e = io_error(e);
-            io::Error::new(e.kind(), format!("{}: {e}", self.what))
-        })
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        self.chunk = self.chunk.slice(n..);
+        Ok(n)
     }
 }
 
@@ -339,7 +350,7 @@ impl Sink for HdfsSink {
 
     fn open(&self, path: &str) -> io::Result<Box<dyn Read + Send>> {
         let reader = self.rt.block_on(self.client.read(&self.full(path))).map_err(|e| self.ctx(path, e))?;
-        Ok(Box::new(HdfsRead { reader, rt: self.rt.clone(), what: self.describe(path) }))
+        Ok(Box::new(HdfsRead { reader, rt: self.rt.clone(), what: self.describe(path), chunk: Bytes::new() }))
     }
 
     fn describe(&self, path: &str) -> String {

@@ -213,7 +213,7 @@ mod tests {
     fn render(format: Format, total: u64) -> String {
         let b = batch();
         let mut out = Vec::new();
-        write(&mut out, format, &b.schema(), &[b.clone()], total).unwrap();
+        write(&mut out, format, &b.schema(), std::slice::from_ref(&b), total).unwrap();
         String::from_utf8(out).unwrap()
     }
 
