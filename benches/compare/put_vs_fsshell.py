@@ -117,7 +117,7 @@ def run(args: argparse.Namespace, idbsync: Path, origin: Path) -> tuple[str, Pat
         if p.is_file():
             warm(p)
     started = dt.datetime.now(dt.timezone.utc)
-    header = machine() + versions(idbsync, origin)
+    header = machine() + [v for v in versions(idbsync, origin) if "duckdb" not in v]
     load_start = load()
     base = Path(tempfile.mkdtemp(prefix="minidfs-", dir=DATA))
     cluster = Cluster(base / "cluster")

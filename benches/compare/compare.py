@@ -1,0 +1,498 @@
+#!/usr/bin/env python3
+"""idbsync convert vs. DuckDB, Polars, pyarrow, json2parquet and Spark: the same
+generated NDJSON file -> zstd Parquet, at several sizes.
+
+Run through benches/compare/compare.sh (builds the release binaries, the venv and
+json2parquet first). Reuses the machinery of infer_vs_duckdb.py: every measurement is
+a fresh child process, wall time around it; here the child is a small launcher that
+gives the run a timeout and reports the CPU (user+sys) and peak RSS of the tool and the
+descendants it waited for; tools alternate run by run; medians are reported. Every output is
+checked with DuckDB against idbsync's: rows and a checksum of a few columns. See
+benches/compare/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+sys.dont_write_bytecode = True  # keep benches/compare free of __pycache__
+from convert_vs_duckdb import ConvertCase, count_lines, parquet_bytes  # noqa: E402  (same directory)
+from infer_vs_duckdb import (  # noqa: E402
+    DATA,
+    DUCKDB_CHILD,
+    RESULTS,
+    ROOT,
+    Run,
+    check_inputs,
+    generate,
+    load,
+    machine,
+    measure,
+    rel,
+    sh,
+    versions,
+    warm,
+    with_snapshot,
+    write_report,
+)
+
+DEFAULT_SIZES = [250_000, 1_000_000, 4_000_000]  # ~100 MB, ~400 MB, ~1.6 GB of NDJSON
+QUICK_SIZES = [250_000]
+DEFAULT_RUNS = 3
+QUICK_RUNS = 2
+EXTRAS_MAX_RECORDS = 1_000_000  # idbsync --threads 1 and the Dexie input: on sizes up to this
+SPARK_DRIVER_MEMORY = "4g"
+DUCKDB_GOAL = 0.5  # idbsync should take at most half of DuckDB's wall time
+JSON2PARQUET = ROOT / "benches" / ".tools" / "bin" / "json2parquet"
+LOAD_WARN = 1.5
+SLOW_SECONDS = 60.0  # a first run longer than this is not repeated on that size (the time budget)
+
+# Every run goes through this small launcher: it gives the run its timeout (the whole
+# process group is killed, the JVM included) and reports the CPU time and peak RSS of the
+# tool and the processes it waited for (RUSAGE_CHILDREN) into a file. They cannot be
+# taken from compare.py's own wait4: Linux starts a child's ru_maxrss at the peak RSS of
+# the process that spawned it, and compare.py grows with its DuckDB checks; the
+# launcher's floor is its own ~10 MiB.
+LAUNCHER = r"""
+import json, os, resource, signal, subprocess, sys
+limit, report, argv = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
+p = subprocess.Popen(argv, start_new_session=True)
+timed_out = False
+try:
+    code = p.wait(timeout=limit)
+except subprocess.TimeoutExpired:
+    timed_out = True
+    os.killpg(p.pid, signal.SIGTERM)
+    try:
+        code = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        code = p.wait()
+try:
+    os.killpg(p.pid, signal.SIGKILL)  # nothing of the run outlives it
+except ProcessLookupError:
+    pass
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(report, "w") as f:
+    json.dump({"rss_kib": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime, "code": code, "timed_out": timed_out}, f)
+sys.exit(124 if timed_out else (code if code >= 0 else 128 - code))
+"""
+
+# The peers' children print `Type: first line of the error` on stderr and exit 3.
+FAIL = r"""
+import sys
+def fail(e, out=sys.stderr):
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    print(f"{type(e).__name__}: {first}", file=out, flush=True)
+    sys.exit(3)
+"""
+POLARS_CHILD = FAIL + r"""
+import polars as pl
+try:
+    pl.read_ndjson(sys.argv[1], infer_schema_length=None).write_parquet(sys.argv[2], compression="zstd")
+except Exception as e:
+    fail(e)
+"""
+PYARROW_CHILD = FAIL + r"""
+import pyarrow.json as pj, pyarrow.parquet as pq
+try:
+    pq.write_table(pj.read_json(sys.argv[1]), sys.argv[2], compression="zstd")
+except Exception as e:
+    fail(e)
+"""
+# Spark in local mode. Its and the JVM's log lines go to a file (argv[4]) so that stderr
+# keeps only the error; the innermost Java cause is the one reported. The JVM is the
+# gateway's child: closing its stdin ends it, and waiting for it puts its CPU time and
+# peak RSS into this process's rusage. SRC "-" = start-up and shut-down only.
+SPARK_CHILD = r"""
+import os, sys
+src, out, mem, log = sys.argv[1:5]
+err = os.fdopen(os.dup(2), "w")
+fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.dup2(fd, 1)
+os.dup2(fd, 2)
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+from pyspark import SparkContext
+from pyspark.sql import SparkSession
+code, spark = 0, None
+try:
+    spark = (SparkSession.builder.master("local[*]").appName("idbsync-compare")
+             .config("spark.driver.memory", mem).config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    if src != "-":
+        spark.read.json(src).write.parquet(out, compression="zstd")
+except Exception as e:
+    msg, je = "", getattr(e, "java_exception", None)
+    try:
+        while je is not None and je.getCause() is not None:
+            je = je.getCause()
+        msg = je.toString() if je is not None else ""
+    except Exception:
+        pass
+    msg = (msg or str(e)).strip().splitlines() or [type(e).__name__]
+    print(f"{type(e).__name__}: {msg[0]}", file=err, flush=True)
+    code = 3
+finally:
+    proc = getattr(SparkContext._gateway, "proc", None)
+    try:
+        spark is not None and spark.stop()
+    except Exception:
+        pass
+    if proc is not None:
+        try:
+            proc.stdin.close()
+            proc.wait(timeout=60)
+        except Exception:
+            proc.kill()
+            proc.wait()
+sys.exit(code)
+"""
+
+
+@dataclass
+class Tool:
+    """One way to convert; `argv(src, out_dir)` writes its Parquet under out_dir."""
+
+    key: str
+    label: str
+    argv: Callable[[Path, Path], list[str]]
+    peer: bool = True  # a peer of idbsync (in the chart and the ratios)
+    extra: bool = False  # idbsync variants: 1 thread, Dexie input
+    dexie: bool = False  # reads the Dexie export of the same records
+
+
+def tools(idbsync: Path, work: Path) -> list[Tool]:
+    py = sys.executable
+
+    def idb(*opts: str) -> Callable[[Path, Path], list[str]]:
+        return lambda src, out: [str(idbsync), "convert", str(src), "--out", str(out), "-q", *opts]
+
+    def duck(sample: str) -> Callable[[Path, Path], list[str]]:
+        return lambda src, out: [py, "-c", DUCKDB_CHILD, str(src), str(out / "out.parquet"), sample]
+
+    def child(script: str) -> Callable[[Path, Path], list[str]]:
+        return lambda src, out: [py, "-c", script, str(src), str(out / "out.parquet")]
+
+    def spark(src: Path, out: Path) -> list[str]:
+        return [py, "-c", SPARK_CHILD, str(src), str(out / "spark"), SPARK_DRIVER_MEMORY, str(work / "spark.log")]
+
+    def j2p(src: Path, out: Path) -> list[str]:
+        return [str(JSON2PARQUET), "-c", "zstd", str(src), str(out / "out.parquet")]
+
+    return [
+        Tool("idbsync", "idbsync convert", idb(), peer=False),
+        Tool("duckdb", "DuckDB `read_json_auto(f)`", duck("default")),
+        Tool("duckdb_full", "DuckDB `read_json_auto(f, sample_size=-1)`", duck("-1")),
+        Tool("polars", "Polars `read_ndjson(infer_schema_length=None)`", child(POLARS_CHILD)),
+        Tool("pyarrow", "pyarrow `json.read_json` + `pq.write_table`", child(PYARROW_CHILD)),
+        Tool("json2parquet", "json2parquet `-c zstd`", j2p),
+        Tool("spark", f"Spark `local[*]`, driver {SPARK_DRIVER_MEMORY}", spark),
+        Tool("idbsync_t1", "idbsync convert `--threads 1`", idb("--threads", "1"), peer=False, extra=True),
+        Tool("idbsync_dexie", "idbsync convert, Dexie export", idb(), peer=False, extra=True, dexie=True),
+    ]
+
+
+def startup_cases(work: Path) -> list[ConvertCase]:
+    """Interpreter, import and JVM start-up alone: included in the peers' wall times."""
+    py = sys.executable
+    spark = [py, "-c", SPARK_CHILD, "-", "-", SPARK_DRIVER_MEMORY, str(work / "spark.log")]
+    pa = "import pyarrow.json, pyarrow.parquet"
+    return [
+        ConvertCase(key, "startup", what, Path("-"), argv, "—", 0)
+        for key, what, argv in [
+            ("start_duckdb", "`python -c 'import duckdb'`", [py, "-c", "import duckdb"]),
+            ("start_polars", "`python -c 'import polars'`", [py, "-c", "import polars"]),
+            ("start_pyarrow", f"`python -c '{pa}'`", [py, "-c", pa]),
+            ("start_spark", f"Spark session start + stop (`local[*]`, driver {SPARK_DRIVER_MEMORY}), no data", spark),
+        ]
+    ]
+
+
+# Which tools' wall times a start-up row is part of (it is left out when they all are).
+STARTUP_OF = {
+    "start_duckdb": {"duckdb", "duckdb_full"},
+    "start_polars": {"polars"},
+    "start_pyarrow": {"pyarrow"},
+    "start_spark": {"spark"},
+}
+
+# Checked columns: name -> SQL over `src` (the output's Parquet files). A column a tool
+# dropped or typed otherwise makes its query fail, recorded as "missing".
+METRICS = {
+    "rows": "SELECT count(*) FROM {src}",
+    "sum(id)": "SELECT sum(id) FROM {src}",
+    "count(customerId)": "SELECT count(customerId) FROM {src}",
+    "distinct shipping.city": "SELECT count(DISTINCT shipping.city) FROM {src}",
+    "sum(total) in cents": "SELECT sum(CAST(round(total * 100) AS BIGINT)) FROM {src}",
+    "items": "SELECT count(*), sum(CAST(round(i.price * 100) AS BIGINT)) FROM (SELECT unnest(items) AS i FROM {src})",
+    "count(giftMessage)": "SELECT count(giftMessage) FROM {src}",
+    "count(lateKey)": "SELECT count(lateKey) FROM {src}",
+}
+
+
+def data_files(out: Path) -> list[Path]:
+    """Parquet files under out, without idbsync's `_rejects/`, `_temporary/` and hidden files."""
+    hidden = ("_", ".")
+    return sorted(p for p in out.rglob("*.parquet") if not any(x.startswith(hidden) for x in p.relative_to(out).parts))
+
+
+def checksum(out: Path, metrics: dict[str, str] = METRICS) -> dict[str, str]:
+    """The METRICS of the output's data files, as text (`missing` where a query fails)."""
+    import duckdb
+
+    files = data_files(out)
+    if not files:
+        return {"rows": "no output"}
+    src = "read_parquet([" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "], union_by_name=true)"
+    con = duckdb.connect()
+    res = {}
+    try:
+        for name, sql in metrics.items():
+            try:
+                row = con.execute(sql.format(src=src)).fetchone()
+                res[name] = " / ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in row)
+            except duckdb.Error:
+                res[name] = "missing"
+    finally:
+        con.close()
+    return res
+
+
+def launch(argv: list[str], timeout: float, work: Path) -> Run:
+    """measure() of argv through LAUNCHER: wall time from measure(), CPU and peak RSS
+    from the launcher's report."""
+    report = work / "rusage.json"
+    report.unlink(missing_ok=True)
+    r = measure([sys.executable, "-I", "-S", "-c", LAUNCHER, f"{timeout:.0f}", str(report), *argv])
+    try:
+        ru = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return r  # the launcher itself failed: measure() saw that
+    r.rss_kib, r.cpu = ru["rss_kib"], ru["cpu"]
+    if ru["timed_out"]:
+        r.ok, r.error = False, f"timed out after {timeout:.0f} s"
+    elif ru["code"] < 0 and (not r.error or r.error.startswith("exit status")):
+        sig = -ru["code"]
+        r.error = f"killed by signal {sig}" + (" (SIGKILL: out of memory?)" if sig == signal.SIGKILL else "")
+    return r
+
+
+def count_rows(out: Path) -> int:
+    return to_int(checksum(out, {"rows": METRICS["rows"]})["rows"])
+
+
+def to_int(cell: str) -> int:
+    try:
+        return int(cell.replace(",", ""))
+    except ValueError:
+        return 0
+
+
+class CompareCase(ConvertCase):
+    """One tool on one size: its runs, and the checksum of its first successful output."""
+
+    def __init__(self, tool: Tool, src: Path, records: int, argv: list[str]):
+        super().__init__(tool.key, tool.key, tool.label, src, argv, f"{records:,}", records)
+        self.t = tool
+        self.metrics: dict[str, str] | None = None
+        self.stopped = ""  # why it is not run (again)
+        self.note = ""  # said in the result column
+
+    def diff(self, ref: dict[str, str] | None) -> list[str]:
+        """What differs from the reference checksum (idbsync's; else the input's line count)."""
+        if self.metrics is None:
+            return []
+        base = ref if ref is not None else {"rows": f"{self.records:,}"}
+        out = [f"{k} {self.metrics.get(k)} vs. {v}" for k, v in base.items() if self.metrics.get(k) != v]
+        bad = sorted({r for r in self.rows if r != self.records})
+        if bad:
+            out.append(f"rows {', '.join(f'{r:,}' for r in bad)} vs. {self.records:,} input lines")
+        return out
+
+
+@dataclass
+class SizeResult:
+    records: int
+    ndjson_bytes: int
+    dexie_bytes: int
+    timeout: float
+    cases: list[CompareCase]
+
+    def case(self, key: str) -> CompareCase | None:
+        return next((c for c in self.cases if c.key == key), None)
+
+    def ref(self) -> dict[str, str] | None:
+        """idbsync's checksum, when its output has the input's row count."""
+        c = self.case("idbsync")
+        if c is None or c.metrics is None or c.diff(None):
+            return None
+        return c.metrics
+
+    def input_bytes(self, c: CompareCase) -> int:
+        return self.dexie_bytes if c.t.dexie else self.ndjson_bytes
+
+
+@dataclass
+class Results:
+    sizes: list[SizeResult]
+    startup: list[ConvertCase]
+    runs: int
+    slow: float
+    command: str
+    header: list[str]
+    started: dt.datetime
+    chart: str
+
+
+def run_size(args, idbsync: Path, gen: Path, records: int, work: Path, first: bool) -> tuple[SizeResult, list]:
+    """Generates (or reuses) the inputs of one size and runs every tool on them."""
+    nd = DATA / f"orders-{records}.ndjson"
+    generate(gen, nd, ["--records", str(records), "--format", "ndjson"])
+    if count_lines(nd) != records:
+        raise SystemExit(f"{rel(nd)} does not have {records:,} lines: delete it and rerun")
+    dexie = DATA / f"orders-dexie-{records}.json"
+    extras = records <= EXTRAS_MAX_RECORDS
+    if extras:
+        generate(gen, dexie, ["--records", str(records), "--format", "dexie"])
+        warm(dexie)
+    warm(nd)
+    out = work / "out"
+    timeout = args.timeout or max(180.0, 0.4 * nd.stat().st_size / 1e6)
+    cases = []
+    for t in tools(idbsync, work):
+        if t.key in args.skip or (t.extra and not extras):
+            continue
+        src = dexie if t.dexie else nd
+        c = CompareCase(t, src, records, t.argv(src, out))
+        c.stopped = args.stopped.get(t.key, "")
+        cases.append(c)
+    starts = [c for c in startup_cases(work) if first and not STARTUP_OF[c.key] <= args.skip]
+    for i in range(args.runs):
+        # Start-up alone is measured once, in the first round of the first size.
+        for c in cases + (starts if i == 0 else []):
+            if getattr(c, "stopped", ""):
+                continue
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            r = launch(c.argv, timeout, work)
+            c.runs.append(r)
+            note = ""
+            if isinstance(c, CompareCase) and r.ok:
+                if c.metrics is None:
+                    c.metrics = checksum(out)
+                    rows = to_int(c.metrics["rows"])
+                else:
+                    rows = count_rows(out)
+                c.rows.append(rows)
+                c.out_bytes.append(parquet_bytes(out))
+                note = f"{rows:,} rows "
+                if i == 0 and args.runs > 1 and r.wall > args.slow:
+                    c.stopped = c.note = f"1 run: it took more than {args.slow:.0f} s (`--slow`), not repeated"
+            elif isinstance(c, CompareCase):
+                # A failure does not change from run to run: it is recorded once. A timeout
+                # or a kill also keeps the tool off the larger sizes.
+                c.stopped = "failed"
+                if r.error.startswith(("timed out", "killed")):
+                    args.stopped[c.key] = f"not run: {r.error} on {records:,} records"
+                if c.key == "spark" and (work / "spark.log").exists():
+                    shutil.copy(work / "spark.log", DATA / f"compare-spark-{records}.log")
+            print(
+                f"{records:>9,} run {i + 1}/{args.runs} {c.key:14} {r.wall:7.2f} s wall {r.cpu:7.2f} s cpu "
+                f"{r.rss_kib / 1024:7.0f} MiB  {'ok' if r.ok else 'FAIL'} {note}{r.error[:120]}",
+                file=sys.stderr,
+            )
+    shutil.rmtree(out, ignore_errors=True)
+    size = SizeResult(records, nd.stat().st_size, dexie.stat().st_size if extras else 0, timeout, cases)
+    return size, starts
+
+
+def tool_versions(idbsync: Path, origin: Path) -> list[str]:
+    py = sys.executable
+    names = "polars, pyarrow, pyspark, matplotlib"
+    mods = f"import {names}; print(*(m.__version__ for m in ({names})))"
+    pl, pa, ps, mpl = (sh([py, "-c", mods]).split() + ["?"] * 4)[:4]
+    try:
+        java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    except (OSError, IndexError):
+        java = "java: ?"
+    return versions(idbsync, origin) + [
+        f"- polars {pl}, pyarrow {pa}, pyspark {ps} on {java.strip()}, matplotlib {mpl} (chart only)",
+        f"- {sh([str(JSON2PARQUET), '--version'])} (`cargo install json2parquet --locked`)",
+    ]
+
+
+def run(args, idbsync: Path, gen: Path, origin: Path) -> tuple[str, Path]:
+    from compare_chart import plot
+    from compare_report import render
+
+    started = dt.datetime.now(dt.timezone.utc)
+    header = machine() + tool_versions(idbsync, origin)
+    load_start = load()
+    if os.getloadavg()[0] > LOAD_WARN:
+        print(f"warning: load average {load_start} at start; the numbers will be noisy", file=sys.stderr)
+    args.stopped = {}
+    work = Path(tempfile.mkdtemp(prefix="compare-out-", dir=DATA))
+    sizes, startup = [], []
+    try:
+        for n, records in enumerate(args.sizes):
+            size, starts = run_size(args, idbsync, gen, records, work, n == 0)
+            sizes.append(size)
+            startup += starts
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    header.append(f"- load average (1/5/15 min) at start: {load_start}; at end: {load()} (other work shares it)")
+    header.append(f"- took {(dt.datetime.now(dt.timezone.utc) - started).total_seconds() / 60:.1f} min in all")
+    stem = f"{started:%Y-%m-%d}-compare{'-quick' if args.quick else ''}"
+    out = args.out or RESULTS / f"{stem}.md"
+    res = Results(sizes, startup, args.runs, args.slow, args.command, header, started, out.with_suffix(".png").name)
+    plot(res, out.with_suffix(".png"))
+    return render(res), out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help=f"{QUICK_SIZES[0]:,} records (~100 MB), {QUICK_RUNS} runs")
+    p.add_argument("--sizes", help="comma-separated record counts (default 250000,1000000,4000000: ~0.1/0.4/1.6 GB)")
+    p.add_argument("--runs", type=int, help=f"runs per tool and size (default {DEFAULT_RUNS}; --quick: {QUICK_RUNS})")
+    p.add_argument("--timeout", type=float, help="seconds per run (default max(180, 0.4 s per MB of input))")
+    p.add_argument(
+        "--slow", type=float, default=SLOW_SECONDS,
+        help=f"a tool whose first run on a size takes longer is not repeated there (default {SLOW_SECONDS:.0f} s)",
+    )
+    p.add_argument("--skip", default="", help="comma-separated tool keys to leave out (e.g. spark,polars)")
+    p.add_argument("--out", type=Path, help="result file (default benches/results/<date>-compare[-quick].md)")
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+    p.add_argument("--idbsync", type=Path, default=target / "idbsync", help="idbsync binary")
+    p.add_argument("--gen", type=Path, default=target / "idbsync-gen", help="idbsync-gen binary")
+    args = p.parse_args()
+    args.command = "benches/compare/compare.sh" + "".join(f" {a}" for a in sys.argv[1:] if not a.startswith(str(ROOT)))
+    default = QUICK_SIZES if args.quick else DEFAULT_SIZES
+    args.sizes = [int(x.replace("_", "")) for x in args.sizes.split(",")] if args.sizes else default
+    args.runs = args.runs or (QUICK_RUNS if args.quick else DEFAULT_RUNS)
+    args.skip = {x.strip() for x in args.skip.split(",") if x.strip()}
+    if args.runs < 1 or min(args.sizes) < 1:
+        p.error("--runs and --sizes must be positive")
+    check_inputs(p, args)
+    if "json2parquet" not in args.skip and not os.access(JSON2PARQUET, os.X_OK):
+        p.error(f"{rel(JSON2PARQUET)} not found: cargo install json2parquet --locked --root benches/.tools")
+    report, path = with_snapshot(
+        args.idbsync, lambda idbsync: run(args, idbsync, args.gen.resolve(), args.idbsync.resolve())
+    )
+    write_report(path, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

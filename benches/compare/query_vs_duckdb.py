@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""SQL previews: `idbsync query` vs. DuckDB (Python) on the same Parquet files.
+
+Run through benches/compare/query-vs-duckdb.sh. The dataset is 1M generated orders
+converted by idbsync (zstd, `--detect-timestamps`). Each measurement is a whole fresh
+process, as a user runs it: `idbsync query ROOT SQL` against
+`python -c "import duckdb; duckdb.sql(SQL over read_parquet(glob)).fetchall()"`. Tools
+alternate run by run; medians are reported. The answers are compared (row counts, and
+for the group-by every value) so that a fast wrong answer does not count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # keep benches/compare free of __pycache__
+from infer_vs_duckdb import (  # noqa: E402  (same directory)
+    DATA,
+    RESULTS,
+    ROOT,
+    Case,
+    check_inputs,
+    fmt_s,
+    generate,
+    load,
+    machine,
+    measure,
+    versions,
+    with_snapshot,
+    write_report,
+)
+
+DEFAULT_RECORDS = 1_000_000
+QUICK_RECORDS = 200_000
+PREVIEW_GOAL = 1.0  # preview no slower than DuckDB
+GROUP_GOAL = 1.2  # group-by within 1.2x of DuckDB
+
+DUCK_CHILD = r"""
+import json, sys
+import duckdb
+glob, sql = sys.argv[1], sys.argv[2]
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+con.execute(f"CREATE VIEW orders AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true)")
+rows = con.execute(sql).fetchall()
+print(json.dumps({"rows": len(rows), "first": [str(v) for v in rows[0]] if rows else []}))
+"""
+
+QUERIES = [
+    ("preview", "a preview: `SELECT * FROM orders LIMIT 20`", "SELECT * FROM orders LIMIT 20", PREVIEW_GOAL),
+    (
+        "groupby",
+        "a group-by: count, sum and average of `total` per `status`",
+        "SELECT status, count(*) AS n, sum(total) AS total, avg(total) AS mean FROM orders GROUP BY status ORDER BY status",
+        GROUP_GOAL,
+    ),
+    (
+        "nested",
+        "a group-by on a nested field: orders per `shipping.city`",
+        "SELECT shipping['city'] AS city, count(*) AS n FROM orders GROUP BY 1 ORDER BY 1",
+        GROUP_GOAL,
+    ),
+]
+
+
+def duck_sql(sql: str) -> str:
+    return sql.replace("shipping['city']", "shipping.city")
+
+
+def dataset(idbsync: Path, gen: Path, records: int) -> Path:
+    src = DATA / f"orders-{records}.ndjson"
+    generate(gen, src, ["--records", str(records), "--format", "ndjson"])
+    out = DATA / f"query-dataset-{records}"
+    if not (out / "orders" / "_SUCCESS").exists():
+        subprocess.run(
+            [str(idbsync), "convert", str(src), "--out", str(out), "--store", "orders", "--mode", "overwrite",
+             "--detect-timestamps", "--quiet"],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+    return out
+
+
+def answer(argv: list[str]) -> str:
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+
+def run(args: argparse.Namespace, idbsync: Path, origin: Path) -> tuple[str, Path]:
+    records = args.records or (QUICK_RECORDS if args.quick else DEFAULT_RECORDS)
+    root = dataset(idbsync, args.gen.resolve(), records)
+    glob = f"{root}/orders/**/*.parquet"
+    started = dt.datetime.now(dt.timezone.utc)
+    header = machine() + versions(idbsync, origin)
+    load_start = load()
+    py = sys.executable
+    cases: list[tuple[str, str, float, Case, Case]] = []
+    for key, what, sql, goal in QUERIES:
+        ours = Case(f"{key}-idbsync", "idbsync", "idbsync query", root, [str(idbsync), "query", str(root), sql])
+        theirs = Case(f"{key}-duckdb", "duckdb", "DuckDB (Python)", root, [py, "-c", DUCK_CHILD, glob, duck_sql(sql)])
+        cases.append((key, what, goal, ours, theirs))
+
+    # The answers first: the same number of rows, and the same group-by values.
+    checks = []
+    for key, _, _, ours, theirs in cases:
+        mine = answer([*ours.argv, "--format", "json", "--limit", "0"])
+        rows = json.loads(mine)
+        duck = json.loads(answer(theirs.argv))
+        ok = len(rows) == duck["rows"]
+        if key != "preview" and rows:
+            ok = ok and [str(v) for v in rows[0].values()][0] == duck["first"][0]
+        checks.append((key, ok, len(rows), duck["rows"]))
+
+    for i in range(args.runs):
+        for _, _, _, ours, theirs in cases:
+            for c in (ours, theirs) if i % 2 == 0 else (theirs, ours):
+                r = measure(c.argv)
+                c.runs.append(r)
+                print(f"run {i + 1}/{args.runs} {c.key:16} {r.wall:6.2f} s wall {r.cpu:6.2f} s cpu "
+                      f"{r.rss_kib / 1024:6.0f} MiB {'ok' if r.ok else 'FAIL ' + r.error}", file=sys.stderr)
+    header.append(f"- load average (1/5/15 min) at start: {load_start}; at end: {load()}")
+    size = sum(p.stat().st_size for p in (root / "orders").rglob("*.parquet"))
+    lines = [
+        f"# SQL previews: idbsync query vs. DuckDB — {started:%Y-%m-%d}",
+        "",
+        f"Generated by `benches/compare/query-vs-duckdb.sh{' --quick' if args.quick else ''}` at {started:%Y-%m-%d %H:%M} UTC.",
+        "",
+        *header,
+        f"- data: {records:,} generated orders converted by idbsync (zstd, `--detect-timestamps`): "
+        f"{size / 1e6:.0f} MB of Parquet, in the page cache",
+        "- each run is a whole fresh process: `idbsync query ROOT SQL` (DataFusion) vs. `python -c` importing duckdb, "
+        "reading the same files with `read_parquet(glob)` and fetching every row",
+        f"- {args.runs} runs per query and tool, alternating; medians",
+        "",
+        "| query | idbsync | DuckDB | idbsync / DuckDB | goal | met? | idbsync peak RSS | DuckDB peak RSS | same answer |",
+        "| --- | ---: | ---: | ---: | ---: | :---: | ---: | ---: | :---: |",
+    ]
+    for (key, what, goal, ours, theirs), (_, ok, n1, n2) in zip(cases, checks):
+        a, b = ours.median_wall(), theirs.median_wall()
+        ratio = a / b if a and b else None
+        met = "yes" if ratio is not None and ratio <= goal else "**no**"
+        lines.append(
+            f"| {what} | {fmt_s(a)} | {fmt_s(b)} | {f'{ratio:.2f}' if ratio else '—'} | ≤ {goal:.1f} | {met} | "
+            f"{ours.max_rss_mib():.0f} MiB | {theirs.max_rss_mib():.0f} MiB | {'yes' if ok else f'**no** ({n1} vs {n2} rows)'} |"
+        )
+    suffix = "-quick" if args.quick else ""
+    return "\n".join(lines) + "\n", RESULTS / f"{started:%Y-%m-%d}-query{suffix}.md"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--records", type=int, help=f"orders (default {DEFAULT_RECORDS:,}; --quick {QUICK_RECORDS:,})")
+    p.add_argument("--quick", action="store_true", help="a small dataset; the result file gets a -quick suffix")
+    p.add_argument("--runs", type=int, default=5, help="runs per query and tool (default 5)")
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+    p.add_argument("--idbsync", type=Path, default=target / "idbsync", help="idbsync binary")
+    p.add_argument("--gen", type=Path, default=target / "idbsync-gen", help="idbsync-gen binary")
+    args = p.parse_args()
+    if args.runs < 1:
+        p.error("--runs must be at least 1")
+    check_inputs(p, args)
+    report, path = with_snapshot(args.idbsync, lambda b: run(args, b, args.idbsync.resolve()))
+    write_report(path, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
