@@ -1059,6 +1059,20 @@ mod tests {
         assert_eq!(parse_iso_ms(b"nonsense"), None);
     }
 
+    /// Regression (bad-input corpus): records that were all `{}` give a schema without
+    /// fields, and finishing their batch panicked (a struct array needs its length given
+    /// when it has no children).
+    #[test]
+    fn records_that_are_all_empty_objects_give_rows_without_columns() {
+        let schema = Arc::new(arrow_schema::Schema::empty());
+        let (batch, rejects) = decode_all(schema, [&b"{}"[..], b" { } ", b"{\"a\":1}"]);
+        assert_eq!((batch.num_rows(), batch.num_columns()), (2, 0));
+        assert_eq!(
+            rejects.iter().map(|r| (r.0, r.1.reason.as_str())).collect::<Vec<_>>(),
+            vec![(2, "field 'a' is not in the schema")]
+        );
+    }
+
     /// Regression (bad-input corpus): a line nested 100,000 levels deep was rejected as
     /// "the record is not an object", and one holding a NUL byte likewise; inference
     /// reports them as too deep and as an unexpected character.

@@ -60,7 +60,8 @@ fuzz_target!(|data: &[u8]| {
             c.to_data().validate_full().expect("valid Arrow data");
         }
         if f & 64 != 0 && batch.num_columns() > 0 {
-            let mut w = parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), None).expect("a Parquet writer");
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), None).expect("a Parquet writer");
             w.write(&batch).expect("the batch writes as Parquet");
             w.close().expect("the Parquet file closes");
         }

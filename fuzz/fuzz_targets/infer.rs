@@ -1,21 +1,35 @@
 //! Full inference over arbitrary bytes: whatever the format (detected or forced) and
-//! options, no panic; the result does not depend on how the input is cut into blocks;
-//! and the schema document reads back as itself.
+//! options, no panic; the schemas, counts and invalid records do not depend on how the
+//! input is cut into blocks; and the schema document reads back as itself.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use schema_infer::{Format, InferOptions, Inferrer, SchemaDoc, UnknownTags};
+use schema_infer::{Format, InferOptions, InferResult, Inferrer, SchemaDoc, UnknownTags};
 
-fn infer(opts: InferOptions, input: &[u8], step: usize) -> Result<String, String> {
+fn infer(opts: InferOptions, input: &[u8], step: usize) -> Result<InferResult, String> {
     let mut inf = Inferrer::new(opts).map_err(|e| e.to_string())?;
     for block in input.chunks(step.max(1)) {
         inf.push(block).map_err(|e| e.to_string())?;
     }
-    inf.finish().map(|r| r.to_json()).map_err(|e| e.to_string())
+    inf.finish().map_err(|e| e.to_string())
+}
+
+/// The result without the wording and offset of each invalid record's problem: where
+/// a record is first found broken may depend on what the walker knew of its fields.
+fn comparable(r: &InferResult) -> InferResult {
+    let mut r = r.clone();
+    for st in &mut r.stores {
+        for i in &mut st.issues {
+            i.reason.clear();
+            i.path.clear();
+            i.offset = 0;
+        }
+    }
+    r
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [f, input @ ..] = data else { return };
+    let [f, k, input @ ..] = data else { return };
     let format = match f % 8 {
         1 => Some(Format::Dexie),
         2 => Some(Format::Stores),
@@ -32,14 +46,15 @@ fuzz_target!(|data: &[u8]| {
         .with_map_threshold(if f & 32 != 0 { 3 } else { 200 })
         .with_piece_bytes(1 + (*f as usize >> 6) * 5);
     let whole = infer(opts.clone(), input, input.len());
-    let chunked = infer(opts, input, 1 + (*f as usize * 7) % 61);
+    let chunked = infer(opts, input, 1 + *k as usize * 13);
     match (&whole, &chunked) {
-        (Ok(a), Ok(b)) => assert_eq!(a, b, "the schema depends on the blocks"),
+        (Ok(a), Ok(b)) => assert_eq!(comparable(a), comparable(b), "the result depends on the blocks"),
         (Err(_), Err(_)) => {}
         _ => panic!("whole: {whole:?}\nchunked: {chunked:?}"),
     }
-    if let Ok(doc) = whole {
-        let back = SchemaDoc::from_json(&doc).unwrap_or_else(|e| panic!("the schema document does not read back: {e}"));
-        assert_eq!(back.to_json(), doc);
+    if let Ok(r) = whole {
+        let back = SchemaDoc::from_json(&r.to_json())
+            .unwrap_or_else(|e| panic!("the schema document does not read back: {e}"));
+        assert_eq!(back, r);
     }
 });

@@ -54,12 +54,9 @@ fuzz_target!(|data: &[u8]| {
     for unknown in [UnknownTags::Error, UnknownTags::Json] {
         let opts = InferOptions::new().with_threads(1).with_unknown_tags(unknown);
         let mut inf = Inferrer::new(opts).expect("a thread pool");
+        // (The bytes may close the row and open others: any outcome but a panic is fine.)
         if inf.push(&doc).is_ok() {
-            if let Ok(r) = inf.finish() {
-                for st in &r.stores {
-                    assert!(st.rows + st.invalid <= 2, "{}: {} rows, {} invalid", st.name, st.rows, st.invalid);
-                }
-            }
+            let _ = inf.finish();
         }
     }
 });

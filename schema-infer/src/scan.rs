@@ -210,7 +210,9 @@ impl<'a> Cx<'a> {
             Some(b'{') => {
                 let p = self.pos(at);
                 match node.enter_object(None, p) {
-                    ObjTarget::Skip => Ok(json::skip_value(rec, at)?),
+                    // Already JSON text: checked, not walked (its validity must not depend
+                    // on what the records before it made of this node).
+                    ObjTarget::Skip => Ok(json::validate_nested(rec, at, depth)?),
                     ObjTarget::Struct(s) => self.members(at, Sink::Struct(s), t, depth, skip_types),
                     ObjTarget::Map(v) => self.members(at, Sink::Map(v), t, depth, skip_types),
                 }
@@ -219,7 +221,7 @@ impl<'a> Cx<'a> {
                 let p = self.pos(at);
                 match node.enter_list(None, p) {
                     Some(elem) => self.elements(at, elem, t, depth),
-                    None => Ok(json::skip_value(rec, at)?),
+                    None => Ok(json::validate_nested(rec, at, depth)?),
                 }
             }
             Some(b'"') => {
@@ -366,9 +368,10 @@ impl<'a> Cx<'a> {
     }
 
     #[inline(never)]
-    fn json_value(&mut self, at: usize, node: &mut Node, c: u8) -> Result<usize, RecErr> {
+    fn json_value(&mut self, at: usize, node: &mut Node, c: u8, depth: usize) -> Result<usize, RecErr> {
+        let end = json::validate_nested(self.rec, at, depth)?;
         node.leaf(Leaf::Json, None, c, self.pos(at));
-        Ok(json::skip_value(self.rec, at)?)
+        Ok(end)
     }
 
     #[inline(never)]
@@ -377,14 +380,14 @@ impl<'a> Cx<'a> {
         let chain = trie.chain(tn);
         if chain.len() != 1 {
             // A chain of replacements: kept whole as JSON (with its encapsulation).
-            return self.json_value(at, node, class::OBJECT);
+            return self.json_value(at, node, class::OBJECT, depth);
         }
         let tag = match &chain[0] {
             TagRef::Known(t) => *t,
             TagRef::Ref => return self.reference(at, node, depth),
             TagRef::Unknown(name) => {
                 if self.opts.unknown_as_json {
-                    return self.json_value(at, node, class::OBJECT);
+                    return self.json_value(at, node, class::OBJECT, depth);
                 }
                 return Err(RecErr::UnknownTag { at, name: name.clone() });
             }
@@ -492,22 +495,22 @@ impl<'a> Cx<'a> {
                 expect(b == b'[', "an array")?;
                 match node.enter_list(Some(tag), p) {
                     Some(elem) => self.elements(at, elem, Some(tn), depth),
-                    None => skip(at),
+                    None => Ok(json::validate_nested(rec, at, depth)?),
                 }
             }
             Tag::Map => {
                 expect(b == b'[', "an array of [key, value] pairs")?;
                 match node.enter_map(p) {
                     Some((k, v)) => self.map_entries(at, k, v, tn, depth),
-                    None => skip(at),
+                    None => Ok(json::validate_nested(rec, at, depth)?),
                 }
             }
             Tag::ArrayNonindexKeys => match b {
                 b'[' => match node.enter_list(None, p) {
                     Some(elem) => self.elements(at, elem, Some(tn), depth),
-                    None => skip(at),
+                    None => Ok(json::validate_nested(rec, at, depth)?),
                 },
-                _ => self.json_value(at, node, c),
+                _ => self.json_value(at, node, c, depth),
             },
         }
     }
@@ -660,6 +663,55 @@ mod tests {
         assert_eq!(bigint_width(&[b'9'; 39]), Some(BigWidth::Text));
         assert_eq!(bigint_width(b"12a"), None);
         assert_eq!(bigint_width(b""), None);
+    }
+
+    /// Regression (found by the `infer` fuzz target): once a field had become JSON text,
+    /// its later values were only skipped, so `{"a": tru}` counted as a valid record or
+    /// not depending on which records had been merged into the same lattice before it
+    /// (that is, on where the input's blocks ended).
+    #[test]
+    fn a_records_validity_does_not_depend_on_the_records_before_it() {
+        use crate::{InferOptions, Inferrer};
+        let input = b"1\n{\"a\":1}\n{\"a\":tru}\n[1,]\n{\"a\":[1,{\"b\":nul}]}\n";
+        for step in [input.len(), 1] {
+            let mut inf = Inferrer::new(InferOptions::new().with_threads(1)).unwrap();
+            for c in input.chunks(step) {
+                inf.push(c).unwrap();
+            }
+            let r = inf.finish().unwrap();
+            let st = &r.stores[0];
+            let bad: Vec<(u64, &str)> = st.issues.iter().map(|i| (i.record, i.reason.as_str())).collect();
+            assert_eq!((st.rows, st.invalid), (2, 3), "step {step}: {bad:?}");
+            assert_eq!(bad.iter().map(|b| b.0).collect::<Vec<_>>(), vec![2, 3, 4], "step {step}");
+        }
+    }
+
+    /// Regression (bad-input corpus): a record nested 200 levels deep became a column
+    /// nested 200 levels deep, and writing it overflowed the Parquet writer's stack.
+    /// Containers below 16 levels are JSON text now.
+    #[test]
+    fn containers_deeper_than_the_nesting_limit_become_json_text() {
+        use crate::json::MAX_NESTING;
+        use crate::{InferOptions, Inferrer, EXTENSION_NAME, JSON_EXTENSION};
+        use arrow_schema::DataType;
+        let d = 300;
+        let input = format!("{{\"d\":{}1{}}}\n", "{\"a\":".repeat(d), "}".repeat(d));
+        let mut inf = Inferrer::new(InferOptions::new().with_threads(1)).unwrap();
+        inf.push(input.as_bytes()).unwrap();
+        let r = inf.finish().unwrap();
+        assert_eq!((r.stores[0].rows, r.stores[0].invalid), (1, 0));
+        let mut f = r.stores[0].schema.field_with_name("d").unwrap().clone();
+        let mut levels = 0;
+        while let DataType::Struct(fields) = f.data_type() {
+            levels += 1;
+            f = fields[0].as_ref().clone();
+        }
+        // `d` is at depth 1: structs down to MAX_NESTING, then the rest as JSON text.
+        assert_eq!(levels, MAX_NESTING);
+        assert_eq!(
+            (f.data_type(), f.metadata().get(EXTENSION_NAME).map(String::as_str)),
+            (&DataType::Utf8, Some(JSON_EXTENSION))
+        );
     }
 
     #[test]

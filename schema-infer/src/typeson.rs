@@ -565,6 +565,23 @@ mod tests {
         assert_eq!(analyze_root(nested_only, 0, &mut t, &fw).unwrap(), RootForm::Plain);
     }
 
+    /// Regression (bad-input corpus): a `$types` keypath of 100,000 segments made a trie
+    /// as deep, which `for_each_below` walks recursively. No record can be that deep, so
+    /// such a keypath names nothing and is left out.
+    #[test]
+    fn a_keypath_deeper_than_any_record_is_left_out() {
+        let deep = vec!["a"; 100_000].join(".");
+        let t = trie_of(&format!(r#"{{"{deep}":"date","b":"date"}}"#));
+        let mut seen = Vec::new();
+        t.for_each_below(ROOT, &mut |p, _| seen.push(p.to_owned()));
+        assert_eq!(seen, vec!["b"]);
+        let ok = vec!["a"; 500].join(".");
+        let t = trie_of(&format!(r#"{{"{ok}":"date"}}"#));
+        let mut seen = Vec::new();
+        t.for_each_below(ROOT, &mut |p, _| seen.push(p.to_owned()));
+        assert_eq!(seen, vec![ok]);
+    }
+
     #[test]
     fn component_escaping_round_trips() {
         for s in ["", "a.b", "c~d", "''", "~1", "plain"] {
