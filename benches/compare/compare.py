@@ -4,9 +4,9 @@ generated NDJSON file -> zstd Parquet, at several sizes.
 
 Run through benches/compare/compare.sh (builds the release binaries, the venv and
 json2parquet first). Reuses the machinery of infer_vs_duckdb.py: every measurement is
-a fresh child process, wall time around it; here the child is a small launcher that
-gives the run a timeout and reports the CPU (user+sys) and peak RSS of the tool and the
-descendants it waited for; tools alternate run by run; medians are reported. Every output is
+a fresh process under a small launcher (`measure`) that gives the run a timeout and
+reports its wall time, CPU (user+sys) and peak RSS with those of the descendants it
+waited for; tools alternate run by run; medians are reported. Every output is
 checked with DuckDB against idbsync's: rows and a checksum of a few columns. See
 benches/compare/README.md.
 """
@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +31,6 @@ from infer_vs_duckdb import (  # noqa: E402
     DUCKDB_CHILD,
     RESULTS,
     ROOT,
-    Run,
     check_inputs,
     generate,
     load,
@@ -56,38 +53,14 @@ SPARK_DRIVER_MEMORY = "4g"
 DUCKDB_GOAL = 0.5  # idbsync should take at most half of DuckDB's wall time
 JSON2PARQUET = ROOT / "benches" / ".tools" / "bin" / "json2parquet"
 LOAD_WARN = 1.5
-SLOW_SECONDS = 60.0  # a first run longer than this is not repeated on that size (the time budget)
-
-# Every run goes through this small launcher: it gives the run its timeout (the whole
-# process group is killed, the JVM included) and reports the CPU time and peak RSS of the
-# tool and the processes it waited for (RUSAGE_CHILDREN) into a file. They cannot be
-# taken from compare.py's own wait4: Linux starts a child's ru_maxrss at the peak RSS of
-# the process that spawned it, and compare.py grows with its DuckDB checks; the
-# launcher's floor is its own ~10 MiB.
-LAUNCHER = r"""
-import json, os, resource, signal, subprocess, sys
-limit, report, argv = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
-p = subprocess.Popen(argv, start_new_session=True)
-timed_out = False
-try:
-    code = p.wait(timeout=limit)
-except subprocess.TimeoutExpired:
-    timed_out = True
-    os.killpg(p.pid, signal.SIGTERM)
-    try:
-        code = p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        code = p.wait()
-try:
-    os.killpg(p.pid, signal.SIGKILL)  # nothing of the run outlives it
-except ProcessLookupError:
-    pass
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-with open(report, "w") as f:
-    json.dump({"rss_kib": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime, "code": code, "timed_out": timed_out}, f)
-sys.exit(124 if timed_out else (code if code >= 0 else 128 - code))
-"""
+SLOW_SECONDS = 45.0  # a first run longer than this is not repeated on that size (the time budget)
+# The SQL-preview and HDFS-upload comparisons that follow the conversions: records of
+# their datasets (default, --quick; never more than the largest size) and runs per tool
+# at most.
+QUERY_RECORDS = (1_000_000, 250_000)
+PUT_RECORDS = (1_000_000, 250_000)
+PUT_RUNS = 2
+MINIDFS_CLASSPATH = ROOT / "testdata" / "minidfs" / "java" / "target" / "classpath.txt"
 
 # The peers' children print `Type: first line of the error` on stderr and exit 3.
 FAIL = r"""
@@ -270,25 +243,6 @@ def checksum(out: Path, metrics: dict[str, str] = METRICS) -> dict[str, str]:
     return res
 
 
-def launch(argv: list[str], timeout: float, work: Path) -> Run:
-    """measure() of argv through LAUNCHER: wall time from measure(), CPU and peak RSS
-    from the launcher's report."""
-    report = work / "rusage.json"
-    report.unlink(missing_ok=True)
-    r = measure([sys.executable, "-I", "-S", "-c", LAUNCHER, f"{timeout:.0f}", str(report), *argv])
-    try:
-        ru = json.loads(report.read_text())
-    except (OSError, ValueError):
-        return r  # the launcher itself failed: measure() saw that
-    r.rss_kib, r.cpu = ru["rss_kib"], ru["cpu"]
-    if ru["timed_out"]:
-        r.ok, r.error = False, f"timed out after {timeout:.0f} s"
-    elif ru["code"] < 0 and (not r.error or r.error.startswith("exit status")):
-        sig = -ru["code"]
-        r.error = f"killed by signal {sig}" + (" (SIGKILL: out of memory?)" if sig == signal.SIGKILL else "")
-    return r
-
-
 def count_rows(out: Path) -> int:
     return to_int(checksum(out, {"rows": METRICS["rows"]})["rows"])
 
@@ -354,6 +308,7 @@ class Results:
     header: list[str]
     started: dt.datetime
     chart: str
+    sections: list[list[str]]  # the query and upload comparisons' own sections
 
 
 def run_size(args, idbsync: Path, gen: Path, records: int, work: Path, first: bool) -> tuple[SizeResult, list]:
@@ -386,7 +341,7 @@ def run_size(args, idbsync: Path, gen: Path, records: int, work: Path, first: bo
                 continue
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
-            r = launch(c.argv, timeout, work)
+            r = measure(c.argv, timeout=timeout)
             c.runs.append(r)
             note = ""
             if isinstance(c, CompareCase) and r.ok:
@@ -452,11 +407,30 @@ def run(args, idbsync: Path, gen: Path, origin: Path) -> tuple[str, Path]:
             startup += starts
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    sections = []
+    which = 1 if args.quick else 0
+    if "query" not in args.skip:
+        import query_vs_duckdb
+
+        records = min(QUERY_RECORDS[which], max(args.sizes))
+        sections.append(query_vs_duckdb.section(records, args.runs, idbsync, gen))
+    if "put" not in args.skip:
+        if shutil.which("java") and MINIDFS_CLASSPATH.exists():
+            import put_vs_fsshell
+
+            records = min(PUT_RECORDS[which], max(args.sizes))
+            sections.append(put_vs_fsshell.section(records, min(args.runs, PUT_RUNS), idbsync, gen))
+        else:
+            sections.append(["## Upload into HDFS: idbsync put vs. Hadoop FsShell -put", "",
+                             "Not measured: no `java` on PATH or the test HDFS launcher is not built "
+                             "(`scripts/minidfs.sh build`)."])
     header.append(f"- load average (1/5/15 min) at start: {load_start}; at end: {load()} (other work shares it)")
     header.append(f"- took {(dt.datetime.now(dt.timezone.utc) - started).total_seconds() / 60:.1f} min in all")
     stem = f"{started:%Y-%m-%d}-compare{'-quick' if args.quick else ''}"
     out = args.out or RESULTS / f"{stem}.md"
-    res = Results(sizes, startup, args.runs, args.slow, args.command, header, started, out.with_suffix(".png").name)
+    res = Results(
+        sizes, startup, args.runs, args.slow, args.command, header, started, out.with_suffix(".png").name, sections
+    )
     plot(res, out.with_suffix(".png"))
     return render(res), out
 
@@ -471,7 +445,10 @@ def main() -> int:
         "--slow", type=float, default=SLOW_SECONDS,
         help=f"a tool whose first run on a size takes longer is not repeated there (default {SLOW_SECONDS:.0f} s)",
     )
-    p.add_argument("--skip", default="", help="comma-separated tool keys to leave out (e.g. spark,polars)")
+    p.add_argument(
+        "--skip", default="",
+        help="comma-separated tool keys to leave out (e.g. spark,polars), and `query`/`put` for those comparisons",
+    )
     p.add_argument("--out", type=Path, help="result file (default benches/results/<date>-compare[-quick].md)")
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
     p.add_argument("--idbsync", type=Path, default=target / "idbsync", help="idbsync binary")

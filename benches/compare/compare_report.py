@@ -1,9 +1,9 @@
 """The Markdown report of compare.py.
 
 `render` writes the head (command, machine, versions, method), the chart, then every
-function of SECTIONS in order; each takes the Results and returns Markdown lines. A
-further comparison (SQL preview and group-by against DuckDB, HDFS upload against
-FsShell, ...) adds its table as one more function in SECTIONS.
+function of SECTIONS in order; each takes the Results and returns Markdown lines. The
+SQL-preview comparison with DuckDB (query_vs_duckdb.section) and the HDFS-upload one
+with FsShell (put_vs_fsshell.section) render their own sections, placed by `embedded`.
 """
 
 from __future__ import annotations
@@ -194,7 +194,15 @@ def startup(res) -> list[str]:
     return lines
 
 
-SECTIONS: list[Callable] = [conversion_table, ratio_table, verdict, variants, startup]
+def embedded(res) -> list[str]:
+    """The SQL-preview and HDFS-upload comparisons, each already rendered."""
+    lines: list[str] = []
+    for part in res.sections:
+        lines += (part + [""]) if part else []
+    return lines[:-1]
+
+
+SECTIONS: list[Callable] = [conversion_table, ratio_table, verdict, variants, embedded, startup]
 
 
 def render(res) -> str:

@@ -3,8 +3,8 @@
 
 Run through benches/compare/convert-vs-duckdb.sh (builds the release binaries and
 the venv first). Reuses the machinery of infer_vs_duckdb.py: every measurement is a
-fresh child process, wall time around the child, CPU (user+sys) and peak RSS from
-os.wait4's rusage of that child, tools alternating run by run, medians reported.
+fresh process under a small launcher (`measure`), which reports its wall time, CPU
+(user+sys) and peak RSS; tools alternate run by run, medians reported.
 Every output is counted back with DuckDB and checked against the input's record
 count. See benches/compare/README.md.
 """
@@ -228,7 +228,8 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
             else "."
         ),
         f"- {args.runs} runs per row, tools alternating run by run; median wall and median CPU (user+sys of the "
-        "child, from `wait4`) over the successful runs; peak RSS = max `ru_maxrss` over all runs.",
+        "command and its children, through a small launcher) over the successful runs; peak RSS = max `ru_maxrss` "
+        "over all runs.",
         "- `idbsync convert FILE --out DIR -q` (all cores; infers the schema over the whole input, then converts: "
         "zstd level 3, 122,880-row groups) into a fresh DIR every run, deleted after. DuckDB: "
         "`COPY (SELECT * FROM read_json_auto(FILE[, sample_size=-1])) TO out.parquet (FORMAT parquet, "

@@ -3,7 +3,7 @@
 
 Run through benches/compare/infer-vs-duckdb.sh (builds the release binaries and the
 venv first). Every measurement is a fresh child process; wall time is taken around
-the child, CPU (user+sys) and peak RSS come from os.wait4's rusage of that child.
+the child, CPU (user+sys) and peak RSS come from its rusage (see `measure`).
 Tools alternate run by run so that machine noise hits all of them alike; medians
 are reported. See benches/compare/README.md.
 """
@@ -110,28 +110,78 @@ class Case:
         return f"{n}/{len(self.runs)} failed: " + " / ".join(errs)
 
 
-def measure(argv: list[str], cwd: Path | None = None) -> Run:
-    """Runs argv as a child; wall around it, CPU and peak RSS from its own rusage."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+# Every measured command runs under this small launcher (`python -I -S`), which times it
+# and reports its CPU and peak RSS from RUSAGE_CHILDREN. Measuring the command as a
+# direct child of the harness would not do: Linux carries the forking process's RSS
+# high-water mark into the child's `ru_maxrss`, so a harness that has loaded DuckDB
+# would inflate every tool's peak. The launcher gives the run a timeout (whole process
+# group) and leaves nothing of it running.
+LAUNCHER = r"""
+import json, os, resource, signal, subprocess, sys, time
+limit, report, argv = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
+t0 = time.perf_counter()
+p = subprocess.Popen(argv, start_new_session=True)
+timed_out = False
+try:
+    code = p.wait(timeout=limit)
+except subprocess.TimeoutExpired:
+    timed_out = True
+    os.killpg(p.pid, signal.SIGTERM)
+    try:
+        code = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        code = p.wait()
+wall = time.perf_counter() - t0
+try:
+    os.killpg(p.pid, signal.SIGKILL)  # nothing of the run outlives it
+except ProcessLookupError:
+    pass
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(report, "w") as f:
+    json.dump({"wall": wall, "rss_kib": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime, "code": code,
+               "timed_out": timed_out}, f)
+sys.exit(124 if timed_out else (code if code >= 0 else 128 - code))
+"""
+
+
+def measure(argv: list[str], cwd: Path | None = None, timeout: float = 3600.0) -> Run:
+    """Runs argv as a fresh process under LAUNCHER: its wall time, CPU (user+sys) and
+    peak RSS, its first stderr line when it fails, and a timeout."""
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        report = Path(tmp) / "rusage.json"
+        launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, f"{timeout:.0f}", str(report), *argv]
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd)
-        _, status, ru = os.wait4(proc.pid, 0)
+        proc = subprocess.run(launcher, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd)
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
-    run = Run(wall=wall, cpu=ru.ru_utime + ru.ru_stime, rss_kib=ru.ru_maxrss, ok=proc.returncode == 0)
-    if not run.ok:
-        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-        msg = lines[0] if lines else f"exit status {proc.returncode}"
-        run.error = (msg[:237] + "...") if len(msg) > 240 else msg
+        try:
+            ru = json.loads(report.read_text())
+        except (OSError, ValueError):
+            ru = None  # the launcher itself failed: its exit status and stderr say why
+    if ru is None:
+        run = Run(wall=wall, cpu=0.0, rss_kib=0, ok=False)
+        code = proc.returncode
     else:
+        run = Run(wall=ru["wall"], cpu=ru["cpu"], rss_kib=ru["rss_kib"], ok=ru["code"] == 0 and not ru["timed_out"])
+        code = ru["code"]
+    if run.ok:
         for line in reversed(stdout.splitlines()):
             if line.startswith("{") and "copy_s" in line:
                 run.inner = json.loads(line)["copy_s"]
                 break
+    elif ru is not None and ru["timed_out"]:
+        run.error = f"timed out after {timeout:.0f} s"
+    else:
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+        msg = lines[0] if lines else f"exit status {code}"
+        if code < 0 and not lines:
+            sig = -code
+            msg = f"killed by signal {sig}" + (" (SIGKILL: out of memory?)" if sig == 9 else "")
+        run.error = (msg[:237] + "...") if len(msg) > 240 else msg
     return run
 
 
@@ -303,7 +353,8 @@ def compare(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) ->
         f"({size[full] / 1e6:.0f} MB, {records:,} lines); `{rel(part)}` = its first {part_lines:,} lines "
         f"({size[part] / 1e6:.0f} MB). Both in the page cache.",
         f"- {args.runs} runs per row, tools alternating run by run; median wall and median CPU (user+sys of the "
-        "child, from `wait4`) over the successful runs; peak RSS = max `ru_maxrss` over all runs.",
+        "command and its children, through a small launcher) over the successful runs; peak RSS = max `ru_maxrss` "
+        "over all runs.",
         "- DuckDB rows run in a fresh `python -c` child (wall and RSS include the interpreter; "
         "\"COPY\" is the in-process time of the statement alone). idbsync output goes to /dev/null.",
         "",
