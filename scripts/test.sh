@@ -88,3 +88,10 @@ test -x "${CARGO_TARGET_DIR:-target}/debug/idbsync" || cargo build -p idbsync
 # pytest exits 5 when it collects no test: that fails this step too (set -e).
 IDBSYNC_BIN="${CARGO_TARGET_DIR:-target}/debug/idbsync" PYTHONDONTWRITEBYTECODE=1 \
   .venv/bin/python -m pytest -q tests/python
+
+step "fuzzing: each fuzz target for ${FUZZ_SECONDS:-40} s (cargo-fuzz on the pinned nightly)"
+# scripts/fuzz.sh installs the pinned nightly (rustup) and cargo-fuzz when missing, builds
+# into $CARGO_TARGET_DIR/fuzz when that is set, starts from the committed seeds in
+# fuzz/corpus/ and keeps what it finds in this run's temp dir. A crash fails the step and
+# prints the reproducer's path (kept in fuzz/artifacts/) and the command that replays it.
+FUZZ_WORK="$work/fuzz" scripts/fuzz.sh "${FUZZ_SECONDS:-40}"

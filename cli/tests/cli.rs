@@ -735,13 +735,15 @@ fn malformed_record_offsets_count_from_the_start_of_a_gzip_or_stdin_input() {
         let run = idbsync(dir.path(), &["infer", path, "--store", "bad", "--json"], stdin).success();
         let doc = run.json();
         assert_eq!(store_rows(&doc), [("bad".to_string(), 2, 1)], "{path}");
-        // `}` at byte 16 + 8 = 24 where a value was expected.
+        // `}` at byte 16 + 8 = 24 where a value was expected. (`a` is a list here after
+        // two integers, so its value is checked as JSON text: the same record, byte and
+        // field whatever the records before it were.)
         assert_eq!(store(&doc, "bad")["issues"][0]["record"], 2, "{path}");
         assert_eq!(store(&doc, "bad")["issues"][0]["offset"], 24, "{path}");
         assert_eq!(
             run.stderr,
             "idbsync: warning: store 'bad': 1 invalid record(s) (not counted in the schema's rows)\n  record 2 \
-             (byte 24), field 'a.1': unbalanced bracket\n",
+             (byte 24), field 'a.1': unexpected character\n",
             "{path}"
         );
     }

@@ -82,7 +82,7 @@ impl Decoder {
         for f in schema.fields() {
             match f.name().as_str() {
                 KEY_COLUMN => key = Some(Col::new(f)),
-                NULLS_COLUMN => side = Some(Col::new(f)),
+                NULLS_COLUMN if is_side_column(f) => side = Some(Col::new(f)),
                 _ => fields.push(f.clone()),
             }
         }
@@ -205,7 +205,7 @@ impl Decoder {
         for f in self.schema.fields() {
             match f.name().as_str() {
                 KEY_COLUMN => columns.push(self.key.as_mut().expect("key column").finish()),
-                NULLS_COLUMN => columns.push(self.side.as_mut().expect("side column").finish()),
+                NULLS_COLUMN if is_side_column(f) => columns.push(self.side.as_mut().expect("side column").finish()),
                 _ => columns.push(root_cols.pop().expect("root column")),
             }
         }
@@ -213,6 +213,15 @@ impl Decoder {
         RecordBatch::try_new_with_options(self.schema.clone(), columns, &opts)
             .expect("decoded columns match the schema")
     }
+}
+
+/// Whether `f` is the side column of "no value" kinds, a `Map<Utf8, Utf8>` (a field of
+/// that name and another type, e.g. pinned by a schema document, is an ordinary one).
+fn is_side_column(f: &Field) -> bool {
+    use arrow_schema::DataType;
+    let DataType::Map(entries, _) = f.data_type() else { return false };
+    let DataType::Struct(kv) = entries.data_type() else { return false };
+    kv.len() == 2 && kv.iter().all(|c| c.data_type() == &DataType::Utf8)
 }
 
 impl W {
@@ -1135,5 +1144,50 @@ mod tests {
         assert_eq!((x.len(), x.value(0), x.value(1)), (2, 1, 5));
         let l = batch.column(3).as_list::<i32>();
         assert_eq!((l.value_length(0), l.value_length(1), l.values().len()), (1, 0, 1));
+    }
+
+    /// Regression (decode fuzz target, crash-5597666c): a record field named
+    /// `__idb_nulls` beside fields with several kinds of "no value" gave a schema with
+    /// two `__idb_nulls` columns, and finishing the batch panicked ("all columns in a
+    /// record batch must have the specified row count"). Inference now keeps such records
+    /// in the value column; every record decodes, with the field and the side column.
+    #[test]
+    fn a_record_field_named_like_the_side_column_decodes() {
+        use arrow::array::AsArray;
+        use arrow::datatypes::Int64Type;
+        let text = b"{\"__idb_nulls\":-7,\"opt\":null}\n{\"__idb_nulls\":2}\n";
+        let mut inf = schema_infer::Inferrer::new(schema_infer::InferOptions::new().with_threads(1)).unwrap();
+        inf.push(text).unwrap();
+        let schema = inf.finish().unwrap().stores[0].schema.clone();
+        let (batch, rejects) = decode_all(schema, text.split(|&b| b == b'\n').filter(|l| !l.is_empty()));
+        assert!(rejects.is_empty(), "{rejects:?}");
+        assert_eq!((batch.num_rows(), batch.num_columns()), (2, 2));
+        let value = batch.column(0).as_struct();
+        let user = value.column_by_name(NULLS_COLUMN).unwrap().as_primitive::<Int64Type>();
+        assert_eq!(user.values().to_vec(), vec![-7, 2]);
+        let side = batch.column(1).as_map();
+        // `opt` is null in row 0 (the column's default kind) and absent in row 1.
+        assert_eq!((side.value_length(0), side.value_length(1)), (0, 1));
+        assert_eq!(
+            (side.keys().as_string::<i32>().value(0), side.values().as_string::<i32>().value(0)),
+            ("opt", "absent")
+        );
+    }
+
+    /// A schema whose `__idb_nulls` field is not the side map (e.g. pinned by a schema
+    /// document) treats it as an ordinary field instead of panicking.
+    #[test]
+    fn an_idb_nulls_field_that_is_not_a_map_is_an_ordinary_column() {
+        use arrow::array::{Array, AsArray};
+        use arrow::datatypes::Int64Type;
+        use arrow_schema::{DataType, Schema};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new(NULLS_COLUMN, DataType::Int64, true),
+        ]));
+        let (batch, rejects) = decode_all(schema, [&br#"{"id":1,"__idb_nulls":5}"#[..], br#"{"id":2}"#]);
+        assert!(rejects.is_empty(), "{rejects:?}");
+        let col = batch.column(1).as_primitive::<Int64Type>();
+        assert_eq!((col.value(0), col.is_null(1)), (5, true));
     }
 }

@@ -193,20 +193,36 @@ impl Partial {
 /// ```
 pub struct Inferrer {
     opts: InferOptions,
-    pool: rayon::ThreadPool,
+    /// `None` for one thread: the records are then inferred on the calling thread.
+    pool: Option<rayon::ThreadPool>,
     splitter: Option<Splitter>,
     /// The first bytes, kept until the format is known.
     head: Vec<u8>,
+    /// The length `head` must reach before detection reads it again.
+    detect_at: usize,
     carry: Carry,
     acc: Vec<StoreAcc>,
     bytes: u64,
 }
 
 impl Inferrer {
-    /// A new inferrer with its own worker pool.
+    /// A new inferrer with its own worker pool (none with one thread: starting and
+    /// handing work to a pool would cost more than small inputs take to infer).
     pub fn new(opts: InferOptions) -> Result<Inferrer> {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build()?;
-        Ok(Inferrer { opts, pool, splitter: None, head: Vec::new(), carry: Carry::new(), acc: Vec::new(), bytes: 0 })
+        let pool = match opts.threads {
+            1 => None,
+            n => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build()?),
+        };
+        Ok(Inferrer {
+            opts,
+            pool,
+            splitter: None,
+            head: Vec::new(),
+            detect_at: 3,
+            carry: Carry::new(),
+            acc: Vec::new(),
+            bytes: 0,
+        })
     }
 
     /// The format in use, once known.
@@ -262,7 +278,7 @@ impl Inferrer {
 
     /// Skips a BOM and detects the format once enough of the input is here.
     fn start(&mut self, eof: bool) -> Result<()> {
-        if self.head.len() < 3 && !eof {
+        if self.head.len() < self.detect_at && !eof {
             return Ok(());
         }
         let bom = if self.head.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
@@ -270,7 +286,13 @@ impl Inferrer {
             Some(f) => f,
             None => match format::detect(&self.head[bom..], eof) {
                 Some(f) => f,
-                None => return Ok(()),
+                None => {
+                    // Detection reads the whole head: it waits until the head has doubled
+                    // (or reached the length where detection always decides), so a head
+                    // pushed in small blocks is read a linear number of bytes in all.
+                    self.detect_at = (2 * self.head.len()).min(format::DETECT_LIMIT + bom);
+                    return Ok(());
+                }
             },
         };
         self.opts.format = Some(f);
@@ -285,32 +307,32 @@ impl Inferrer {
     /// Splits and infers the records of `buf` (whose first byte is at stream
     /// offset `base`); returns the bytes consumed.
     fn process_buf(&mut self, buf: &[u8], base: u64, eof: bool) -> Result<usize> {
-        let wopts = WalkOpts {
-            detect_timestamps: self.opts.detect_timestamps,
-            unknown_as_json: self.opts.unknown_tags == UnknownTags::Json,
+        let job = Job {
+            wopts: WalkOpts {
+                detect_timestamps: self.opts.detect_timestamps,
+                unknown_as_json: self.opts.unknown_tags == UnknownTags::Json,
+            },
+            max_issues: self.opts.max_issues,
+            piece_bytes: self.opts.piece_bytes,
+            buf,
+            base,
         };
-        let max_issues = self.opts.max_issues;
-        let piece_bytes = self.opts.piece_bytes;
         let acc = std::sync::Mutex::new(Partial::new(0));
         let splitter = self.splitter.as_mut().expect("splitter");
-        // Splitting is sequential: the pool infers each window's records while this
-        // thread splits the next window.
-        let used = self.pool.in_place_scope(|scope| {
-            splitter.split_windows(buf, base, eof, WINDOW, |sp, pieces| {
-                let n = sp.stores.len();
-                let out_of_line: Vec<bool> = sp.stores.iter().map(|s| s.inbound == Some(false)).collect();
-                let names: Vec<String> = sp.stores.iter().map(|s| s.name.clone()).collect();
-                let acc = &acc;
-                scope.spawn(move |_| {
-                    for g in group_pieces(&pieces, piece_bytes) {
-                        let part = run_group(g, buf, base, &out_of_line, &names, wopts, n, max_issues);
-                        let mut a = acc.lock().expect("no panics while merging");
-                        let mine = std::mem::replace(&mut *a, Partial::new(0));
-                        *a = mine.merge(part, max_issues);
-                    }
-                });
-            })
-        })?;
+        let used = match &self.pool {
+            // Splitting is sequential: the pool infers each window's records while this
+            // thread splits the next window.
+            Some(pool) => pool.in_place_scope(|scope| {
+                splitter.split_windows(buf, base, eof, WINDOW, |sp, pieces| {
+                    let stores = WindowStores::of(sp);
+                    let (job, acc) = (&job, &acc);
+                    scope.spawn(move |_| job.run(&stores, &pieces, acc));
+                })
+            })?,
+            None => splitter.split_windows(buf, base, eof, WINDOW, |sp, pieces| {
+                job.run(&WindowStores::of(sp), &pieces, &acc);
+            })?,
+        };
         let part = acc.into_inner().expect("no panics while merging");
         if let Some((_, e)) = part.fatal {
             return Err(e);
@@ -318,9 +340,47 @@ impl Inferrer {
         let n = self.splitter.as_ref().expect("splitter").stores.len();
         self.acc.resize_with(n, StoreAcc::default);
         for (a, b) in self.acc.iter_mut().zip(part.stores) {
-            a.merge(b, max_issues);
+            a.merge(b, job.max_issues);
         }
         Ok(used)
+    }
+}
+
+/// What inferring the records of one buffer needs, shared by its windows.
+struct Job<'a> {
+    wopts: WalkOpts,
+    max_issues: usize,
+    piece_bytes: usize,
+    buf: &'a [u8],
+    base: u64,
+}
+
+/// The stores known when a window was split.
+struct WindowStores {
+    out_of_line: Vec<bool>,
+    names: Vec<String>,
+}
+
+impl WindowStores {
+    fn of(sp: &Splitter) -> WindowStores {
+        WindowStores {
+            out_of_line: sp.stores.iter().map(|s| s.inbound == Some(false)).collect(),
+            names: sp.stores.iter().map(|s| s.name.clone()).collect(),
+        }
+    }
+}
+
+impl Job<'_> {
+    /// Infers the records of one window's pieces and merges them into `acc`.
+    fn run(&self, stores: &WindowStores, pieces: &[Piece], acc: &std::sync::Mutex<Partial>) {
+        let n = stores.names.len();
+        for g in group_pieces(pieces, self.piece_bytes) {
+            let (ool, names) = (&stores.out_of_line, &stores.names);
+            let part = run_group(g, self.buf, self.base, ool, names, self.wopts, n, self.max_issues);
+            let mut a = acc.lock().expect("no panics while merging");
+            let mine = std::mem::replace(&mut *a, Partial::new(0));
+            *a = mine.merge(part, self.max_issues);
+        }
     }
 }
 

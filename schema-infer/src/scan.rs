@@ -737,7 +737,7 @@ pub fn path_at(rec: &[u8], target: usize) -> String {
                 while rec.get(p) == Some(&b'"') {
                     let Ok(kend) = typeson::read_string(rec, p, &mut key) else { break };
                     let v = json::skip_ws(rec, json::skip_ws(rec, kend) + 1);
-                    let end = json::skip_value(rec, v).unwrap_or(rec.len());
+                    let end = end_before(rec, v, target);
                     if v <= target && target < end {
                         if !path.is_empty() {
                             path.push('.');
@@ -758,7 +758,7 @@ pub fn path_at(rec: &[u8], target: usize) -> String {
                 let mut p = json::skip_ws(rec, at + 1);
                 let mut i = 0usize;
                 while p < rec.len() && rec[p] != b']' {
-                    let end = json::skip_value(rec, p).unwrap_or(rec.len());
+                    let end = end_before(rec, p, target);
                     if p <= target && target < end {
                         if !path.is_empty() {
                             path.push('.');
@@ -781,6 +781,15 @@ pub fn path_at(rec: &[u8], target: usize) -> String {
     }
 }
 
+/// The end of the value at `v` if it ends at or before `target`; otherwise a position
+/// past `target` (the value holds it, or is broken before it). Reads no further than
+/// `target`, where reading each level's value to its end (for a broken value: to the
+/// end of the record) made reporting a deeply nested broken record slow.
+fn end_before(rec: &[u8], v: usize, target: usize) -> usize {
+    let lim = target.saturating_add(1).min(rec.len());
+    json::skip_value(&rec[..lim], v).unwrap_or(rec.len())
+}
+
 #[cfg(test)]
 mod path_tests {
     use super::path_at;
@@ -792,5 +801,85 @@ mod path_tests {
         assert_eq!(path_at(rec, at), "b.c.2.d");
         assert_eq!(path_at(rec, 5), "a");
         assert_eq!(path_at(rec, 0), "");
+    }
+
+    /// `path_at` as it was, reading every value to its end: the reference.
+    fn path_at_full_scan(rec: &[u8], target: usize) -> String {
+        use crate::json;
+        let mut path = String::new();
+        let mut at = json::skip_ws(rec, 0);
+        let mut key = String::new();
+        'outer: loop {
+            let (object, mut p) = match rec.get(at) {
+                Some(b'{') => (true, json::skip_ws(rec, at + 1)),
+                Some(b'[') => (false, json::skip_ws(rec, at + 1)),
+                _ => return path,
+            };
+            let mut i = 0usize;
+            loop {
+                let v = if object {
+                    if rec.get(p) != Some(&b'"') {
+                        return path;
+                    }
+                    let Ok(kend) = crate::typeson::read_string(rec, p, &mut key) else { return path };
+                    json::skip_ws(rec, json::skip_ws(rec, kend) + 1)
+                } else {
+                    if p >= rec.len() || rec[p] == b']' {
+                        return path;
+                    }
+                    p
+                };
+                let end = json::skip_value(rec, v).unwrap_or(rec.len());
+                if v <= target && target < end {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(&if object { key.clone() } else { i.to_string() });
+                    at = v;
+                    continue 'outer;
+                }
+                p = json::skip_ws(rec, end);
+                if rec.get(p) != Some(&b',') {
+                    return path;
+                }
+                p = json::skip_ws(rec, p + 1);
+                i += 1;
+            }
+        }
+    }
+
+    /// Reading no further than the byte gives the same path as reading every value to
+    /// its end, for every byte of well-formed, truncated and corrupted records.
+    #[test]
+    fn reading_up_to_the_byte_finds_the_path_reading_to_the_end_finds() {
+        let deep = format!("{}1{}", "{\"a\":[".repeat(12), "]}".repeat(12));
+        let good: [&[u8]; 5] = [
+            br#"{"a":1,"b":{"c":[1,2,{"d":true}]},"e":"x\"y","f":[[],{}, null]}"#,
+            br#"[{"k":[1,{"l":"m"}]},"s",-1.5e3,[[["z"]]]]"#,
+            br#"{"$types":{"a":"date"},"a":1,"b":{"c d":{"e":[false]}}}"#,
+            br#"{ "sp" : [ 1 , 2 ] , "q" : { } }"#,
+            deep.as_bytes(),
+        ];
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        for g in good {
+            for cut in 0..=g.len() {
+                records.push(g[..cut].to_vec());
+            }
+            for (i, bad) in [b'x', b'}', b']', b'"', b',', b':', b'{'].iter().cycle().take(g.len()).enumerate() {
+                let mut r = g.to_vec();
+                r[i] = *bad;
+                records.push(r);
+            }
+        }
+        for r in &records {
+            for target in 0..=r.len() + 1 {
+                assert_eq!(
+                    path_at(r, target),
+                    path_at_full_scan(r, target),
+                    "byte {target} of {:?}",
+                    String::from_utf8_lossy(r)
+                );
+            }
+        }
     }
 }

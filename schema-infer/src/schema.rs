@@ -21,6 +21,10 @@ pub const VALUE_COLUMN: &str = "__value";
 /// (`absent`, `null`, `undefined`, `hole`) where a field sees more than one.
 pub const NULLS_COLUMN: &str = "__idb_nulls";
 
+/// Top-level column names idbsync gives a meaning of its own (the value column's
+/// meaning comes from the schema metadata, so a record field may be called `__value`).
+const RESERVED: [&str; 2] = [KEY_COLUMN, NULLS_COLUMN];
+
 /// Field metadata key: the typeson tag the column's values carried.
 pub const META_TAG: &str = "idb.tag";
 /// Field metadata key: the kinds of "no value" seen (`absent,null,undefined,hole`).
@@ -200,7 +204,9 @@ fn store_schema(
     }
     let mut value_column = false;
     match acc.root.ty {
-        Ty::Struct(ref s) if !cx.wide(s) => {
+        // A record field named like a column idbsync adds would collide with it: such
+        // records are kept whole in the value column instead.
+        Ty::Struct(ref s) if !cx.wide(s) && !RESERVED.iter().any(|r| s.fields.contains_key(*r)) => {
             for (k, f) in ordered(s) {
                 fields.push(cx.field(k, &f.node, f.present < s.objects, k));
             }

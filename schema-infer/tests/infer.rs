@@ -300,3 +300,25 @@ fn wide_and_id_keyed_objects_become_maps() {
     let w = r.stores[0].widenings.iter().find(|w| w.path == "byId").unwrap();
     assert_eq!(w.cause, "60 distinct keys");
 }
+
+/// Regression (decode fuzz target): a record field named `__idb_nulls` in a store whose
+/// fields see more than one kind of "no value" gave a schema with two `__idb_nulls`
+/// columns, and decoding it panicked; a field named `__key` was taken for an out-of-line
+/// key. Such records are now kept whole in the value column, beside the side column.
+#[test]
+fn a_record_field_named_like_a_reserved_column_keeps_the_record_in_the_value_column() {
+    let names =
+        |r: &InferResult| -> Vec<String> { r.stores[0].schema.fields().iter().map(|f| f.name().clone()).collect() };
+    let r = infer(b"{\"__idb_nulls\":1,\"opt\":null}\n{\"__idb_nulls\":2}\n", "s");
+    assert_eq!(names(&r), ["__value", "__idb_nulls"]);
+    assert_eq!(r.stores[0].schema.metadata()["idb.value_column"], "__value");
+    let DataType::Struct(inner) = field_type(&r, "s", &["__value"]) else { panic!("a struct value column") };
+    let inner: Vec<&str> = inner.iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(inner, ["__idb_nulls", "opt"]);
+    let r = infer(b"{\"__key\":\"k\",\"n\":1}\n", "s");
+    assert_eq!(names(&r), ["__value"]);
+    // Without a clash nothing changes, and `__value` is an ordinary field name.
+    let r = infer(b"{\"__value\":1,\"opt\":null}\n{\"__value\":2}\n", "s");
+    assert_eq!(names(&r), ["__value", "opt", "__idb_nulls"]);
+    assert_eq!(r.stores[0].schema.metadata().get("idb.value_column"), None);
+}
