@@ -2,11 +2,12 @@
 
 use crate::args::{ConvertArgs, DemoArgs};
 use crate::infer_cmd::options;
+use crate::interrupt;
 use crate::location::open_sink;
 use crate::progress::bytes_bar;
 use crate::size::{human, parse_size};
 use anyhow::{Context, Result};
-use engine::{ConvertOptions, ConvertReport, LocalSink, ParquetOptions, PartitionField, Phase, Sink};
+use engine::{Cancel, ConvertOptions, ConvertReport, LocalSink, ParquetOptions, PartitionField, Phase, Sink};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -27,7 +28,9 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
     };
     let out = a.out.to_string_lossy().into_owned();
     let sink = open_sink(&out, &a.hdfs)?;
+    let cancel = interrupt::install()?;
     let opts = ConvertOptions::new()
+        .with_cancel(cancel.clone())
         .with_infer(options(&a.read)?)
         .with_store(a.read.store.clone())
         .with_partition_by(partition_by)
@@ -36,7 +39,7 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
         .with_on_invalid(a.on_invalid.into())
         .with_threads(a.read.threads)
         .with_verify(a.verify);
-    let report = run_convert(&a.read.input, sink, &out, opts, a.quiet)?;
+    let report = run_convert(&a.read.input, sink, &out, opts, &cancel, a.quiet)?;
     let mut out = std::io::stdout().lock();
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
@@ -46,11 +49,14 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs one conversion; an interrupt (`cancel`) before its commit is reported as
+/// [`interrupt::Interrupted`].
 fn run_convert(
     input: &Path,
     sink: Arc<dyn Sink>,
     out: &str,
     opts: ConvertOptions,
+    cancel: &Cancel,
     quiet: bool,
 ) -> Result<ConvertReport> {
     let total = std::fs::metadata(input).ok().map(|m| m.len()).filter(|_| input != Path::new("-"));
@@ -64,8 +70,10 @@ fn run_convert(
         });
         bar.set_position(n);
     })
-    .with_context(|| format!("converting {} into {out}", input.display()))?;
+    .with_context(|| format!("converting {} into {out}", input.display()));
     bar.finish_and_clear();
+    let report = interrupt::stopped(cancel, report, || format!("nothing was committed to {out} (staging removed)"))?;
+    interrupt::note_completed(cancel, "commit");
     if !quiet {
         eprintln!("idbsync: job {} done in {:.2} s", report.job_id, started.elapsed().as_secs_f64());
     }
@@ -115,6 +123,7 @@ pub fn demo(a: DemoArgs) -> Result<ExitCode> {
         "no bundled exports in {} (run from the repository root, or pass --fixtures DIR)",
         fixtures.display()
     );
+    let cancel = interrupt::install()?;
     let mut out = std::io::stdout().lock();
     for (file, parts) in [("dexie-shop.json", vec!["day(created)"]), ("dexie-alltags.json", vec![])] {
         let input = fixtures.join(file);
@@ -127,10 +136,11 @@ pub fn demo(a: DemoArgs) -> Result<ExitCode> {
             parts.iter().map(|p| format!(" --partition-by '{p}'")).collect::<String>()
         )?;
         let opts = ConvertOptions::new()
+            .with_cancel(cancel.clone())
             .with_mode(engine::Mode::Overwrite)
             .with_partition_by(parts.iter().map(|p| p.parse().expect("valid term")).collect());
         let sink = Arc::new(LocalSink::new(&dest));
-        let report = run_convert(&input, sink, &dest.display().to_string(), opts, true)?;
+        let report = run_convert(&input, sink, &dest.display().to_string(), opts, &cancel, true)?;
         print_summary(&mut out, &report)?;
     }
     Ok(ExitCode::SUCCESS)

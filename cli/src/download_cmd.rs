@@ -2,6 +2,7 @@
 //! importDB / importInto), NDJSON, CSV or Parquet, to a file or stdout.
 
 use crate::args::{DownloadArgs, HdfsArgs};
+use crate::interrupt;
 use crate::location::open_sink;
 use crate::size::human;
 use anyhow::{Context, Result};
@@ -20,7 +21,8 @@ pub fn run(a: DownloadArgs) -> Result<ExitCode> {
         codec: a.compression.parse().map_err(anyhow::Error::msg).context("--compression")?,
         ..ParquetOptions::default()
     };
-    let mut opts = DownloadOptions::new().with_parquet(parquet);
+    let cancel = interrupt::install()?;
+    let mut opts = DownloadOptions::new().with_parquet(parquet).with_cancel(cancel.clone());
     if let Some(d) = &a.database {
         opts = opts.with_database_name(d);
     }
@@ -31,9 +33,32 @@ pub fn run(a: DownloadArgs) -> Result<ExitCode> {
         opts = opts.with_dexie_schema(s);
     }
     let format = a.format.into();
-    let report = match (&a.table, &a.sql) {
+    let report = interrupt::stopped(&cancel, download(&a, format, opts, &hdfs), || {
+        if a.to == "-" {
+            "the output on stdout is incomplete".to_owned()
+        } else {
+            format!("{} was not written (its temporary file was removed)", a.to)
+        }
+    })?;
+    interrupt::note_completed(&cancel, "final rename");
+    if a.json {
+        eprintln!("{}", serde_json::to_string_pretty(&report)?);
+    } else if !a.quiet {
+        summary(&report, &a.to);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the store or the query result of `a` to `a.to`.
+fn download(
+    a: &DownloadArgs,
+    format: engine::DownloadFormat,
+    opts: DownloadOptions,
+    hdfs: &HdfsArgs,
+) -> Result<DownloadReport> {
+    Ok(match (&a.table, &a.sql) {
         (Some(table), None) => {
-            let sink = open_sink(&a.root.root, &hdfs)?;
+            let sink = open_sink(&a.root.root, hdfs)?;
             let read = ReadOptions::new().with_allow_uncommitted(a.root.allow_uncommitted);
             let store = StoreReader::open(sink, table, &read)?;
             if !store.committed() && !a.quiet {
@@ -60,13 +85,7 @@ pub fn run(a: DownloadArgs) -> Result<ExitCode> {
             to_file(&a.to, |out| write_download(format, schema, batches, &opts, out)).with_context(what)?
         }
         _ => anyhow::bail!("give either --table STORE or --sql SQL"),
-    };
-    if a.json {
-        eprintln!("{}", serde_json::to_string_pretty(&report)?);
-    } else if !a.quiet {
-        summary(&report, &a.to);
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// Runs `write` into stdout (`-`) or into a file written beside `to` and renamed over it,
@@ -91,7 +110,8 @@ fn to_file(
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
     let mut tmp = builder.tempfile_in(dir).with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    let report = write(tmp.as_file_mut())?;
+    // On failure `tmp` is dropped, which removes it: no partial file is left.
+    let report = write(tmp.as_file_mut()).with_context(|| format!("writing {to}"))?;
     tmp.as_file().sync_all().with_context(|| format!("cannot write {to}"))?;
     tmp.persist(target).with_context(|| format!("cannot write {to}"))?;
     Ok(report)

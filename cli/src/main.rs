@@ -4,9 +4,11 @@ mod args;
 mod convert_cmd;
 mod download_cmd;
 mod infer_cmd;
+mod interrupt;
 mod location;
 mod progress;
 mod query_cmd;
+mod redact;
 mod size;
 mod transfer_cmd;
 mod tree;
@@ -18,7 +20,16 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = args::Cli::parse();
+    redact::install(redact::from_args(std::env::args_os().map(|a| a.to_string_lossy().into_owned())));
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        // Usage errors echo arguments: they are printed through the redactor too.
+        Err(e) if e.use_stderr() => {
+            eprint!("{}", redact::text(&e.render().to_string()));
+            std::process::exit(e.exit_code());
+        }
+        Err(e) => e.exit(),
+    };
     let res = match cli.command {
         args::Command::Infer(a) => infer_cmd::run(a),
         args::Command::Convert(a) => convert_cmd::run(a),
@@ -32,10 +43,14 @@ fn main() -> std::process::ExitCode {
     };
     match res {
         Ok(code) => code,
+        Err(e) if e.is::<interrupt::Interrupted>() => {
+            eprintln!("idbsync: {}", redact::text(&e.to_string()));
+            std::process::ExitCode::from(interrupt::EXIT_CODE)
+        }
         Err(e) => {
-            eprintln!("idbsync: error: {e}");
+            eprintln!("idbsync: error: {}", redact::text(&e.to_string()));
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", redact::text(&cause.to_string()));
             }
             std::process::ExitCode::from(1)
         }

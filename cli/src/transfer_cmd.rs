@@ -1,6 +1,7 @@
 //! `idbsync put` and `idbsync get`: copy a dataset tree to or from HDFS.
 
 use crate::args::TransferArgs;
+use crate::interrupt;
 use crate::location::{open_parent, open_sink};
 use crate::progress::bytes_bar;
 use crate::size::human;
@@ -33,7 +34,9 @@ pub fn run(a: TransferArgs, dir: Direction) -> Result<ExitCode> {
     }
     let src = open_sink(&a.from, &a.hdfs)?;
     let (dst, name) = open_parent(&a.to, &a.hdfs)?;
-    let opts = TransferOptions { update: a.update, verify: !a.no_verify, parallel: a.parallel.max(1) };
+    let cancel = interrupt::install()?;
+    let opts =
+        TransferOptions { update: a.update, verify: !a.no_verify, parallel: a.parallel.max(1), cancel: Some(&cancel) };
     let bar = bytes_bar(0, a.quiet);
     bar.set_prefix(if dir == Direction::Put { "put" } else { "get" });
     let done = AtomicU64::new(0);
@@ -42,8 +45,11 @@ pub fn run(a: TransferArgs, dir: Direction) -> Result<ExitCode> {
     let report = copy_tree(src.as_ref(), "", dst.as_ref(), &name, &job, opts, &|n| {
         bar.set_position(done.fetch_add(n, Ordering::Relaxed) + n);
     })
-    .map_err(|e| anyhow::anyhow!("copying {} to {}: {e}", a.from, a.to))?;
+    .map_err(|e| anyhow::anyhow!("copying {} to {}: {e}", a.from, a.to));
     bar.finish_and_clear();
+    let report =
+        interrupt::stopped(&cancel, report, || format!("nothing was published to {} (staging removed)", a.to))?;
+    interrupt::note_completed(&cancel, "publishing");
     let secs = started.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();
     if a.json {

@@ -4,7 +4,7 @@
 use engine::Manifest;
 mod common;
 
-use common::{fixture, s, Run, BIN, FIXTURES};
+use common::{files, fixture, is_whole_parquet, s, KillTest, Left, Run, BIN, FIXTURES};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,25 +16,6 @@ fn idbsync(dir: &Path, args: &[&str]) -> Run {
 
 fn manifest(dataset: &Path) -> Manifest {
     serde_json::from_slice(&std::fs::read(dataset.join("_idbsync/manifest.json")).unwrap()).unwrap()
-}
-
-/// Every file under `root`, as a sorted list of `/`-separated relative paths.
-fn files(root: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
-        for e in rd {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.push(p.strip_prefix(root).unwrap().to_str().unwrap().replace('\\', "/"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
-    out
 }
 
 /// The data files of a committed dataset as (path with the job id replaced by `JOB`, bytes).
@@ -255,53 +236,29 @@ fn demo_converts_the_bundled_exports_into_committed_datasets() {
 // Killed runs
 // ---------------------------------------------------------------------------------------
 
-/// splitmix64: the fixed-seed source of the kill delays.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Checks what a run left in `out`: without `_SUCCESS` nothing looks committed and no
 /// partial file sits outside `_temporary` (a killed commit may have published some whole
-/// files, which the next run removes); a run that finished left `_SUCCESS` and its
-/// manifest. Returns how many staged (`_temporary`) data files there were.
-fn check_after_kill(out: &Path, finished: bool, what: &str) -> usize {
+/// files, which the next run removes); with it, the manifest is there too. Counts the
+/// staged (`_temporary`) data files.
+fn check_after_kill(out: &Path, what: &str) -> Left {
     let ds = out.join("orders");
     let all = files(&ds);
     let success = ds.join("_SUCCESS").exists();
     let manifest = ds.join("_idbsync/manifest.json").exists();
-    if finished {
-        assert!(success && manifest, "{what}: the run finished but left {all:?}");
-    } else {
-        assert!(!success, "{what}: killed, yet _SUCCESS exists: {all:?}");
-    }
+    assert!(!success || manifest, "{what}: _SUCCESS without a manifest: {all:?}");
     if !success {
         for f in all.iter().filter(|f| f.ends_with(".parquet") && !f.starts_with("_temporary/")) {
-            assert!(is_whole_parquet(&ds.join(f)), "{what}: a partial file outside _temporary: {f} (all: {all:?})");
+            let whole = std::fs::read(ds.join(f)).is_ok_and(|b| is_whole_parquet(&b));
+            assert!(whole, "{what}: a partial file outside _temporary: {f} (all: {all:?})");
         }
     }
-    all.iter().filter(|f| f.starts_with("_temporary/") && f.ends_with(".parquet")).count()
-}
-
-/// A Parquet file with its footer: `PAR1` at both ends and a footer length that fits.
-fn is_whole_parquet(p: &Path) -> bool {
-    let Ok(b) = std::fs::read(p) else { return false };
-    if b.len() < 12 || &b[..4] != b"PAR1" || &b[b.len() - 4..] != b"PAR1" {
-        return false;
-    }
-    let footer = u32::from_le_bytes(b[b.len() - 8..b.len() - 4].try_into().unwrap()) as usize;
-    footer + 12 <= b.len()
+    let staged = all.iter().filter(|f| f.starts_with("_temporary/") && f.ends_with(".parquet")).count();
+    Left { committed: success, staged }
 }
 
 #[cfg(unix)]
 #[test]
 fn killed_runs_commit_nothing_and_a_rerun_writes_what_an_uninterrupted_run_writes() {
-    use std::os::unix::process::ExitStatusExt;
-    use std::time::Instant;
-
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("orders.ndjson");
     // 40k orders (16 MB): a debug build converts them in a few seconds, into several 1 MB files.
@@ -310,66 +267,29 @@ fn killed_runs_commit_nothing_and_a_rerun_writes_what_an_uninterrupted_run_write
     let args = |out: &str| -> Vec<String> {
         ["convert", s(&input), "--out", out, "--max-file-size", "1MB", "-q"].iter().map(|a| a.to_string()).collect()
     };
-
-    // An uninterrupted run: the reference bytes, and the duration the kills are spread over.
-    let started = Instant::now();
-    idbsync(dir.path(), &args("reference").iter().map(String::as_str).collect::<Vec<_>>()).success();
-    let full = started.elapsed();
-    eprintln!("uninterrupted run: {full:?}");
-    let reference = data_files(&dir.path().join("reference").join("orders"));
-    assert!(reference.len() >= 3, "{} files", reference.len());
-
-    let out = dir.path().join("out");
-    let mut seed = 0x1D85_u64;
-    let mut staged_seen = 0;
-    const KILLS: u32 = 8;
-    for i in 0..KILLS {
-        // Spread over the run: kill i lands in the i-th eighth, at a seeded point within it.
-        let frac = (f64::from(i) + (splitmix(&mut seed) >> 11) as f64 / (1u64 << 53) as f64) / f64::from(KILLS);
-        let delay = full.mul_f64(0.02 + 0.96 * frac);
-        let mut child = Command::new(BIN)
-            .args(args("out"))
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL; an error only means it has already exited
-        let status = child.wait().unwrap();
-        let finished = status.signal().is_none();
-        if finished {
-            assert!(status.success(), "run {i} failed on its own: {status:?}");
-        }
-        let what = format!("kill {i} after {delay:?} of {full:?}");
-        let staged = check_after_kill(&out, finished, &what);
-        eprintln!("{what}: finished {finished}, {staged} staged data files");
-        staged_seen += staged;
-        if finished {
-            // Too late to interrupt: start the next ones from a clean folder again.
-            std::fs::remove_dir_all(&out).unwrap();
-        }
+    let root = |out: &str| dir.path().join(out);
+    let rerun = KillTest {
+        dir: dir.path(),
+        args: &args,
+        // Kills land while files are staged (counted) and during the commit.
+        check: &|out, what| check_after_kill(&root(out), what),
+        reset: &|out| std::fs::remove_dir_all(root(out)).unwrap(),
+        output: &|out| data_files(&root(out).join("orders")),
+        kills: 8,
+        seed: 0x1D85,
     }
-    assert!(staged_seen > 0, "no kill landed while files were being written (run took {full:?})");
+    .run("reference", "out");
+    assert!(rerun.len() >= 3, "{} files", rerun.len());
 
-    // Nothing was committed, so the default mode (error) accepts the leftover folder; the
-    // stale staging folder is removed, and the files are those of an uninterrupted run.
-    let run = idbsync(dir.path(), &args("out").iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(run.code, Some(0), "rerun on the killed runs' folder: {}\n{:?}", run.stderr, files(&out));
-    let ds = out.join("orders");
+    // Nothing was committed, so the default mode (error) accepted the leftover folder; the
+    // stale staging folder is gone, and every data file is the rerun's.
+    let ds = dir.path().join("out").join("orders");
     let job = manifest(&ds).job_id;
     assert!(
         files(&ds).iter().all(|f| !f.starts_with("_temporary") && (!f.ends_with(".parquet") || f.contains(&job))),
         "{:?}",
         files(&ds)
     );
-    let rerun = data_files(&ds);
-    assert_eq!(
-        rerun.iter().map(|(n, b)| (n.clone(), b.len())).collect::<Vec<_>>(),
-        reference.iter().map(|(n, b)| (n.clone(), b.len())).collect::<Vec<_>>()
-    );
-    assert!(rerun == reference, "the rerun's data files differ from the uninterrupted run's");
 }
 
 /// Regression: a run killed during its commit — after some data files were renamed into
@@ -419,7 +339,7 @@ fn a_run_killed_during_its_commit_is_not_committed_and_does_not_block_the_next_r
     let job = manifest(&ds).job_id;
     let stale: Vec<String> = files(&ds).into_iter().filter(|f| f.ends_with(".parquet") && !f.contains(&job)).collect();
     assert_eq!(stale, Vec::<String>::new(), "files of the killed run remain");
-    check_after_kill(&out, true, "rerun");
+    assert!(check_after_kill(&out, "rerun").committed);
     // What the killed run published were whole files (never partial ones), and nothing of
     // it looked committed.
     assert!(!left.contains(&"_SUCCESS".to_owned()), "{left:?}");

@@ -4,14 +4,9 @@
 
 mod common;
 
-use common::{s, Run};
+use common::{city_dirs, city_records, dump_of, files, hostile_partition_values, hostile_store_names, marker, s, Run};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-
-/// A marker in every hostile name, so an escaped file is found wherever it lands.
-fn marker() -> String {
-    format!("idbsync-escape-marker-{}", std::process::id())
-}
 
 /// Paths holding the marker anywhere on the way from `/` to `start`'s parent, or beside
 /// them, outside `inside` (searched two levels deep from each ancestor).
@@ -37,25 +32,6 @@ fn escaped_files(start: &Path, inside: &Path, marker: &str) -> Vec<PathBuf> {
     }
     out.sort();
     out.dedup();
-    out
-}
-
-/// Every file under `root`, relative.
-fn files(root: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
     out
 }
 
@@ -105,38 +81,11 @@ fn check_stores(run: &Run, out: &Path, names: &[String], marker: &str) {
     assert!(escaped.is_empty(), "written outside the output root: {escaped:?}");
 }
 
-fn hostile_store_names(m: &str) -> Vec<String> {
-    vec![
-        format!("../{m}"),
-        format!("../../../../{m}"),
-        format!("a/../../{m}"),
-        format!("/{m}"),
-        format!("/tmp/{m}"),
-        format!("{m}/.."),
-        format!("..\\{m}"),
-        format!("\0{m}"),
-        format!("{m}\0/../x"),
-        format!(".{m}"),
-        format!("_{m}"),
-        "..".into(),
-        ".".into(),
-        "_temporary".into(),
-        // 10,000 characters: cut to a short name plus a hash, distinct from the next one.
-        format!("{m}{}", "x".repeat(10_000 - m.len())),
-        format!("{m}{}y", "x".repeat(9_999 - m.len())),
-        format!("{m}{}", "/..".repeat(3_000)),
-    ]
-}
-
 #[test]
 fn hostile_store_names_in_a_dump_stay_inside_the_output_root() {
     let m = marker();
     let names = hostile_store_names(&m);
-    let mut dump = serde_json::Map::new();
-    for (i, n) in names.iter().enumerate() {
-        dump.insert(n.clone(), json!([{"id": i}]));
-    }
-    let (run, out, _tmp) = convert("dump.json", Value::Object(dump).to_string().as_bytes(), &["--format", "stores"]);
+    let (run, out, _tmp) = convert("dump.json", &dump_of(&names), &["--format", "stores"]);
     check_stores(&run, &out, &names, &m);
 }
 
@@ -169,22 +118,8 @@ fn a_hostile_store_option_or_file_name_stays_inside_the_output_root() {
 #[test]
 fn hostile_partition_values_stay_inside_the_output_root() {
     let m = marker();
-    let values = [
-        json!(format!("../{m}")),
-        json!(format!("../../../../{m}")),
-        json!(format!("/{m}")),
-        json!(format!("{m}/../..")),
-        json!(format!("..\\{m}")),
-        json!(format!("\0{m}")),
-        json!(".."),
-        json!("."),
-        json!(""),
-        json!(null),
-        json!(format!("_{m}")),
-        // 250 bytes: `city=` and the value fill a 255-byte directory name exactly.
-        json!(format!("{m}{}{}", "é".repeat((250 - m.len()) / 2), "x".repeat((250 - m.len()) % 2))),
-    ];
-    let input: String = values.iter().enumerate().map(|(i, v)| format!("{}\n", json!({"id": i, "city": v}))).collect();
+    let values = hostile_partition_values(&m);
+    let input = city_records(&values);
     let (run, out, _tmp) = convert("orders.ndjson", input.as_bytes(), &["--partition-by", "city"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -197,14 +132,7 @@ fn hostile_partition_values_stay_inside_the_output_root() {
         .filter(|d| d.starts_with("city="))
         .collect();
     dirs.sort();
-    let mut want: Vec<String> = values
-        .iter()
-        .filter_map(|v| v.as_str().filter(|s| !s.is_empty()))
-        .map(|v| format!("city={}", engine::escape_path_name(v)))
-        .chain(std::iter::once(format!("city={}", engine::HIVE_NULL)))
-        .collect();
-    want.sort();
-    assert_eq!(dirs, want);
+    assert_eq!(dirs, city_dirs(&values));
     assert!(dirs.iter().all(|d| d.len() <= 255 && !d.contains('/')), "{dirs:?}");
     assert!(dirs.iter().any(|d| d.len() == 255), "the longest value fills 255 bytes");
     // The manifest's files all lie under the dataset, one per partition.

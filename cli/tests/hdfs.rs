@@ -1,29 +1,13 @@
 //! The `idbsync` binary against a real HDFS (Hadoop's MiniDFSCluster, one per test binary):
 //! `convert --out hdfs://…`, nameservice URLs, `put` and `get`, checked with Hadoop's own
-//! Java client (`FsShell`).
+//! Java client (`FsShell`); hostile store names and partition values (the cases of
+//! `escape.rs`) stay inside the output root; no credential is ever printed.
 
 mod common;
 
-use common::{fixture, idbsync, idbsync_env, s};
-use std::collections::BTreeMap;
-use std::path::Path;
-
-/// Every file under `root` with its bytes.
-fn local_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.insert(p.strip_prefix(root).unwrap().to_str().unwrap().to_owned(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
+use common::{fixture, idbsync, idbsync_env, local_tree, s, Run};
+use engine::{HdfsOptions, HdfsSink, Sink};
+use serde_json::{json, Value};
 
 #[test]
 fn convert_to_hdfs_sets_block_size_replication_and_user() {
@@ -209,4 +193,198 @@ fn download_reads_a_store_from_hdfs() {
     let run = idbsync(dir.path(), &["download", &root, "--table", "nope", "--to", "x.json"], None);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("no dataset for store 'nope'") && run.stderr.contains("things"), "{}", run.stderr);
+}
+
+// ---------------------------------------------------------------------------------------
+// Path escapes on HDFS (the hostile names of escape.rs)
+// ---------------------------------------------------------------------------------------
+
+/// Paths on the cluster holding `marker` in their names, outside the output roots
+/// `inside`: searched two levels deep from every folder on the way from `/` to `inside[0]`.
+fn escaped_on_hdfs(fs: &HdfsSink, inside: &[&str], marker: &str) -> Vec<String> {
+    fn scan(fs: &HdfsSink, dir: &str, depth: usize, inside: &[&str], marker: &str, out: &mut Vec<String>) {
+        for e in fs.list(dir).unwrap() {
+            let p = if dir.is_empty() { e.name.clone() } else { format!("{dir}/{}", e.name) };
+            if inside.contains(&format!("/{p}").as_str()) {
+                continue;
+            }
+            if e.name.contains(marker) {
+                out.push(format!("/{p}"));
+            }
+            if depth > 0 && e.is_dir {
+                scan(fs, &p, depth - 1, inside, marker, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut dir = inside[0].trim_start_matches('/');
+    loop {
+        dir = dir.rsplit_once('/').map_or("", |(up, _)| up);
+        scan(fs, dir, 2, inside, marker, &mut out);
+        if dir.is_empty() {
+            break;
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn hostile_names_stay_inside_the_output_root_on_hdfs() {
+    let Some(dfs) = minidfs::shared_or_skip("hostile_names_stay_inside_the_output_root_on_hdfs") else { return };
+    let m = common::marker();
+    let fs = HdfsSink::connect(&dfs.uri("/"), &HdfsOptions::default()).unwrap();
+    let base = format!("/escape-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+
+    // Store names: one escaped directory per store, committed, right under the root.
+    let names = common::hostile_store_names(&m);
+    let dump = dir.path().join("dump.json");
+    std::fs::write(&dump, common::dump_of(&names)).unwrap();
+    let stores_root = format!("{base}/a/b/stores");
+    let root = stores_root.clone();
+    let run = idbsync(
+        dir.path(),
+        &["convert", s(&dump), "--out", &dfs.uri(&root), "--format", "stores", "--json", "-q"],
+        None,
+    )
+    .success();
+    let report = run.json();
+    let stores = report["stores"].as_array().unwrap();
+    assert_eq!(stores.iter().map(|st| st["store"].as_str().unwrap()).collect::<Vec<_>>(), names);
+    let out = HdfsSink::connect(&dfs.uri(&root), &HdfsOptions::default()).unwrap();
+    let mut want: Vec<String> = names.iter().map(|n| engine::store_dir_name(n)).collect();
+    want.sort();
+    let got: Vec<String> = out.list("").unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(got, want, "one directory per store, nothing else at the root");
+    for (st, name) in stores.iter().zip(&names) {
+        let ds = engine::store_dir_name(name);
+        assert_eq!(st["path"], dfs.uri(&format!("{root}/{ds}")), "{name:?}");
+        assert!(ds.len() <= 255 && !ds.contains(['/', ':', '\0']) && !ds.starts_with(['.', '_']), "{ds}");
+        assert!(out.exists(&format!("{ds}/_SUCCESS")).unwrap(), "{name:?}");
+        let manifest: Value =
+            serde_json::from_slice(&out.read(&format!("{ds}/_idbsync/manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["store"].as_str(), Some(name.as_str()), "the manifest keeps the real name");
+    }
+    assert_eq!(escaped_on_hdfs(&fs, &[&root], &m), Vec::<String>::new(), "written outside the output root");
+
+    // Partition values: escaped directory names inside the dataset, the longest 255 bytes.
+    let values = common::hostile_partition_values(&m);
+    let input = dir.path().join("orders.ndjson");
+    std::fs::write(&input, common::city_records(&values)).unwrap();
+    let root = format!("{base}/a/b/parts");
+    idbsync(dir.path(), &["convert", s(&input), "--out", &dfs.uri(&root), "--partition-by", "city", "-q"], None)
+        .success();
+    let ds = HdfsSink::connect(&dfs.uri(&format!("{root}/orders")), &HdfsOptions::default()).unwrap();
+    let dirs: Vec<String> =
+        ds.list("").unwrap().into_iter().map(|e| e.name).filter(|n| n.starts_with("city=")).collect();
+    assert_eq!(dirs, common::city_dirs(&values));
+    assert!(dirs.iter().any(|d| d.len() == 255), "the longest value fills 255 bytes");
+    let manifest: engine::Manifest = serde_json::from_slice(&ds.read("_idbsync/manifest.json").unwrap()).unwrap();
+    assert_eq!(manifest.files.len(), dirs.len());
+    for f in &manifest.files {
+        assert!(f.path.split('/').all(|seg| !seg.is_empty() && seg != ".." && seg != "."), "{}", f.path);
+        assert!(ds.exists(&f.path).unwrap(), "{}", f.path);
+    }
+    assert_eq!(manifest.counts.written, values.len() as u64);
+    let roots = [root.as_str(), stores_root.as_str()];
+    assert_eq!(escaped_on_hdfs(&fs, &roots, &m), Vec::<String>::new(), "written outside the output roots");
+    let parts_root = root.clone();
+
+    // A value too long for a directory name: a clear error, nothing written.
+    let long = format!("../{m}{}", "x".repeat(10_000));
+    let text = format!("{}\n{}\n", json!({"id": 1, "city": "Berlin"}), json!({"id": 2, "city": long}));
+    std::fs::write(&input, text).unwrap();
+    let root = format!("{base}/a/b/long");
+    let run = idbsync(dir.path(), &["convert", s(&input), "--out", &dfs.uri(&root), "--partition-by", "city"], None);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("partition by city: the directory name city=..%2Fidbsync-escape-marker-"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("more than the 255 a filesystem or HDFS allows"), "{}", run.stderr);
+    assert!(!fs.exists(&root[1..]).unwrap(), "a failed job left {root}");
+    let roots = [parts_root.as_str(), stores_root.as_str()];
+    assert_eq!(escaped_on_hdfs(&fs, &roots, &m), Vec::<String>::new(), "written outside the output roots");
+    fs.remove_all(&base[1..]).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Credentials
+// ---------------------------------------------------------------------------------------
+
+/// Regression: the user-info of an `hdfs://user:password@…` URL was printed in every
+/// message and report that names the location (`describe()`, the `--json` path, errors),
+/// and a malformed secret `--hdfs-conf` was echoed whole.
+#[test]
+fn credentials_are_never_printed() {
+    let Some(dfs) = minidfs::shared_or_skip("credentials_are_never_printed") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pid = std::process::id();
+    let (user, password) = (format!("user{pid}x"), format!("pw-{pid}-hunter2"));
+    let (key, token) = (format!("AKIA{pid}SECRET"), format!("tok-{pid}-xyz"));
+    let addr = dfs.url.trim_start_matches("hdfs://");
+    let url = |path: &str| format!("hdfs://{user}:{password}@{addr}{path}");
+    let conf = [
+        "--hdfs-conf".to_owned(),
+        format!("fs.s3a.secret.key={key}"),
+        "--hdfs-conf".to_owned(),
+        format!("dfs.webhdfs.oauth2.access.token={token}"),
+    ];
+    let secrets = [password.as_str(), key.as_str(), token.as_str(), user.as_str()];
+    let run = |args: &[&str]| -> Run {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(conf.iter().map(String::as_str));
+        let run = idbsync(dir.path(), &all, None);
+        for secret in secrets {
+            assert!(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                "{args:?} printed {secret}:\n{}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+        run
+    };
+    let input = fixture("dexie-shop.json");
+
+    // convert: the report names the location without user-info; the URL's user-info is not
+    // used (the user comes from HADOOP_USER_NAME or the login).
+    let report = run(&["convert", s(&input), "--out", &url("/creds/shop"), "--json"]).success().json();
+    assert_eq!(report["stores"][0]["path"], dfs.uri("/creds/shop/orders"));
+    // An error names the location, redacted, in the context and in the cause.
+    let again = run(&["convert", s(&input), "--out", &url("/creds/shop")]);
+    assert_eq!(again.code, Some(1));
+    assert!(again.stderr.contains(&format!("into hdfs://***@{addr}/creds/shop")), "{}", again.stderr);
+    assert!(again.stderr.contains(&format!("{}/orders already exists", dfs.uri("/creds/shop"))), "{}", again.stderr);
+
+    // put, get, query, tables, download through the same URLs.
+    let local = dir.path().join("local");
+    idbsync(dir.path(), &["convert", s(&input), "--out", s(&local), "-q"], None).success();
+    let put = run(&["put", s(&local), &url("/creds/put"), "--json"]).success().json();
+    assert_eq!(put["destination"], dfs.uri("/creds/put"));
+    let back = dir.path().join("back");
+    let got = run(&["get", &url("/creds/put"), s(&back), "--json"]).success().json();
+    assert_eq!(local_tree(&back), local_tree(&local));
+    assert_eq!(got["copied"], put["copied"]);
+    let plan = run(&["query", &url("/creds/shop"), "SELECT id FROM orders", "--explain"]).success();
+    assert!(plan.stdout.contains("creds/shop/orders/part-"), "{}", plan.stdout);
+    let tables = run(&["tables", &url("/creds/shop"), "--json"]).success().json();
+    assert_eq!(tables.as_array().map(Vec::len), Some(2), "{tables}");
+    run(&["download", &url("/creds/shop"), "--table", "orders", "--to", "-", "--format", "ndjson"]).success();
+    let missing = run(&["download", &url("/creds/shop"), "--table", "nope", "--to", "x.json"]);
+    assert_eq!(missing.code, Some(1));
+
+    // A NameNode that cannot be reached, a malformed secret setting, a usage error.
+    let down = run(&["convert", s(&input), "--out", &format!("hdfs://{user}:{password}@127.0.0.1:1/x")]);
+    assert_eq!(down.code, Some(1));
+    assert!(down.stderr.contains("cannot reach the NameNode at hdfs://127.0.0.1:1"), "{}", down.stderr);
+    let bad = run(&["put", s(&local), &url("/creds/bad"), "--hdfs-conf", &format!("ssl.keystore.password:{password}")]);
+    assert_eq!(bad.code, Some(1));
+    assert!(bad.stderr.contains("--hdfs-conf ***: expected KEY=VALUE"), "{}", bad.stderr);
+    let usage = run(&["put", s(&local), &url("/creds/x"), "--parallel", &url("/oops")]);
+    assert_eq!(usage.code, Some(2), "{}", usage.stderr);
+    assert!(usage.stderr.contains(&format!("hdfs://***@{addr}/oops")), "{}", usage.stderr);
 }

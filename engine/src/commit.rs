@@ -124,6 +124,10 @@ pub struct Job {
     pub id: String,
     mode: Mode,
     previous: Option<Manifest>,
+    /// The dataset directory did not exist before this job (an abort removes it again).
+    created: bool,
+    /// The dataset had its `_SUCCESS` before this job (a failed append puts it back).
+    was_committed: bool,
 }
 
 impl Job {
@@ -131,7 +135,10 @@ impl Job {
     /// removes stale staging folders of jobs that died.
     pub fn prepare(sink: Arc<dyn Sink>, dir: String, id: String, mode: Mode) -> Result<Job, CommitError> {
         let io_err = |what: &'static str, path: String| move |source| CommitError::Io { what, path, source };
+        // A commit that a killed run left half done is undone first.
+        crate::recover::undo_interrupted(sink.as_ref(), &dir).map_err(io_err("cannot recover", sink.describe(&dir)))?;
         let mut entries = sink.list(&dir).map_err(io_err("cannot list", sink.describe(&dir)))?;
+        let created = entries.is_empty() && !sink.exists(&dir).map_err(io_err("cannot read", sink.describe(&dir)))?;
         if !entries.iter().any(|e| e.name == SUCCESS) && entries.iter().any(|e| is_data(&e.name)) {
             // Not committed: data here is what an interrupted commit published. Files the
             // manifest lists (an append killed before `_SUCCESS`) stay; others go.
@@ -144,7 +151,8 @@ impl Job {
             remove_unlisted(sink.as_ref(), &dir, "", &listed).map_err(io_err("cannot clean", sink.describe(&dir)))?;
             entries = sink.list(&dir).map_err(io_err("cannot list", sink.describe(&dir)))?;
         }
-        let has_data = entries.iter().any(|e| is_data(&e.name)) || entries.iter().any(|e| e.name == SUCCESS);
+        let was_committed = entries.iter().any(|e| e.name == SUCCESS);
+        let has_data = entries.iter().any(|e| is_data(&e.name)) || was_committed;
         if has_data && mode == Mode::Error {
             return Err(CommitError::Exists(sink.describe(&dir)));
         }
@@ -163,7 +171,7 @@ impl Job {
         // Any staging folder left now belongs to a job that did not finish.
         let tmp = format!("{dir}/{TEMPORARY}");
         sink.remove_all(&tmp).map_err(io_err("cannot clean", sink.describe(&tmp)))?;
-        Ok(Job { sink, dir, id, mode, previous })
+        Ok(Job { sink, dir, id, mode, previous, created, was_committed })
     }
 
     /// Where this job stages its files.
@@ -221,18 +229,37 @@ impl Job {
     }
 
     /// Publishes the staged files: (overwrite: remove the old dataset), rename
-    /// each file into place, write the manifest, then `_SUCCESS`.
-    pub fn commit(
+    /// each file into place, write the manifest, then `_SUCCESS`. When a step fails (a
+    /// full disk, say), what this job published is taken back and its staging removed:
+    /// nothing of it stays visible, and an appended-to dataset is left as it was.
+    pub fn commit(&self, files: &[FileInfo], rejects: &[String], manifest: Manifest) -> Result<Manifest, CommitError> {
+        let mut done = Done::default();
+        // What the dataset is now, kept in the staging folder until the commit is done, so
+        // that the next job can undo this commit if the process dies in its middle.
+        let staging = self.staging();
+        let res = crate::recover::record(self.sink.as_ref(), &self.dir, &staging, &self.id, self.was_committed)
+            .map_err(|source| CommitError::Io { what: "cannot write", path: self.sink.describe(&staging), source })
+            .and_then(|_| self.publish(files, rejects, manifest, &mut done));
+        if res.is_err() {
+            self.take_back(&done);
+        }
+        self.cleanup();
+        res
+    }
+
+    fn publish(
         &self,
         files: &[FileInfo],
         rejects: &[String],
         mut manifest: Manifest,
+        done: &mut Done,
     ) -> Result<Manifest, CommitError> {
         let s = &self.sink;
         let io_err = |what: &'static str, path: String| move |source| CommitError::Io { what, path, source };
         let success = format!("{}/{SUCCESS}", self.dir);
         s.remove_all(&success).map_err(io_err("cannot remove", s.describe(&success)))?;
         if self.mode == Mode::Overwrite {
+            done.old_removed = true;
             for e in s.list(&self.dir).map_err(io_err("cannot list", s.describe(&self.dir)))? {
                 if e.name != TEMPORARY && e.name != META_DIR {
                     let p = format!("{}/{}", self.dir, e.name);
@@ -241,19 +268,11 @@ impl Job {
             }
         }
         let staging = self.staging();
-        let mut published: Vec<String> = Vec::new();
         let moves = files.iter().map(|f| f.path.clone()).chain(rejects.iter().cloned());
         for rel in moves {
             let (from, to) = (format!("{staging}/{rel}"), format!("{}/{rel}", self.dir));
-            if let Err(e) = s.rename(&from, &to) {
-                // Take back what this job published: nothing of it stays visible.
-                for p in &published {
-                    let _ = s.remove_all(&format!("{}/{p}", self.dir));
-                }
-                self.cleanup();
-                return Err(CommitError::Io { what: "cannot publish", path: s.describe(&to), source: e });
-            }
-            published.push(rel);
+            s.rename(&from, &to).map_err(io_err("cannot publish", s.describe(&to)))?;
+            done.published.push(rel);
         }
         if let Some(prev) = &self.previous {
             let mut all = prev.files.clone();
@@ -276,9 +295,56 @@ impl Job {
         let mpath = format!("{}/{MANIFEST}", self.dir);
         let text = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
         s.write_atomic(&mpath, &text).map_err(io_err("cannot write", s.describe(&mpath)))?;
+        done.manifest_written = true;
         s.write_atomic(&success, b"").map_err(io_err("cannot write", s.describe(&success)))?;
-        self.cleanup();
         Ok(manifest)
+    }
+
+    /// Undoes a failed commit (best effort: the error being reported is the commit's):
+    /// removes the files it published and the folders that left empty, its half-written
+    /// metadata, and puts an appended-to dataset's manifest and `_SUCCESS` back.
+    fn take_back(&self, done: &Done) {
+        let s = self.sink.as_ref();
+        for rel in &done.published {
+            let _ = s.remove_all(&format!("{}/{rel}", self.dir));
+            // Partition folders (and `_rejects/`) that only this job's files made.
+            let mut parent = rel.as_str();
+            while let Some((up, _)) = parent.rsplit_once('/') {
+                let p = format!("{}/{up}", self.dir);
+                if !s.list(&p).map(|l| l.is_empty()).unwrap_or(false) || s.remove_all(&p).is_err() {
+                    break;
+                }
+                parent = up;
+            }
+        }
+        let (mpath, success) = (format!("{}/{MANIFEST}", self.dir), format!("{}/{SUCCESS}", self.dir));
+        for tmp in [format!("{mpath}.tmp"), format!("{success}.tmp")] {
+            let _ = s.remove_all(&tmp);
+        }
+        if let Some(prev) = &self.previous {
+            if done.manifest_written {
+                let _ = s.write_atomic(&mpath, &serde_json::to_vec_pretty(prev).expect("manifest serialises"));
+            }
+            if self.was_committed {
+                let _ = s.write_atomic(&success, b"");
+            }
+        } else if done.manifest_written || done.old_removed {
+            // This job's manifest, or one whose files an overwrite has removed.
+            let _ = s.remove_all(&mpath);
+        }
+        let meta = format!("{}/{META_DIR}", self.dir);
+        if s.list(&meta).map(|l| l.is_empty()).unwrap_or(false) {
+            let _ = s.remove_all(&meta);
+        }
+    }
+
+    /// Gives the job up before its commit: removes its staging and, when this job made
+    /// the dataset directory and it is empty again, the directory.
+    pub fn abort(&self) {
+        self.cleanup();
+        if self.created && self.sink.list(&self.dir).map(|l| l.is_empty()).unwrap_or(false) {
+            let _ = self.sink.remove_all(&self.dir);
+        }
     }
 
     /// Removes this job's staging folder (after a commit, or to abort).
@@ -291,13 +357,24 @@ impl Job {
     }
 }
 
+/// How far a commit got, for taking it back.
+#[derive(Default)]
+struct Done {
+    /// An overwrite started removing the old dataset.
+    old_removed: bool,
+    /// Files renamed into the dataset (relative to it).
+    published: Vec<String>,
+    /// The new manifest is in place.
+    manifest_written: bool,
+}
+
 /// Whether a dataset entry holds data (not `_SUCCESS`, `_temporary`, `_idbsync`, …).
 fn is_data(name: &str) -> bool {
     !name.starts_with('_') && !name.starts_with('.')
 }
 
 /// Removes the data files under `dir/rel` that `keep` does not list, and folders left empty.
-fn remove_unlisted(sink: &dyn Sink, dir: &str, rel: &str, keep: &[String]) -> io::Result<bool> {
+pub(crate) fn remove_unlisted(sink: &dyn Sink, dir: &str, rel: &str, keep: &[String]) -> io::Result<bool> {
     let here = if rel.is_empty() { dir.to_owned() } else { format!("{dir}/{rel}") };
     let mut left = false;
     for e in sink.list(&here)? {
@@ -371,6 +448,8 @@ mod tests {
             id: "j2".into(),
             mode: Mode::Append,
             previous: Some(manifest),
+            created: false,
+            was_committed: true,
         };
         job.check_append(&here).unwrap();
         let other = nested(json!({"ARROW:extension:metadata": ""}));

@@ -7,6 +7,7 @@
 //! memory does not grow with the input; batch boundaries depend only on the bytes,
 //! so the files are the same whatever the thread count.
 
+use crate::cancel::Cancel;
 use crate::commit::{new_job_id, Counts, Job, Manifest, Mode, Timings, REJECTS};
 use crate::decode::{Decoder, Reject};
 use crate::error::{Error, Result};
@@ -46,6 +47,7 @@ pub struct ConvertOptions {
     pub(crate) on_invalid: OnInvalid,
     pub(crate) threads: usize,
     pub(crate) verify: bool,
+    pub(crate) cancel: Cancel,
 }
 
 impl ConvertOptions {
@@ -93,6 +95,13 @@ impl ConvertOptions {
     pub fn with_threads(mut self, n: usize) -> Self {
         self.threads = n;
         self.infer = self.infer.with_threads(n);
+        self
+    }
+    /// A token that stops the job: checked between input blocks and before the commit, it
+    /// makes [`convert`] remove its staging and return [`Error::Cancelled`] with nothing
+    /// committed. Once the commit has started it is finished instead.
+    pub fn with_cancel(mut self, c: Cancel) -> Self {
+        self.cancel = c;
         self
     }
 }
@@ -181,16 +190,36 @@ struct StoreState {
 
 /// Converts the export at `input` (`-` for stdin) into datasets under `sink`.
 /// `progress` is called with the phase and the input bytes read so far.
+///
+/// On failure (or cancellation, [`ConvertOptions::with_cancel`]) before the commit, the
+/// staging is removed, and so are the dataset folders and the output root when this job
+/// made them: the output is left as it was.
 pub fn convert(
     input: &Path,
     sink: Arc<dyn Sink>,
     opts: ConvertOptions,
     progress: &(dyn Fn(Phase, u64) + Sync),
 ) -> Result<ConvertReport> {
+    // An unreadable root is left to the job to report.
+    let root_created = matches!(sink.exists(""), Ok(false));
+    let res = convert_into(input, &sink, opts, progress);
+    if res.is_err() && root_created && sink.list("").map(|l| l.is_empty()).unwrap_or(false) {
+        let _ = sink.remove_all("");
+    }
+    res
+}
+
+fn convert_into(
+    input: &Path,
+    sink: &Arc<dyn Sink>,
+    opts: ConvertOptions,
+    progress: &(dyn Fn(Phase, u64) + Sync),
+) -> Result<ConvertReport> {
+    let cancel = &opts.cancel;
     // Stdin is read twice (infer, convert), so it is kept in a temporary file.
     let spool;
     let path: PathBuf = if input == Path::new("-") {
-        spool = spool_stdin()?;
+        spool = spool_stdin(cancel).map_err(|e| cancel.or(e))?;
         spool.path().to_owned()
     } else {
         input.to_owned()
@@ -199,12 +228,14 @@ pub fn convert(
     let store_name = opts.store.clone().unwrap_or_else(|| source::store_name_of(&display));
 
     let t0 = Instant::now();
-    let src = source::open(&path)?;
+    let mut src = source::open(&path)?;
+    // The inference pass stops within a read once cancelled.
+    src.reader = Box::new(cancel.reader(src.reader));
     let inferred =
         crate::infer::infer_source_with(src, opts.infer.clone().with_store_name(store_name.clone()), &mut |n| {
             progress(Phase::Infer, n)
         })
-        .map_err(|e| rename_path(e, &display))?;
+        .map_err(|e| cancel.or(rename_path(e, &display)))?;
     let infer_ms = t0.elapsed().as_millis() as u64;
 
     let pool = Arc::new(
@@ -273,10 +304,11 @@ pub fn convert(
         });
     }
 
+    cancel.check().map_err(|e| abort(&states, e))?;
     let t1 = Instant::now();
-    let res = second_pass(&path, &display, &inferred, &store_name, &opts, &sink, &mut states, &pool, progress);
+    let res = second_pass(&path, &display, &inferred, &store_name, &opts, sink, &mut states, &pool, progress);
     if let Err(e) = res {
-        return Err(abort(&states, e));
+        return Err(abort(&states, cancel.or(e)));
     }
     let convert_ms = t1.elapsed().as_millis() as u64;
 
@@ -284,21 +316,29 @@ pub fn convert(
     let t2 = Instant::now();
     let mut closed: Vec<(Vec<FileInfo>, Vec<String>)> = Vec::new();
     for i in 0..states.len() {
+        cancel.check().map_err(|e| abort(&states, e))?;
         let st = &mut states[i];
         let files = match st.writer.take().expect("writer").finish() {
             Ok(f) => f,
             Err(reason) => {
                 let store = st.name.clone();
-                return Err(abort(&states, Error::Convert { store, reason }));
+                return Err(abort(&states, cancel.or(Error::Convert { store, reason })));
             }
         };
         let mut rejects = Vec::new();
         if let Some(w) = st.rejects.take() {
-            w.close().map_err(|source| Error::Write { path: sink.describe(&st.job.staging()), source })?;
+            let path = format!("{}/{REJECTS}/part-{job_id}.ndjson", st.job.staging());
+            if let Err(source) = w.close() {
+                let e = Error::Write { path: sink.describe(&path), source };
+                return Err(abort(&states, cancel.or(e)));
+            }
             rejects.push(format!("{REJECTS}/part-{job_id}.ndjson"));
         }
         closed.push((files, rejects));
     }
+    // The last point where a cancellation stops the job: from here on the commit is
+    // finished (a dataset is committed whole or not at all).
+    cancel.check().map_err(|e| abort(&states, e))?;
     progress(Phase::Commit, 0);
     let mut reports = Vec::new();
     for (st, (files, rejects)) in states.iter().zip(closed) {
@@ -318,8 +358,10 @@ pub fn convert(
             schema: serde_json::to_value(schema.as_ref()).expect("schema serialises"),
             timings: Timings { infer_ms, convert_ms, commit_ms: t2.elapsed().as_millis() as u64 },
         };
-        let committed = st.job.commit(&files, &rejects, manifest).map_err(Error::from)?;
-        crate::verify::verify_dataset(sink.as_ref(), &st.job.dir, &committed, opts.verify).map_err(Error::Verify)?;
+        // A failed commit takes back what it published; the stores after it are aborted.
+        let committed = st.job.commit(&files, &rejects, manifest).map_err(|e| abort(&states, e.into()))?;
+        crate::verify::verify_dataset(sink.as_ref(), &st.job.dir, &committed, opts.verify)
+            .map_err(|e| abort(&states, Error::Verify(e)))?;
         reports.push(StoreReport {
             store: st.name.clone(),
             path: sink.describe(&st.job.dir),
@@ -347,7 +389,7 @@ fn rename_path(e: Error, display: &Path) -> Error {
 
 fn abort(states: &[StoreState], e: Error) -> Error {
     for s in states {
-        s.job.cleanup();
+        s.job.abort();
     }
     e
 }
@@ -362,9 +404,10 @@ fn options_json(o: &ConvertOptions) -> serde_json::Value {
     })
 }
 
-fn spool_stdin() -> Result<tempfile::NamedTempFile> {
+fn spool_stdin(cancel: &Cancel) -> Result<tempfile::NamedTempFile> {
     let mut f = tempfile::NamedTempFile::new().map_err(|source| Error::Open { path: "-".into(), source })?;
-    std::io::copy(&mut std::io::stdin().lock(), &mut f).map_err(|source| Error::Read { path: "-".into(), source })?;
+    std::io::copy(&mut cancel.reader(std::io::stdin().lock()), &mut f)
+        .map_err(|source| Error::Read { path: "-".into(), source })?;
     Ok(f)
 }
 
@@ -393,6 +436,7 @@ fn second_pass(
     std::thread::scope(|scope| -> Result<()> {
         let writer = scope.spawn(|| -> Result<()> {
             for msg in rx {
+                opts.cancel.check()?;
                 let Msg::Group(g) = msg;
                 for (store, n, bytes) in g.read {
                     states[store].counts.read += n;
@@ -423,8 +467,14 @@ fn second_pass(
                             let w = st.rejects.as_mut().expect("rejects writer");
                             let mut line = serde_json::to_vec(&rec).expect("reject serialises");
                             line.push(b'\n');
-                            w.write_all(&line)
-                                .map_err(|source| Error::Write { path: sink.describe(&st.job.staging()), source })?;
+                            w.write_all(&line).map_err(|source| Error::Write {
+                                path: sink.describe(&format!(
+                                    "{}/{REJECTS}/part-{}.ndjson",
+                                    st.job.staging(),
+                                    st.job.id
+                                )),
+                                source,
+                            })?;
                         }
                     }
                 }
@@ -482,6 +532,7 @@ fn second_pass(
             Ok(used)
         };
         let read = source::for_each_block(src, crate::infer::BLOCK_BYTES, |block| {
+            opts.cancel.check()?;
             seen += block.len() as u64;
             progress(Phase::Convert, seen);
             let mut block = block;

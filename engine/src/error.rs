@@ -101,6 +101,11 @@ pub enum Error {
     /// The record batches handed to a download failed (e.g. a query that errored).
     #[error("the rows to download could not be produced")]
     Source(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The job was cancelled (its [`crate::Cancel`] token was set) at a safe point before
+    /// its commit: a conversion removed its staging and committed nothing; a download
+    /// stopped between batches.
+    #[error("cancelled")]
+    Cancelled,
     /// The input's content could not be inferred.
     #[error("{path}")]
     Infer {

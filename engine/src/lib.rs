@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod cancel;
 mod column;
 mod commit;
 mod convert;
@@ -27,12 +28,15 @@ mod hdfs;
 mod infer;
 mod parquet_out;
 mod partition;
+mod recover;
+mod redact;
 mod sink;
 mod source;
 mod store_read;
 mod transfer;
 mod verify;
 
+pub use cancel::Cancel;
 pub use column::NoValue;
 pub use commit::{new_job_id, Counts, Job, Manifest, Mode, Timings, MANIFEST, META_DIR, REJECTS, SUCCESS, TEMPORARY};
 pub use convert::{convert, ConvertOptions, ConvertReport, OnInvalid, Phase, RejectRecord, StoreReport};
@@ -47,6 +51,7 @@ pub use hdfs::{is_hdfs_url, split_url, HdfsOptions, HdfsSink};
 pub use infer::{infer_path, infer_source, infer_source_with, BLOCK_BYTES};
 pub use parquet_out::{Codec, FileInfo, ParquetOptions, StoreWriter};
 pub use partition::{escape_path_name, murmur3_32, store_dir_name, PartitionField, Transform, HIVE_NULL};
+pub use redact::{is_secret_key, redact_url, Redactor, REDACTED};
 pub use sink::{CountingWriter, Entry, LocalSink, Sink, SinkFile};
 pub use source::{for_each_block, open, store_name_of, Compression, Source};
 pub use store_read::{ReadOptions, StoreBatches, StoreReader};

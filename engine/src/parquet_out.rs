@@ -156,6 +156,8 @@ struct Open {
     row_groups: usize,
     rel: String,
     rows: u64,
+    /// The file as the sink describes it, for messages.
+    what: String,
 }
 
 impl Open {
@@ -172,10 +174,10 @@ impl Open {
             .with_coerce_types(props.coerce_types())
             .convert(&schema)
             .map_err(|e| e.to_string())?;
-        let out =
-            CountingWriter::new(sink.create(path).map_err(|e| format!("cannot create {}: {e}", sink.describe(path)))?);
-        let file =
-            SerializedFileWriter::new(out, pschema.root_schema_ptr(), Arc::new(props)).map_err(|e| e.to_string())?;
+        let what = sink.describe(path);
+        let out = CountingWriter::new(sink.create(path).map_err(|e| format!("cannot create {what}: {e}"))?);
+        let file = SerializedFileWriter::new(out, pschema.root_schema_ptr(), Arc::new(props))
+            .map_err(|e| format!("cannot write {what}: {e}"))?;
         let factory = ArrowRowGroupWriterFactory::new(&file, schema.clone());
         Ok(Open {
             file,
@@ -187,6 +189,7 @@ impl Open {
             row_groups: 0,
             rel,
             rows: 0,
+            what,
         })
     }
 
@@ -238,11 +241,13 @@ impl Open {
                     .collect::<Result<Vec<_>, _>>()
             })
             .map_err(|e| e.to_string())?;
-        let mut rg = self.file.next_row_group().map_err(|e| e.to_string())?;
+        // Writing the encoded chunks is where the file's bytes go out (a full disk shows here).
+        let io = |e: parquet::errors::ParquetError| format!("cannot write {}: {e}", self.what);
+        let mut rg = self.file.next_row_group().map_err(io)?;
         for c in chunks {
-            c.append_to_row_group(&mut rg).map_err(|e| e.to_string())?;
+            c.append_to_row_group(&mut rg).map_err(io)?;
         }
-        rg.close().map_err(|e| e.to_string())?;
+        rg.close().map_err(io)?;
         self.row_groups += 1;
         self.pending.clear();
         self.pending_rows = 0;
@@ -445,8 +450,8 @@ impl StoreWriter {
 
 fn close(mut o: Open, dir: &str, pool: &rayon::ThreadPool) -> Result<FileInfo, String> {
     o.flush(pool)?;
-    let w = o.file.into_inner().map_err(|e| e.to_string())?;
-    let (bytes, crc) = w.close().map_err(|e| e.to_string())?;
+    let w = o.file.into_inner().map_err(|e| format!("cannot write {}: {e}", o.what))?;
+    let (bytes, crc) = w.close().map_err(|e| format!("cannot close {}: {e}", o.what))?;
     let partition = dir
         .split('/')
         .filter(|s| !s.is_empty())

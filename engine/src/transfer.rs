@@ -12,7 +12,11 @@
 //!   marked committed while it changes.
 //!
 //! `_temporary/` folders of the source (uncommitted work) are not copied.
+//!
+//! A [`Cancel`] token stops a copy between file chunks and before it publishes; its staging
+//! is then removed and nothing was published. Once publishing has started it is finished.
 
+use crate::cancel::Cancel;
 use crate::commit::{SUCCESS, TEMPORARY};
 use crate::sink::{CountingWriter, Sink};
 use crate::verify::{checksum, crc_hex};
@@ -22,13 +26,25 @@ use std::io::{self, Read, Write};
 
 /// Options of a copy.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TransferOptions {
+pub struct TransferOptions<'a> {
     /// Copy into an existing destination, skipping files whose size and CRC32C match.
     pub update: bool,
     /// Read every copied file back from the destination and compare its CRC32C.
     pub verify: bool,
     /// Files copied at once (0 = 4).
     pub parallel: usize,
+    /// Stops the copy before it publishes anything: the error then says it was cancelled.
+    pub cancel: Option<&'a Cancel>,
+}
+
+/// The error of a copy stopped by its [`TransferOptions::cancel`] token.
+const CANCELLED: &str = "cancelled: nothing was published (staging removed)";
+
+fn check(cancel: Option<&Cancel>) -> Result<(), String> {
+    match cancel {
+        Some(c) if c.is_cancelled() => Err(CANCELLED.to_owned()),
+        _ => Ok(()),
+    }
 }
 
 /// What a copy did.
@@ -94,11 +110,13 @@ fn err(what: &str, path: String, e: io::Error) -> String {
 }
 
 /// Copies one file; returns its size and CRC32C as read from the source.
-fn copy_file(src: &dyn Sink, from: &str, dst: &dyn Sink, to: &str, verify: bool) -> Result<u64, String> {
+fn copy_file(src: &dyn Sink, from: &str, dst: &dyn Sink, to: &str, opts: &TransferOptions) -> Result<u64, String> {
+    check(opts.cancel)?;
     let mut r = src.open(from).map_err(|e| err("cannot read", src.describe(from), e))?;
     let mut w = CountingWriter::new(dst.create(to).map_err(|e| err("cannot create", dst.describe(to), e))?);
     let mut buf = vec![0u8; 1 << 20];
     loop {
+        check(opts.cancel)?;
         let n = match r.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -108,7 +126,7 @@ fn copy_file(src: &dyn Sink, from: &str, dst: &dyn Sink, to: &str, verify: bool)
         w.write_all(&buf[..n]).map_err(|e| err("cannot write", dst.describe(to), e))?;
     }
     let (len, crc) = w.close().map_err(|e| err("cannot close", dst.describe(to), e))?;
-    if verify {
+    if opts.verify {
         let (back_len, back) = checksum(dst, to).map_err(|e| err("cannot read back", dst.describe(to), e))?;
         if (back_len, back) != (len, crc) {
             return Err(format!(
@@ -140,7 +158,7 @@ pub fn copy_tree(
     dst: &dyn Sink,
     dest: &str,
     job: &str,
-    opts: TransferOptions,
+    opts: TransferOptions<'_>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<TransferReport, String> {
     let mut items = Vec::new();
@@ -168,13 +186,15 @@ pub fn copy_tree(
         let stage = join(parent, &format!("{prefix}{job}"));
         let res = pool.install(|| {
             items.par_iter().try_for_each(|it| {
-                let n = copy_file(src, &join(src_dir, &it.rel), dst, &join(&stage, &it.rel), opts.verify)?;
+                let n = copy_file(src, &join(src_dir, &it.rel), dst, &join(&stage, &it.rel), &opts)?;
                 progress(n);
                 Ok::<(), String>(())
             })
         });
-        if let Err(e) =
-            res.and_then(|_| dst.rename(&stage, dest).map_err(|e| err("cannot publish", dst.describe(dest), e)))
+        // The last point where a cancellation stops the copy: the rename publishes it whole.
+        if let Err(e) = res
+            .and_then(|_| check(opts.cancel))
+            .and_then(|_| dst.rename(&stage, dest).map_err(|e| err("cannot publish", dst.describe(dest), e)))
         {
             let _ = dst.remove_all(&stage);
             return Err(e);
@@ -239,12 +259,13 @@ pub fn copy_tree(
     };
     let res = pool.install(|| {
         todo.par_iter().try_for_each(|it| {
-            let n = copy_file(src, &join(src_dir, &it.rel), dst, &join(&stage, &it.rel), opts.verify)?;
+            let n = copy_file(src, &join(src_dir, &it.rel), dst, &join(&stage, &it.rel), &opts)?;
             progress(n);
             Ok::<(), String>(())
         })
     });
-    if let Err(e) = res {
+    // The last point where a cancellation stops the copy; publishing is then finished.
+    if let Err(e) = res.and_then(|_| check(opts.cancel)) {
         cleanup();
         return Err(e);
     }
@@ -319,6 +340,32 @@ mod tests {
         assert!(!b.path().join("out/_temporary").exists());
         let r = copy_tree(&src, "", &dst, "out", "j4", up, &|_| {}).unwrap();
         assert_eq!((r.copied, r.unchanged), (0, 5), "nothing differs now");
+    }
+
+    #[test]
+    fn a_cancelled_copy_publishes_nothing_and_removes_its_staging() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        tree(a.path(), &[("s/part-0.parquet", "x"), ("s/_SUCCESS", "")]);
+        let (src, dst) = (LocalSink::new(a.path()), LocalSink::new(b.path()));
+        let token = Cancel::new();
+        let opts = TransferOptions { cancel: Some(&token), ..Default::default() };
+        // Cancelled once the first file is copied.
+        let e = copy_tree(&src, "", &dst, "out", "j1", opts, &|_| {
+            token.cancel();
+        })
+        .unwrap_err();
+        assert_eq!(e, CANCELLED);
+        assert_eq!(std::fs::read_dir(b.path()).unwrap().count(), 0, "nothing published, no staging left");
+
+        // An update stopped the same way leaves the destination as it was.
+        let fresh = Cancel::new();
+        copy_tree(&src, "", &dst, "out", "j2", TransferOptions { cancel: Some(&fresh), ..opts }, &|_| {}).unwrap();
+        tree(a.path(), &[("s/part-0.parquet", "changed")]);
+        let before = read_tree(&b.path().join("out"));
+        let up = TransferOptions { update: true, ..opts };
+        assert_eq!(copy_tree(&src, "", &dst, "out", "j3", up, &|_| {}).unwrap_err(), CANCELLED);
+        assert_eq!(read_tree(&b.path().join("out")), before);
+        assert!(!b.path().join("out").join(TEMPORARY).exists());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod encode;
 mod json;
 mod text;
 
+use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::parquet_out::ParquetOptions;
 use crate::store_read::StoreReader;
@@ -78,6 +79,7 @@ pub struct DownloadOptions {
     pub(crate) spool_dir: Option<PathBuf>,
     pub(crate) max_string: usize,
     pub(crate) max_warnings: usize,
+    pub(crate) cancel: Cancel,
 }
 
 impl Default for DownloadOptions {
@@ -93,6 +95,7 @@ impl Default for DownloadOptions {
             spool_dir: None,
             max_string: IMPORTER_MAX_STRING,
             max_warnings: 1000,
+            cancel: Cancel::default(),
         }
     }
 }
@@ -153,6 +156,12 @@ impl DownloadOptions {
     /// data whose base64 is longer is written with a warning.
     pub fn with_max_string(mut self, units: usize) -> Self {
         self.max_string = units.max(1);
+        self
+    }
+    /// A token that stops [`write_download`] and [`download_store`] between batches, with
+    /// [`Error::Cancelled`] (the output is then incomplete: write it to a temporary file).
+    pub fn with_cancel(mut self, c: Cancel) -> Self {
+        self.cancel = c;
         self
     }
 }
@@ -382,9 +391,11 @@ where
 {
     let mut w = DownloadWriter::new(format, schema, opts, out)?;
     for b in batches {
-        let b = b.map_err(|e| Error::Source(e.into()))?;
+        opts.cancel.check()?;
+        let b = b.map_err(|e| opts.cancel.or(Error::Source(e.into())))?;
         w.write(&b)?;
     }
+    opts.cancel.check()?;
     w.finish()
 }
 
@@ -399,7 +410,9 @@ pub fn download_store<W: Write + Send>(
     let opts = opts.clone().with_row_count(Some(store.rows()));
     let mut w = DownloadWriter::new(format, store.schema().clone(), &opts, out)?;
     for b in store.batches() {
-        w.write(&b?)?;
+        opts.cancel.check()?;
+        w.write(&b.map_err(|e| opts.cancel.or(e))?)?;
     }
+    opts.cancel.check()?;
     w.finish()
 }

@@ -135,13 +135,20 @@ impl MiniDfs {
         Builder::default()
     }
 
+    /// The cluster's own folder: the NameNode's and DataNodes' storage are under `dfs/`
+    /// (a replica being written is a `…/rbw/blk_<id>` file there, growing as bytes arrive).
+    pub fn base_dir(&self) -> &Path {
+        &self.base
+    }
+
     /// `hdfs://…` of an absolute path on this cluster.
     pub fn uri(&self, path: &str) -> String {
         format!("{}/{}", self.url, path.trim_start_matches('/'))
     }
 
-    /// Sends a launcher command (`stop-datanode 0`, `restart-datanode 0`, `stop-namenode`,
-    /// `restart-namenode`) and waits for its answer.
+    /// Sends a launcher command (`stop-datanode 0`, `restart-datanode 0`,
+    /// `mark-datanode-dead 0` for a stopped one, `stop-namenode`, `restart-namenode`) and waits
+    /// for its answer.
     pub fn command(&self, cmd: &str) -> Result<(), String> {
         let mut c = self.control.lock().unwrap_or_else(|e| e.into_inner());
         let stdin = c.stdin.as_mut().ok_or("the cluster is stopped")?;
@@ -215,15 +222,24 @@ pub fn shared() -> &'static MiniDfs {
 /// [`shared`], unless `IDBSYNC_SKIP_HDFS=1` is set outside CI: then `None`, with a line on
 /// stderr saying the test was skipped. Under `CI=true` skipping is refused.
 pub fn shared_or_skip(test: &str) -> Option<&'static MiniDfs> {
+    if skip(test) {
+        return None;
+    }
+    Some(shared())
+}
+
+/// Whether an HDFS test is to be skipped (`IDBSYNC_SKIP_HDFS=1` outside CI), saying so on
+/// stderr: for tests that start a cluster of their own. Under `CI=true` skipping is refused.
+pub fn skip(test: &str) -> bool {
     if std::env::var("IDBSYNC_SKIP_HDFS").is_ok_and(|v| v == "1") {
         assert!(
             !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
             "IDBSYNC_SKIP_HDFS=1 is not allowed under CI: HDFS tests must run"
         );
         eprintln!("SKIPPED {test}: IDBSYNC_SKIP_HDFS=1");
-        return None;
+        return true;
     }
-    Some(shared())
+    false
 }
 
 fn java() -> PathBuf {

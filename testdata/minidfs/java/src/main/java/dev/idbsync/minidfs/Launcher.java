@@ -24,7 +24,9 @@ import org.apache.hadoop.hdfs.MiniDFSCluster;
  * Every port is chosen free by the OS. When the cluster is up, DIR/conf/core-site.xml names it and
  * one line goes to stdout: {@code READY hdfs://127.0.0.1:PORT}. Then each stdin line is a command,
  * answered by one line ({@code OK ...} or {@code ERR ...}):
- * {@code stop-datanode N}, {@code restart-datanode N}, {@code stop-namenode}, {@code restart-namenode}.
+ * {@code stop-datanode N}, {@code restart-datanode N}, {@code stop-namenode}, {@code restart-namenode},
+ * {@code mark-datanode-dead N} (the NameNode stops placing blocks on a DataNode stopped here, at once
+ * instead of after its heartbeat expiry).
  * End of stdin (the test process went away) shuts the cluster down and deletes its data.
  */
 public final class Launcher {
@@ -98,6 +100,15 @@ public final class Launcher {
                         }
                         cluster.restartDataNode(p, true);
                         cluster.waitActive();
+                        break;
+                    }
+                    case "mark-datanode-dead": {
+                        int i = Integer.parseInt(words[1]);
+                        MiniDFSCluster.DataNodeProperties p = stopped.get(i);
+                        if (p == null) {
+                            throw new IllegalArgumentException("DataNode " + i + " was not stopped here");
+                        }
+                        cluster.setDataNodeDead(p.getDatanode().getDatanodeId());
                         break;
                     }
                     case "stop-namenode":

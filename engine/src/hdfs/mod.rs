@@ -8,10 +8,19 @@
 //! Every file is written by a task of the sink's own tokio runtime: the writing thread hands
 //! it chunks through a small bounded channel, so several files upload at once and a
 //! Parquet writer streams row group by row group without waiting on the network for each.
+//!
+//! NameNode calls are bounded in time and retries ([`namenode`]).
+//!
+//! User-info in a URL (`hdfs://user:secret@nn/…`) is not used (the user comes from
+//! `HADOOP_USER_NAME` or Kerberos) and never appears in a message.
 
+mod namenode;
+
+use crate::redact::{is_secret_key, redact_url, REDACTED};
 use crate::sink::{Entry, Sink, SinkFile};
 use bytes::Bytes;
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
+use namenode::{Bounds, NameNode, NnError};
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use tokio::runtime::Runtime;
@@ -24,7 +33,7 @@ const CHUNK: usize = 4 << 20;
 const DEPTH: usize = 2;
 
 /// How files are written and how the client connects.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct HdfsOptions {
     /// Block size of written files (default: the cluster's `dfs.blocksize`).
     pub block_size: Option<u64>,
@@ -34,26 +43,45 @@ pub struct HdfsOptions {
     pub config: Vec<(String, String)>,
 }
 
+impl std::fmt::Debug for HdfsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Values of settings that look secret are not shown.
+        let config: Vec<(&str, &str)> = self
+            .config
+            .iter()
+            .map(|(k, v)| (k.as_str(), if is_secret_key(k) { REDACTED } else { v.as_str() }))
+            .collect();
+        f.debug_struct("HdfsOptions")
+            .field("block_size", &self.block_size)
+            .field("replication", &self.replication)
+            .field("config", &config)
+            .finish()
+    }
+}
+
 /// Whether an output location is on HDFS.
 pub fn is_hdfs_url(s: &str) -> bool {
     s.starts_with("hdfs://") || s.starts_with("viewfs://")
 }
 
-/// Splits `hdfs://authority/path` into (`hdfs://authority`, `/path`).
+/// Splits `hdfs://authority/path` into (`hdfs://authority`, `/path`). User-info in the
+/// authority (`user:secret@`) is dropped: HDFS does not use it, and it must not reach messages.
 pub fn split_url(url: &str) -> io::Result<(String, String)> {
-    let scheme_end = url.find("://").ok_or_else(|| invalid(format!("{url}: not an hdfs:// URL")))?;
+    let shown = redact_url(url);
+    let scheme_end = url.find("://").ok_or_else(|| invalid(format!("{shown}: not an hdfs:// URL")))?;
     let rest = &url[scheme_end + 3..];
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
     if authority.is_empty() {
-        return Err(invalid(format!("{url}: the URL names no NameNode or nameservice (hdfs://host:port/path)")));
+        return Err(invalid(format!("{shown}: the URL names no NameNode or nameservice (hdfs://host:port/path)")));
     }
     let path = path.trim_end_matches('/');
     let path = if path.is_empty() { "/" } else { path };
     if path.split('/').any(|c| c == ".." || c == ".") {
-        return Err(invalid(format!("{url}: `.` and `..` are not allowed in the path")));
+        return Err(invalid(format!("{shown}: `.` and `..` are not allowed in the path")));
     }
     Ok((format!("{}{authority}", &url[..scheme_end + 3]), path.to_owned()))
 }
@@ -86,6 +114,8 @@ pub struct HdfsSink {
     /// Absolute root path, without a trailing `/` (except for `/` itself).
     root: String,
     write: WriteOptions,
+    /// Bounds the NameNode calls and tells an unreachable NameNode.
+    nn: NameNode,
 }
 
 impl std::fmt::Debug for HdfsSink {
@@ -99,6 +129,7 @@ impl HdfsSink {
     /// Nothing is sent until the first operation.
     pub fn connect(url: &str, opts: &HdfsOptions) -> io::Result<HdfsSink> {
         let (base, root) = split_url(url)?;
+        let bounds = Bounds::from_config(&opts.config)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("idbsync-hdfs")
@@ -111,7 +142,7 @@ impl HdfsSink {
         }
         let client = b.build().map_err(|e| {
             let e = io_error(e);
-            io::Error::new(e.kind(), format!("{url}: cannot connect: {e}"))
+            io::Error::new(e.kind(), format!("{}: cannot connect: {e}", redact_url(url)))
         })?;
         let mut write = WriteOptions::default().overwrite(true).create_parent(true);
         if let Some(bs) = opts.block_size {
@@ -120,7 +151,8 @@ impl HdfsSink {
         if let Some(r) = opts.replication {
             write = write.replication(r);
         }
-        Ok(HdfsSink { client, rt, base, root, write })
+        let nn = NameNode::new(rt.clone(), base.clone(), bounds);
+        Ok(HdfsSink { client, rt, base, root, write, nn })
     }
 
     /// The hdfs-native client (for tests and tools that read back).
@@ -147,11 +179,26 @@ impl HdfsSink {
         io::Error::new(e.kind(), format!("{}: {e}", self.describe(rel)))
     }
 
+    /// A NameNode call within the bounds; every error as an `io::Error` naming `rel`.
+    fn call<T, Fut>(&self, rel: &str, f: impl Fn() -> Fut) -> io::Result<T>
+    where
+        Fut: std::future::Future<Output = Result<T, HdfsError>>,
+    {
+        self.nn.call(&self.describe(rel), f).map_err(|e| self.nn_error(rel, e))
+    }
+
+    fn nn_error(&self, rel: &str, e: NnError) -> io::Error {
+        match e {
+            NnError::Unreachable(e) => e,
+            NnError::Answer(e) => self.ctx(rel, e),
+        }
+    }
+
     fn parent_dir(&self, rel: &str) -> io::Result<()> {
         let full = self.full(rel);
         if let Some(i) = full.rfind('/') {
             if i > 0 {
-                self.rt.block_on(self.client.mkdirs(&full[..i], 0o755, true)).map_err(|e| self.ctx(rel, e))?;
+                self.call(rel, || self.client.mkdirs(&full[..i], 0o755, true))?;
             }
         }
         Ok(())
@@ -165,6 +212,9 @@ struct HdfsFile {
     task: Option<JoinHandle<Result<(), HdfsError>>>,
     rt: Arc<Runtime>,
     what: String,
+    /// To tell a NameNode that went away from a DataNode that failed, when the upload fails.
+    client: Client,
+    nn: NameNode,
 }
 
 enum Msg {
@@ -181,13 +231,25 @@ impl HdfsFile {
             None => return io::Error::other(format!("{}: the upload already failed", self.what)),
         };
         match res {
-            Ok(Err(e)) => {
-                let e = io_error(e);
-                io::Error::new(e.kind(), format!("{}: {e}", self.what))
-            }
+            Ok(Err(e)) => self.upload_error(e),
             Ok(Ok(())) => io::Error::other(format!("{}: the upload stopped early", self.what)),
             Err(join) => io::Error::other(format!("{}: the upload task failed: {join}", self.what)),
         }
+    }
+
+    /// The upload's error, saying whether the NameNode or the DataNodes went away (an
+    /// upload talks to both).
+    fn upload_error(&self, e: HdfsError) -> io::Error {
+        let lost = namenode::is_unreachable(&e) || matches!(e, HdfsError::DataTransferError(_));
+        let e = io_error(e);
+        let msg = if !lost {
+            format!("{}: {e}", self.what)
+        } else if self.nn.answers(&self.client) {
+            format!("{}: writing to the DataNodes failed: {e}", self.what)
+        } else {
+            format!("{}: cannot reach the NameNode at {}: {e}", self.what, self.nn.base())
+        };
+        io::Error::new(e.kind(), msg)
     }
 
     fn send(&mut self, msg: Msg) -> io::Result<()> {
@@ -230,10 +292,7 @@ impl SinkFile for HdfsFile {
         let task = self.task.take().expect("an open file has its task");
         match self.rt.block_on(task) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                let e = io_error(e);
-                Err(io::Error::new(e.kind(), format!("{}: {e}", self.what)))
-            }
+            Ok(Err(e)) => Err(self.upload_error(e)),
             Err(join) => Err(io::Error::other(format!("{}: the upload task failed: {join}", self.what))),
         }
     }
@@ -282,7 +341,7 @@ impl Read for HdfsRead {
 impl Sink for HdfsSink {
     fn create(&self, path: &str) -> io::Result<Box<dyn SinkFile>> {
         let full = self.full(path);
-        let writer = self.rt.block_on(self.client.create(&full, self.write.clone())).map_err(|e| self.ctx(path, e))?;
+        let writer = self.call(path, || self.client.create(&full, self.write.clone()))?;
         let (tx, mut rx) = mpsc::channel::<Msg>(DEPTH);
         let task = self.rt.spawn(async move {
             let mut writer = writer;
@@ -302,6 +361,8 @@ impl Sink for HdfsSink {
             task: Some(task),
             rt: self.rt.clone(),
             what: self.describe(path),
+            client: self.client.clone(),
+            nn: self.nn.clone(),
         }))
     }
 
@@ -310,23 +371,24 @@ impl Sink for HdfsSink {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} exists", self.describe(to))));
         }
         self.parent_dir(to)?;
-        self.rt.block_on(self.client.rename(&self.full(from), &self.full(to), false)).map_err(|e| self.ctx(from, e))
+        let (a, b) = (self.full(from), self.full(to));
+        self.call(from, || self.client.rename(&a, &b, false))
     }
 
     fn remove_all(&self, path: &str) -> io::Result<()> {
-        match self.rt.block_on(self.client.delete(&self.full(path), true)) {
-            Ok(_) => Ok(()),
-            Err(HdfsError::FileNotFound(_)) => Ok(()),
-            Err(e) => Err(self.ctx(path, e)),
+        let full = self.full(path);
+        match self.nn.call(&self.describe(path), || self.client.delete(&full, true)) {
+            Ok(_) | Err(NnError::Answer(HdfsError::FileNotFound(_))) => Ok(()),
+            Err(e) => Err(self.nn_error(path, e)),
         }
     }
 
     fn list(&self, path: &str) -> io::Result<Vec<Entry>> {
         let full = self.full(path);
-        let statuses = match self.rt.block_on(self.client.list_status(&full, false)) {
+        let statuses = match self.nn.call(&self.describe(path), || self.client.list_status(&full, false)) {
             Ok(s) => s,
-            Err(HdfsError::FileNotFound(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(self.ctx(path, e)),
+            Err(NnError::Answer(HdfsError::FileNotFound(_))) => return Ok(Vec::new()),
+            Err(e) => return Err(self.nn_error(path, e)),
         };
         let mut out: Vec<Entry> = statuses
             .into_iter()
@@ -341,15 +403,17 @@ impl Sink for HdfsSink {
     }
 
     fn exists(&self, path: &str) -> io::Result<bool> {
-        match self.rt.block_on(self.client.get_file_info(&self.full(path))) {
+        let full = self.full(path);
+        match self.nn.call(&self.describe(path), || self.client.get_file_info(&full)) {
             Ok(_) => Ok(true),
-            Err(HdfsError::FileNotFound(_)) => Ok(false),
-            Err(e) => Err(self.ctx(path, e)),
+            Err(NnError::Answer(HdfsError::FileNotFound(_))) => Ok(false),
+            Err(e) => Err(self.nn_error(path, e)),
         }
     }
 
     fn open(&self, path: &str) -> io::Result<Box<dyn Read + Send>> {
-        let reader = self.rt.block_on(self.client.read(&self.full(path))).map_err(|e| self.ctx(path, e))?;
+        let full = self.full(path);
+        let reader = self.call(path, || self.client.read(&full))?;
         Ok(Box::new(HdfsRead { reader, rt: self.rt.clone(), what: self.describe(path), chunk: Bytes::new() }))
     }
 
@@ -360,7 +424,8 @@ impl Sink for HdfsSink {
     fn replace(&self, from: &str, to: &str) -> io::Result<()> {
         // HDFS renames over an existing file atomically (rename2 with OVERWRITE).
         self.parent_dir(to)?;
-        self.rt.block_on(self.client.rename(&self.full(from), &self.full(to), true)).map_err(|e| self.ctx(to, e))
+        let (a, b) = (self.full(from), self.full(to));
+        self.call(to, || self.client.rename(&a, &b, true))
     }
 }
 
@@ -375,8 +440,24 @@ mod tests {
         assert_eq!(s("hdfs://ns1/x"), ("hdfs://ns1".into(), "/x".into()));
         assert_eq!(s("hdfs://ns1"), ("hdfs://ns1".into(), "/".into()));
         assert!(split_url("hdfs:///x").unwrap_err().to_string().contains("names no NameNode"));
+        // User-info is dropped, and never shown in an error.
+        assert_eq!(s("hdfs://alice:pw@nn:8020/x"), ("hdfs://nn:8020".into(), "/x".into()));
+        let e = split_url("hdfs://alice:s3cr3t@nn/a/../b").unwrap_err().to_string();
+        assert!(e.starts_with("hdfs://***@nn/a/../b:") && !e.contains("s3cr3t"), "{e}");
+        assert!(split_url("hdfs://alice:pw@/x").unwrap_err().to_string().contains("names no NameNode"));
         assert!(split_url("hdfs://nn/a/../b").is_err());
         assert!(split_url("/local").is_err());
         assert!(is_hdfs_url("hdfs://nn/x") && !is_hdfs_url("out/hdfs://x"));
+    }
+
+    #[test]
+    fn options_hide_secret_settings() {
+        let conf = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        let o = HdfsOptions {
+            config: conf(&[("fs.s3a.secret.key", "s3cr3t-value"), ("dfs.replication", "2")]),
+            ..Default::default()
+        };
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("s3cr3t") && shown.contains("***") && shown.contains("\"2\""), "{shown}");
     }
 }
