@@ -419,7 +419,8 @@ def run(args, idbsync: Path, gen: Path, origin: Path) -> tuple[str, Path]:
             import put_vs_fsshell
 
             records = min(PUT_RECORDS[which], max(args.sizes))
-            sections.append(put_vs_fsshell.section(records, min(args.runs, PUT_RUNS), idbsync, gen))
+            runs = 1 if args.quick else min(args.runs, PUT_RUNS)  # --quick: within its 3 minutes
+            sections.append(put_vs_fsshell.section(records, runs, idbsync, gen))
         else:
             sections.append(["## Upload into HDFS: idbsync put vs. Hadoop FsShell -put", "",
                              "Not measured: no `java` on PATH or the test HDFS launcher is not built "
