@@ -82,7 +82,7 @@ impl InferOptions {
         self.store_name = name.into();
         self
     }
-    /// Worker threads; 0 means one per core.
+    /// Worker threads; 0 means one per core, 1 infers on the calling thread (no pool).
     pub fn with_threads(mut self, n: usize) -> Self {
         self.threads = n;
         self
