@@ -382,14 +382,15 @@ impl W {
         let b = r.bytes;
         let (end, escaped) = json::skip_string(b, at + 1)?;
         let body = &b[at + 1..end - 1];
+        // Escaped or not, a raw control character is invalid (as inference finds).
+        if json::has_control(body) {
+            return Err(rej(at, "control character in string"));
+        }
         if escaped {
             let mut s = String::new();
             json::unescape_into(body, &mut s).map_err(|m| rej(at, m))?;
             col.push_bytes(s.as_bytes());
         } else {
-            if json::has_control(body) {
-                return Err(rej(at, "control character in string"));
-            }
             col.push_bytes(body);
         }
         Ok(end)
@@ -535,6 +536,9 @@ impl W {
                     return Err(rej(p, "object key expected"));
                 }
                 let (kend, _) = json::skip_string(b, p + 1)?;
+                if json::has_control(&b[p + 1..kend - 1]) {
+                    return Err(rej(p, "control character in string"));
+                }
                 let mut key = String::new();
                 typeson::read_string(b, p, &mut key)?;
                 keys.push_bytes(key.as_bytes());
@@ -1189,5 +1193,39 @@ mod tests {
         assert!(rejects.is_empty(), "{rejects:?}");
         let col = batch.column(1).as_primitive::<Int64Type>();
         assert_eq!((col.value(0), col.is_null(1)), (5, true));
+    }
+
+    /// A raw control character in an escaped string or in a map key was accepted, where
+    /// inference (and strict JSON) rejects it; an escaped one is a value like any other.
+    #[test]
+    fn raw_control_characters_are_rejected_in_escaped_strings_and_map_keys() {
+        use arrow::array::AsArray;
+        use arrow_schema::{DataType, Fields, Schema};
+        let kv =
+            Fields::from(vec![Field::new("key", DataType::Utf8, false), Field::new("value", DataType::Int64, true)]);
+        let entries = Arc::new(Field::new("entries", DataType::Struct(kv), false));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("m", DataType::Map(entries, false), true),
+        ]));
+        let records: [&[u8]; 4] = [
+            b"{\"s\":\"\\n\x01\"}",
+            b"{\"m\":{\"\x01\":1}}",
+            br#"{"s":"\u0001","m":{"\u0001":2}}"#,
+            b"{\"s\":\"\x1f\"}",
+        ];
+        let (batch, rejects) = decode_all(schema, records);
+        let reasons: Vec<(usize, &str)> = rejects.iter().map(|(i, r)| (*i, r.reason.as_str())).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (0, "control character in string"),
+                (1, "control character in string"),
+                (3, "control character in string")
+            ]
+        );
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(batch.column(0).as_string::<i32>().value(0), "\u{1}");
+        assert_eq!(batch.column(1).as_map().keys().as_string::<i32>().value(0), "\u{1}");
     }
 }

@@ -77,6 +77,19 @@ pub fn skip_string(buf: &[u8], mut pos: usize) -> Result<(usize, bool), ScanErro
     }
 }
 
+/// Checks the body of a string (between its quotes; `escaped` as [`skip_string`] says)
+/// as strict JSON: every escape decodes and no raw control character is left. (Valid
+/// UTF-8 outside escapes is left to the caller, which may check a whole record at once.)
+pub fn check_string_body(body: &[u8], escaped: bool) -> Result<(), &'static str> {
+    if escaped {
+        unescape_into(body, &mut String::new())?;
+    }
+    if has_control(body) {
+        return Err("control character in string");
+    }
+    Ok(())
+}
+
 /// Whether `s` holds a byte below 0x20 (a raw control character, invalid in a
 /// JSON string), eight bytes at a time.
 #[inline]
@@ -528,15 +541,10 @@ fn validate_at(buf: &[u8], pos: usize, depth: usize) -> Result<usize, ScanError>
         Some(b'"') => {
             let (end, escaped) = skip_string(buf, pos + 1)?;
             let body = &buf[pos + 1..end - 1];
-            if escaped {
-                let mut s = String::new();
-                unescape_into(body, &mut s).map_err(|m| ScanError::Syntax(pos, m))?;
-            } else if std::str::from_utf8(body).is_err() {
+            if !escaped && std::str::from_utf8(body).is_err() {
                 return Err(ScanError::Syntax(pos, "invalid UTF-8 in string"));
             }
-            if body.iter().any(|&b| b < 0x20) {
-                return Err(ScanError::Syntax(pos, "control character in string"));
-            }
+            check_string_body(body, escaped).map_err(|m| ScanError::Syntax(pos, m))?;
             Ok(end)
         }
         Some(b'{') => {

@@ -103,8 +103,31 @@ impl Walker {
                 return Err(invalid(after, "unexpected data after the record"));
             }
         }
+        // An unknown tag is looked for in `$types`, not met on the walk: the walk does not
+        // enter values kept as JSON text, so whether it met the tag (and whether the error
+        // or the record's invalidity came first) depended on the records before this one.
+        if tagged && !self.opts.unknown_as_json {
+            if let Some((at, name)) = first_unknown_tag(rec, vstart, &self.trie) {
+                return Err(RecErr::UnknownTag { at, name });
+            }
+        }
         Ok(())
     }
+}
+
+/// The first value (by position) of the record whose `$types` entry is a single tag
+/// idbsync does not know (a chain of several is kept as JSON text, known or not).
+fn first_unknown_tag(rec: &[u8], root: usize, trie: &TypeTrie) -> Option<(usize, String)> {
+    let mut first: Option<(usize, String)> = None;
+    trie.for_each_below(ROOT, &mut |path, chain| {
+        let [TagRef::Unknown(name)] = chain else { return };
+        if let Some((at, _)) = typeson::locate(rec, root, Some(trie), path) {
+            if first.as_ref().is_none_or(|f| at < f.0) {
+                first = Some((at, name.clone()));
+            }
+        }
+    });
+    first
 }
 
 impl<'a> Cx<'a> {
@@ -147,19 +170,25 @@ impl<'a> Cx<'a> {
         Ok(p + 1)
     }
 
+    /// The end of the string at `at`, its body checked as strictly as a JSON-text
+    /// column's values are (escapes decode, no raw control character): whether a record
+    /// is valid must not depend on whether the node it meets is walked or validated.
+    #[inline]
+    fn string_end(&self, at: usize) -> Result<usize, RecErr> {
+        let (end, escaped) = json::skip_string(self.rec, at + 1)?;
+        json::check_string_body(&self.rec[at + 1..end - 1], escaped).map_err(|m| invalid(at, m))?;
+        Ok(end)
+    }
+
     /// Strings, numbers and literals without the cost of a recursive call; `None`
     /// for containers (and anything else), which go through [`Cx::value`].
     #[inline(always)]
     fn scalar(&mut self, at: usize, node: &mut Node) -> Option<Result<usize, RecErr>> {
         let rec = self.rec;
         match rec.get(at)? {
-            b'"' if !self.opts.detect_timestamps => Some(match json::skip_string(rec, at + 1) {
-                Ok((end, _)) => {
-                    node.leaf(Leaf::Str { iso: false }, None, class::STR, self.pos(at));
-                    Ok(end)
-                }
-                Err(e) => Err(e.into()),
-            }),
+            b'"' if !self.opts.detect_timestamps => Some(
+                self.string_end(at).inspect(|_| node.leaf(Leaf::Str { iso: false }, None, class::STR, self.pos(at))),
+            ),
             b'-' | b'0'..=b'9' => Some(match json::scan_number(rec, at) {
                 Ok((end, c)) => {
                     let p = self.pos(at);
@@ -225,7 +254,7 @@ impl<'a> Cx<'a> {
                 }
             }
             Some(b'"') => {
-                let (end, _) = json::skip_string(rec, at + 1)?;
+                let end = self.string_end(at)?;
                 let p = self.pos(at);
                 if self.opts.detect_timestamps {
                     let iso = is_iso8601(&rec[at + 1..end - 1]);
@@ -320,13 +349,15 @@ impl<'a> Cx<'a> {
             } else {
                 &src[p + 1..kend - 1]
             };
+            // (A key the fast path above matched was checked when it was first seen.)
+            json::check_string_body(&rec[p + 1..kend - 1], false).map_err(|m| invalid(p, m))?;
             p = json::skip_ws(rec, kend);
             if rec.get(p) != Some(&b':') {
                 return Err(invalid(p, "':' expected after object key"));
             }
             p = json::skip_ws(rec, p + 1);
             if skip_types && key == "$types" {
-                p = json::skip_value(rec, p)?;
+                p = json::validate_nested(rec, p, depth + 1)?;
             } else {
                 let ct = self.child(t, key);
                 let child: &mut Node = match &mut sink {
@@ -385,18 +416,16 @@ impl<'a> Cx<'a> {
         let tag = match &chain[0] {
             TagRef::Known(t) => *t,
             TagRef::Ref => return self.reference(at, node, depth),
-            TagRef::Unknown(name) => {
-                if self.opts.unknown_as_json {
-                    return self.json_value(at, node, class::OBJECT, depth);
-                }
-                return Err(RecErr::UnknownTag { at, name: name.clone() });
-            }
+            // Kept as JSON text; without `unknown_as_json`, [`Walker::record`] stops
+            // inference once the record is known to be valid.
+            TagRef::Unknown(_) => return self.json_value(at, node, class::OBJECT, depth),
         };
         let rec = self.rec;
         let b = rec.get(at).copied().unwrap_or(0);
         let p = self.pos(at);
         let c = class::TAG_BASE + tag.id();
-        let skip = |at| json::skip_value(rec, at).map_err(RecErr::from);
+        // Values a tag makes opaque are still checked as strictly as JSON-text columns.
+        let skip = |at| json::validate_nested(rec, at, depth).map_err(RecErr::from);
         let expect = |ok: bool, what: &str| {
             if ok {
                 Ok(())
@@ -462,7 +491,7 @@ impl<'a> Cx<'a> {
             }
             Tag::BigInt | Tag::BigIntObject => {
                 expect(b == b'"', "decimal text")?;
-                let (end, _) = json::skip_string(rec, at + 1)?;
+                let end = self.string_end(at)?;
                 let w = bigint_width(&rec[at + 1..end - 1])
                     .ok_or_else(|| invalid(at, "typeson 'bigint' value is not an integer"))?;
                 let wc = match w {
@@ -557,7 +586,7 @@ impl<'a> Cx<'a> {
         if rec.get(at) != Some(&b'"') {
             return Err(invalid(at, "typeson '#' reference must be a string"));
         }
-        let (end, _) = json::skip_string(rec, at + 1)?;
+        let end = self.string_end(at)?;
         let text = &self.s[at + 1..end - 1];
         let path = text.strip_prefix('#').ok_or_else(|| invalid(at, "typeson '#' reference must start with '#'"))?;
         let (target, tt) =

@@ -322,3 +322,68 @@ fn a_record_field_named_like_a_reserved_column_keeps_the_record_in_the_value_col
     assert_eq!(names(&r), ["__value", "opt", "__idb_nulls"]);
     assert_eq!(r.stores[0].schema.metadata().get("idb.value_column"), None);
 }
+
+/// Regression (infer fuzz target, crash-857380f0): a raw control character in a key or a
+/// string, a bad escape in a string and broken JSON under a typeson tag were accepted
+/// where a record was walked, but rejected where its node was already JSON text (after a
+/// broken record in the same work item): the result depended on how the input was cut.
+/// Such records are now invalid whatever came before them.
+#[test]
+fn strings_and_tagged_values_are_checked_whatever_came_before() {
+    let bad: [&[u8]; 5] = [
+        b"{\"\x00\":\"\"}",
+        b"{\"a\":\"tab\there\"}",
+        br#"{"a":"\q"}"#,
+        br#"{"u":[tru],"$types":{"u":"undef"}}"#,
+        br#"{"a":1,"$types":{"a":"date","b":"\q"}}"#,
+    ];
+    let good: [&[u8]; 3] = [br#"{"\u0000":"\n"}"#, br#"{"a":"\u00e9\"\\"}"#, br#"{"u":[true],"$types":{"u":"undef"}}"#];
+    let counts = |input: &[u8], step: usize| {
+        let ndjson = Some(schema_infer::Format::Ndjson);
+        let opts = InferOptions::new().with_format(ndjson).with_threads(1).with_piece_bytes(16);
+        let st = &infer_with(input, opts, step).unwrap().stores[0];
+        (st.rows, st.invalid)
+    };
+    for (records, valid) in [(&bad[..], 0), (&good[..], 1)] {
+        for r in records {
+            let alone = [r, &b"\n"[..]].concat();
+            let after_broken = [&b"[\n"[..], r, b"\n"].concat();
+            let what = String::from_utf8_lossy(r);
+            assert_eq!(counts(&alone, alone.len()), (valid, 1 - valid), "{what}");
+            for step in [after_broken.len(), 1] {
+                assert_eq!(
+                    counts(&after_broken, step),
+                    (valid, 2 - valid),
+                    "{what} after a broken record, step {step}"
+                );
+            }
+        }
+    }
+}
+
+/// Regression (infer fuzz target, crash-030315d7): an unknown typeson tag stopped
+/// inference only where the walk met it; where the record's node was already JSON text
+/// (after a record of another shape in the same work item) it passed, and a record that
+/// was also broken JSON was an error or an invalid record depending on the blocks. Now a
+/// broken record is invalid whatever its tags, and a valid one with an unknown tag stops
+/// inference wherever it lies.
+#[test]
+fn unknown_tags_stop_inference_whatever_came_before() {
+    let run = |input: &[u8], step: usize| {
+        let opts = InferOptions::new().with_format(Some(schema_infer::Format::Ndjson)).with_piece_bytes(16);
+        infer_with(input, opts, step)
+    };
+    let input = b"0\n{\"e\":1,\"$types\":{\"e\":\"zzz\"}}\n";
+    for step in [input.len(), 1] {
+        let err = run(input, step).unwrap_err().to_string();
+        assert!(err.contains("unknown typeson tag 'zzz'") && err.contains("record 1"), "step {step}: {err}");
+    }
+    for broken in
+        [&b"0\n{\"e\":,\"$types\":{\"e\":\"\"}}\n"[..], b"0\n{\"e\":1,\"$types\":{\"e\":\"zzz\"},\"f\":tru}\n"]
+    {
+        for step in [broken.len(), 1] {
+            let r = run(broken, step).unwrap_or_else(|e| panic!("step {step}: {e}"));
+            assert_eq!((r.stores[0].rows, r.stores[0].invalid), (1, 1), "step {step}");
+        }
+    }
+}
