@@ -51,6 +51,14 @@ fn wait_for_handler(child: &mut Child) {
     });
 }
 
+/// Whether a thread of process `pid` is in a `read` of file descriptor 0 (Linux
+/// `/proc/PID/task/TID/syscall`: the syscall number, then its arguments).
+fn blocked_reading_stdin(pid: u32) -> bool {
+    let prefix = format!("{} 0x0 ", libc::SYS_read);
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten();
+    tasks.into_iter().any(|t| std::fs::read_to_string(t.path().join("syscall")).is_ok_and(|l| l.starts_with(&prefix)))
+}
+
 /// Polls `ready` until it holds; fails if `child` exits first or it takes too long.
 fn wait_until(child: &mut Child, what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -239,6 +247,10 @@ fn interrupts_while_spooling_stdin_remove_the_spool_and_a_second_one_exits_at_on
         // Once 1 MB went into the pipe (64 KB of buffer), the run is spooling it.
         child.stdin.as_mut().unwrap().write_all(&input[..1 << 20]).unwrap();
         wait_for_handler(&mut child);
+        // Until it has read what the pipe still holds, an interrupt stops it at its next
+        // read without more input: wait until it is blocked reading the empty pipe.
+        let pid = child.id();
+        wait_until(&mut child, "the run blocked reading stdin", || blocked_reading_stdin(pid));
         child
     };
 
