@@ -225,9 +225,13 @@ impl KillTest<'_> {
 // Hostile names (path escapes), shared by the local and the HDFS escape tests
 // ---------------------------------------------------------------------------------------
 
-/// A marker in every hostile name, so an escaped file is found wherever it lands.
+/// A marker in every hostile name, so an escaped file is found wherever it lands. Each
+/// call gives a new one (tests run in parallel in one process; a shared marker let one
+/// test find another's file): the closing `z` keeps marker 1 from matching inside 10.
 pub fn marker() -> String {
-    format!("idbsync-escape-marker-{}", std::process::id())
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("idbsync-escape-marker-{}-{n}z", std::process::id())
 }
 
 /// Store names that try to leave the output root, or to hide from readers.
