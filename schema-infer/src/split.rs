@@ -312,8 +312,9 @@ impl Splitter {
             _ => None,
         }) {
             Some(s) => format!("rows of store '{}'", self.stores[s as usize].name),
-            None => match self.format {
-                Format::Dexie => "the Dexie export header".into(),
+            None => match (self.format, &self.table_name) {
+                (Format::Dexie, Some(t)) => format!("the data entry of table '{t}'"),
+                (Format::Dexie, None) => "the Dexie export header".into(),
                 _ => "the document structure".into(),
             },
         }
@@ -505,7 +506,18 @@ impl Splitter {
                 let Some(name) = self.table_name.clone() else {
                     return Err(ScanError::Syntax(q, "rows before tableName"));
                 };
-                let id = self.store_id(&name, Some(self.table_inbound.unwrap_or(true)));
+                let inbound = self.table_inbound.unwrap_or(true);
+                // A table listed twice in `data` keeps one key layout: its rows are read
+                // with the store's flag, so a second entry cannot change it.
+                if let Some(before) = self.stores.iter().find(|s| s.name == name).and_then(|s| s.inbound) {
+                    if before != inbound {
+                        return Err(ScanError::Syntax(
+                            q,
+                            "this table's rows came earlier with another 'inbound' flag (a table's keys are either in its rows or beside them)",
+                        ));
+                    }
+                }
+                let id = self.store_id(&name, Some(inbound));
                 self.descend(buf, q, Role::Rows(id), false, p)?;
             }
             (Role::DumpRoot, name) => {

@@ -387,3 +387,36 @@ fn unknown_tags_stop_inference_whatever_came_before() {
         }
     }
 }
+
+/// Regression (infer fuzz target, crash-2fe24d5c): a Dexie table listed twice in `data`,
+/// first with out-of-line keys (`[key, value]` rows) and then as inbound. The
+/// second entry changed the store's flag, and the first entry's rows were read with
+/// whichever flag held when their block was inferred: valid in one read, invalid in
+/// another. Such an export is now an error naming the table, however it is cut; two
+/// entries with the same flag still add up.
+#[test]
+fn a_table_listed_twice_with_different_inbound_flags_is_an_error() {
+    let entry = |inbound: bool, rows: &str| format!(r#"{{"tableName":"kv","inbound":{inbound},"rows":[{rows}]}}"#);
+    let export = |entries: &[String]| {
+        format!(
+            r#"{{"formatName":"dexie","formatVersion":1,"data":{{"databaseName":"db","databaseVersion":1,"tables":[{{"name":"kv","schema":"","rowCount":2}}],"data":[{}]}}}}"#,
+            entries.join(",")
+        )
+    };
+    let opts = || InferOptions::new().with_threads(1).with_piece_bytes(1);
+    let conflicting = export(&[entry(false, r#"{"$s":{"$":1}}"#), entry(true, r#"{"$":["b",2]}"#)]);
+    for step in [conflicting.len(), 66, 1] {
+        let err = infer_with(conflicting.as_bytes(), opts(), step).unwrap_err().to_string();
+        assert!(
+            err.contains("in the data entry of table 'kv': this table's rows came earlier with another 'inbound' flag"),
+            "step {step}: {err}"
+        );
+    }
+    let same = export(&[entry(false, r#"["a",1]"#), entry(false, r#"["b",2]"#)]);
+    let whole = infer_with(same.as_bytes(), opts(), same.len()).unwrap();
+    assert_eq!((whole.stores[0].rows, whole.stores[0].invalid), (2, 0));
+    assert_eq!(whole.stores[0].schema.metadata().get("idb.inbound").map(String::as_str), Some("false"));
+    for step in [66, 1] {
+        assert_eq!(infer_with(same.as_bytes(), opts(), step).unwrap(), whole, "step {step}");
+    }
+}
