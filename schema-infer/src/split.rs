@@ -166,19 +166,16 @@ impl Splitter {
             piece_bytes: 256 << 10,
         };
         if format.single_store() {
-            s.store_id(single_store, None);
+            s.store_id(single_store);
         }
         s
     }
 
-    fn store_id(&mut self, name: &str, inbound: Option<bool>) -> u32 {
+    fn store_id(&mut self, name: &str) -> u32 {
         if let Some(i) = self.stores.iter().position(|s| s.name == name) {
-            if inbound.is_some() {
-                self.stores[i].inbound = inbound;
-            }
             return i as u32;
         }
-        self.stores.push(StoreDecl { name: name.to_owned(), inbound });
+        self.stores.push(StoreDecl { name: name.to_owned(), inbound: None });
         self.counts.push(0);
         (self.stores.len() - 1) as u32
     }
@@ -491,7 +488,7 @@ impl Splitter {
                 let t: Vec<TableDecl> =
                     self.capture(buf, q, p, "tables must be an array of {name, schema, rowCount}")?;
                 for d in &t {
-                    self.store_id(&d.name, None);
+                    self.store_id(&d.name);
                 }
                 self.header.tables = Some(t);
             }
@@ -507,24 +504,25 @@ impl Splitter {
                     return Err(ScanError::Syntax(q, "rows before tableName"));
                 };
                 let inbound = self.table_inbound.unwrap_or(true);
+                let id = self.store_id(&name);
                 // A table listed twice in `data` keeps one key layout: its rows are read
                 // with the store's flag, so a second entry cannot change it.
-                if let Some(before) = self.stores.iter().find(|s| s.name == name).and_then(|s| s.inbound) {
-                    if before != inbound {
+                match &mut self.stores[id as usize].inbound {
+                    Some(before) if *before != inbound => {
                         return Err(ScanError::Syntax(
                             q,
                             "this table's rows came earlier with another 'inbound' flag (a table's keys are either in its rows or beside them)",
-                        ));
+                        ))
                     }
+                    flag => *flag = Some(inbound),
                 }
-                let id = self.store_id(&name, Some(inbound));
                 self.descend(buf, q, Role::Rows(id), false, p)?;
             }
             (Role::DumpRoot, name) => {
                 if buf[q] != b'[' {
                     return Err(ScanError::Syntax(q, "a store must be an array of records"));
                 }
-                let id = self.store_id(name, None);
+                let id = self.store_id(name);
                 self.descend(buf, q, Role::Rows(id), false, p)?;
             }
             _ => self.skip(buf, q, p)?,
