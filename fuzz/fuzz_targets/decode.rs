@@ -8,7 +8,10 @@ use engine::Decoder;
 use libfuzzer_sys::fuzz_target;
 use schema_infer::{Format, InferOptions, Inferrer, Splitter, UnknownTags};
 
+mod overflow;
+
 fuzz_target!(|data: &[u8]| {
+    overflow::arm();
     let [f, input @ ..] = data else { return };
     let format = match f % 8 {
         1 => Some(Format::Dexie),

@@ -6,6 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 use schema_infer::{Format, InferOptions, InferResult, Inferrer, SchemaDoc, UnknownTags};
 
+mod overflow;
+
 fn infer(opts: InferOptions, input: &[u8], step: usize) -> Result<InferResult, String> {
     let mut inf = Inferrer::new(opts).map_err(|e| e.to_string())?;
     for block in input.chunks(step.max(1)) {
@@ -29,6 +31,7 @@ fn comparable(r: &InferResult) -> InferResult {
 }
 
 fuzz_target!(|data: &[u8]| {
+    overflow::arm();
     let [f, k, input @ ..] = data else { return };
     let format = match f % 8 {
         1 => Some(Format::Dexie),

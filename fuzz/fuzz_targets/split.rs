@@ -6,6 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 use schema_infer::{Carry, Format, Splitter};
 
+mod overflow;
+
 type Found = Vec<(String, u64, u64, Vec<u8>)>;
 
 fn split(format: Format, input: &[u8], step: usize, piece_bytes: usize) -> Result<(Found, Vec<u64>), String> {
@@ -40,6 +42,7 @@ fn split(format: Format, input: &[u8], step: usize, piece_bytes: usize) -> Resul
 }
 
 fuzz_target!(|data: &[u8]| {
+    overflow::arm();
     let [f, k, input @ ..] = data else { return };
     let format = match f % 4 {
         0 => Format::Dexie,

@@ -8,11 +8,14 @@ use schema_infer::json;
 use schema_infer::typeson::{self, RootForm, TypeTrie, ROOT};
 use schema_infer::{InferOptions, Inferrer, UnknownTags};
 
+mod overflow;
+
 const HEAD: &[u8] = br#"{"formatName":"dexie","formatVersion":1,"data":{"databaseName":"f","databaseVersion":1,"tables":[{"name":"t","schema":"++id","rowCount":1},{"name":"kv","schema":"","rowCount":1}],"data":[{"tableName":"t","inbound":true,"rows":["#;
 const MID: &[u8] = br#"]},{"tableName":"kv","inbound":false,"rows":[["k","#;
 const TAIL: &[u8] = br#"]]}]}}"#;
 
 fuzz_target!(|data: &[u8]| {
+    overflow::arm();
     let finder = memchr::memmem::Finder::new(b"\"$types\"");
     let mut trie = TypeTrie::default();
     let start = json::skip_ws(data, 0);
