@@ -11,6 +11,9 @@
 # ASan made every exec several times slower) but with debug assertions and overflow
 # checks (fuzz/Cargo.toml), so panics, overflows and assertions still count as crashes;
 # only idbsync's own crates carry coverage instrumentation (fuzz/rustc-wrapper.sh).
+# A stack overflow is a reported crash with a saved input too (fuzz_targets/overflow.rs);
+# the script checks that before fuzzing. Run under a smaller stack (`ulimit -s 1024`)
+# to find inputs that need a lot of it.
 #
 #   scripts/fuzz.sh                          # 60 s per target
 #   scripts/fuzz.sh 3600                     # an hour per target
@@ -51,6 +54,20 @@ export RUSTC_WRAPPER="$PWD/fuzz/rustc-wrapper.sh"
 fuzz=(cargo "+$toolchain" fuzz)
 build_flags=(--sanitizer "$sanitizer")
 "${fuzz[@]}" build "${build_flags[@]}" >/dev/null
+
+# A stack overflow must be a reported crash with a saved input, not a bare SIGSEGV
+# (fuzz_targets/overflow.rs): replay a record nested 500 levels deep with a 64 KiB stack.
+host="$(rustc "+$toolchain" -vV | sed -n 's/^host: //p')"
+decode_bin="${CARGO_TARGET_DIR:-fuzz/target}/$host/release/decode"
+deep="$(mktemp)"
+{ printf '\003'; printf '{"a":%.0s' $(seq 500); printf '1'; printf '}%.0s' $(seq 500); } >"$deep"
+overflow="$( (ulimit -s 64; "$decode_bin" -runs=1 "$deep" 2>&1) || true)"
+rm -f "$deep"
+if ! grep -q "ERROR: libFuzzer: deadly signal" <<<"$overflow"; then
+    echo "fuzz: a stack overflow in the decode target was not reported by libFuzzer:" >&2
+    tail -n 5 <<<"$overflow" >&2
+    exit 1
+fi
 
 dict="$PWD/fuzz/json.dict"
 mkdir -p "$work"
