@@ -691,7 +691,12 @@ impl W {
                 col.push_i64(v);
                 Ok(end)
             }
-            (Tag::StringObject, Kind::Str) => self.string(r, at, col),
+            (Tag::StringObject, Kind::Str) => {
+                if b.get(at) != Some(&b'"') {
+                    return Err(rej(at, "typeson 'StringObject' value must be a string"));
+                }
+                self.string(r, at, col)
+            }
             (Tag::BooleanObject, Kind::Bool) => {
                 let v = b.get(at) == Some(&b't');
                 let end = json::expect_literal(b, at, if v { b"true" } else { b"false" })?;
@@ -708,6 +713,9 @@ impl W {
                 Ok(end)
             }
             (Tag::BigInt | Tag::BigIntObject, Kind::BigI64 | Kind::BigDec | Kind::BigText | Kind::Int) => {
+                if b.get(at) != Some(&b'"') {
+                    return Err(rej(at, format!("typeson '{}' value must be decimal text", tag.name())));
+                }
                 let (end, _) = json::skip_string(b, at + 1)?;
                 let digits = &r.s[at + 1..end - 1];
                 match col.kind {
@@ -830,30 +838,41 @@ impl W {
     }
 
     /// An ArrayBuffer: base64 text (dexie), `{s: base64}` (typeson-registry), or a
-    /// `#` reference to one.
+    /// `#` reference to one. References are followed in a loop: a chain that comes back
+    /// on itself (`{"x":"#x"}`) or runs longer than any record can nest is a reject, not
+    /// endless recursion.
     fn buffer_bytes(&self, r: &Rec<'_>, at: usize) -> Result<(usize, Vec<u8>), Reject> {
         let b = r.bytes;
-        match b.get(at) {
-            Some(b'"') => {
-                let (end, _) = json::skip_string(b, at + 1)?;
-                let text = &r.s[at + 1..end - 1];
-                if let Some(path) = text.strip_prefix('#') {
-                    let (target, _) = typeson::locate(b, r.root, Some(&self.trie), path)
-                        .ok_or_else(|| rej(at, format!("typeson reference to missing keypath '{path}'")))?;
-                    let (_, bytes) = self.buffer_bytes(r, target)?;
-                    return Ok((end, bytes));
+        // The end of the value at `at`, whatever its references lead to.
+        let mut end = None;
+        let mut p = at;
+        for _ in 0..=json::MAX_DEPTH {
+            match b.get(p) {
+                Some(b'"') => {
+                    let (e, _) = json::skip_string(b, p + 1)?;
+                    let end = *end.get_or_insert(e);
+                    let text = &r.s[p + 1..e - 1];
+                    let Some(path) = text.strip_prefix('#') else {
+                        return Ok((end, b64(text).map_err(|m| rej(p, m))?));
+                    };
+                    p = typeson::locate(b, r.root, Some(&self.trie), path)
+                        .ok_or_else(|| rej(p, format!("typeson reference to missing keypath '{path}'")))?
+                        .0;
                 }
-                Ok((end, b64(text).map_err(|m| rej(at, m))?))
+                Some(b'{') => {
+                    let e = json::skip_value(b, p)?;
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&b[p..e]).map_err(|_| rej(p, "invalid ArrayBuffer"))?;
+                    let s = v.get("s").and_then(|s| s.as_str()).ok_or_else(|| rej(p, "ArrayBuffer without data"))?;
+                    return Ok((end.unwrap_or(e), b64(s).map_err(|m| rej(p, m))?));
+                }
+                _ => return Err(rej(p, "typeson 'arraybuffer' value must be base64 text")),
             }
-            Some(b'{') => {
-                let end = json::skip_value(b, at)?;
-                let v: serde_json::Value =
-                    serde_json::from_slice(&b[at..end]).map_err(|_| rej(at, "invalid ArrayBuffer"))?;
-                let s = v.get("s").and_then(|s| s.as_str()).ok_or_else(|| rej(at, "ArrayBuffer without data"))?;
-                Ok((end, b64(s).map_err(|m| rej(at, m))?))
-            }
-            _ => Err(rej(at, "typeson 'arraybuffer' value must be base64 text")),
         }
+        Err(rej(
+            at,
+            format!("typeson ArrayBuffer references form a cycle (or a chain of over {} links)", json::MAX_DEPTH),
+        ))
     }
 
     /// The bytes of a DataView or typed array: `{buffer | encoded, byteOffset,
