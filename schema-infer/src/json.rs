@@ -80,14 +80,16 @@ pub fn skip_string(buf: &[u8], mut pos: usize) -> Result<(usize, bool), ScanErro
 /// Checks the body of a string (between its quotes; `escaped` as [`skip_string`] says)
 /// as strict JSON: every escape decodes and no raw control character is left. (Valid
 /// UTF-8 outside escapes is left to the caller, which may check a whole record at once.)
-pub fn check_string_body(body: &[u8], escaped: bool) -> Result<(), &'static str> {
-    if escaped {
-        unescape_into(body, &mut String::new())?;
-    }
+///
+/// Returns whether the string holds a lone UTF-16 surrogate (`\ud83d` without its
+/// pair): JavaScript strings may, Rust and Arrow text may not, so such a value is kept
+/// as JSON text (see [`unescape_into`]).
+pub fn check_string_body(body: &[u8], escaped: bool) -> Result<bool, &'static str> {
+    let lone = escaped && unescape_lossy(body, &mut String::new())?;
     if has_control(body) {
         return Err("control character in string");
     }
-    Ok(())
+    Ok(lone)
 }
 
 /// Whether `s` holds a byte below 0x20 (a raw control character, invalid in a
@@ -590,9 +592,24 @@ fn validate_at(buf: &[u8], pos: usize, depth: usize) -> Result<usize, ScanError>
     }
 }
 
+/// The reason given for a string with a lone UTF-16 surrogate where only text can go.
+pub const LONE_SURROGATE: &str =
+    "a lone UTF-16 surrogate (half of a surrogate pair, e.g. an emoji cut in two) cannot be kept in text: \
+     only string values keep one, as JSON text";
+
 /// Decodes a JSON string body (between the quotes) with escapes into `out`.
-/// Lone surrogates become U+FFFD, as a lossy UTF-16 decoder would.
+/// A lone surrogate is an error ([`LONE_SURROGATE`]): text cannot hold it, and
+/// replacing it would change the value.
 pub fn unescape_into(body: &[u8], out: &mut String) -> Result<(), &'static str> {
+    if unescape_lossy(body, out)? {
+        return Err(LONE_SURROGATE);
+    }
+    Ok(())
+}
+
+/// [`unescape_into`], with lone surrogates written as U+FFFD; returns whether one was.
+fn unescape_lossy(body: &[u8], out: &mut String) -> Result<bool, &'static str> {
+    let mut lone = false;
     let mut i = 0;
     let mut utf16: Vec<u16> = Vec::new();
     while i < body.len() {
@@ -626,13 +643,18 @@ pub fn unescape_into(body: &[u8], out: &mut String) -> Result<(), &'static str> 
                 if utf16.is_empty() {
                     return Err("bad \\u escape");
                 }
-                out.extend(char::decode_utf16(utf16.iter().copied()).map(|r| r.unwrap_or('\u{FFFD}')));
+                out.extend(char::decode_utf16(utf16.iter().copied()).map(|r| {
+                    r.unwrap_or_else(|_| {
+                        lone = true;
+                        '\u{FFFD}'
+                    })
+                }));
                 i = j;
             }
             _ => return Err("invalid escape"),
         }
     }
-    Ok(())
+    Ok(lone)
 }
 
 #[cfg(test)]
@@ -849,7 +871,20 @@ mod tests {
     #[test]
     fn unescape_handles_surrogates() {
         let mut s = String::new();
-        unescape_into(br"a\u00e9\ud83d\ude00\ud800x\n", &mut s).unwrap();
-        assert_eq!(s, "aé😀\u{FFFD}x\n");
+        unescape_into(br"a\u00e9\ud83d\ude00x\n", &mut s).unwrap();
+        assert_eq!(s, "aé😀x\n");
+    }
+
+    /// Issue 14: a lone surrogate was replaced by U+FFFD and the record counted as
+    /// written, changed. Text cannot hold one: unescaping refuses it, and checking the
+    /// string reports it, so that the value is kept as JSON text.
+    #[test]
+    fn lone_surrogates_are_reported_not_replaced() {
+        for body in [&br"half emoji \ud83d"[..], br"\ude00 low first", br"\ud800\ud800", br"x\udfff\ud800y"] {
+            assert_eq!(unescape_into(body, &mut String::new()), Err(LONE_SURROGATE), "{body:?}");
+            assert_eq!(check_string_body(body, true), Ok(true), "{body:?}");
+        }
+        assert_eq!(check_string_body(br"\ud83d\ude00", true), Ok(false));
+        assert_eq!(check_string_body(b"plain", false), Ok(false));
     }
 }

@@ -32,6 +32,8 @@ pub(crate) mod class {
     pub const NON_ISO: u8 = 11;
     /// An invalid Date (`new Date(NaN)`): a timestamp column's kind of "no value".
     pub const INVALID_DATE: u8 = 12;
+    /// A string with a lone UTF-16 surrogate: kept exactly only as JSON text.
+    pub const LONE_SURROGATE: u8 = 13;
     pub const TAG_BASE: u8 = 16;
 
     /// Whether `c` is a class of values (not null, undefined, a hole or an invalid Date).
@@ -54,6 +56,7 @@ pub(crate) mod class {
             BIG_TEXT => "bigint beyond decimal(38)".into(),
             NON_ISO => "non-ISO-8601 string".into(),
             INVALID_DATE => "invalid Date".into(),
+            LONE_SURROGATE => "string with a lone UTF-16 surrogate".into(),
             t => crate::tag::ALL_TAGS
                 .iter()
                 .find(|x| x.id() + TAG_BASE == t)

@@ -173,11 +173,27 @@ impl<'a> Cx<'a> {
     /// The end of the string at `at`, its body checked as strictly as a JSON-text
     /// column's values are (escapes decode, no raw control character): whether a record
     /// is valid must not depend on whether the node it meets is walked or validated.
+    /// Also whether the string holds a lone UTF-16 surrogate.
     #[inline]
-    fn string_end(&self, at: usize) -> Result<usize, RecErr> {
+    fn string_end(&self, at: usize) -> Result<(usize, bool), RecErr> {
         let (end, escaped) = json::skip_string(self.rec, at + 1)?;
-        json::check_string_body(&self.rec[at + 1..end - 1], escaped).map_err(|m| invalid(at, m))?;
-        Ok(end)
+        let lone = json::check_string_body(&self.rec[at + 1..end - 1], escaped).map_err(|m| invalid(at, m))?;
+        Ok((end, lone))
+    }
+
+    /// Observes the string value at `at`, ending at `end`: a lone surrogate makes the
+    /// node JSON text (text cannot hold it), ISO-8601 is tracked on request.
+    #[inline]
+    fn string_leaf(&self, at: usize, end: usize, lone: bool, node: &mut Node) {
+        let p = self.pos(at);
+        if lone {
+            node.leaf(Leaf::Json, None, class::LONE_SURROGATE, p);
+        } else if self.opts.detect_timestamps {
+            let iso = is_iso8601(&self.rec[at + 1..end - 1]);
+            node.leaf(Leaf::Str { iso }, None, if iso { class::STR } else { class::NON_ISO }, p);
+        } else {
+            node.leaf(Leaf::Str { iso: false }, None, class::STR, p);
+        }
     }
 
     /// Strings, numbers and literals without the cost of a recursive call; `None`
@@ -186,9 +202,10 @@ impl<'a> Cx<'a> {
     fn scalar(&mut self, at: usize, node: &mut Node) -> Option<Result<usize, RecErr>> {
         let rec = self.rec;
         match rec.get(at)? {
-            b'"' if !self.opts.detect_timestamps => Some(
-                self.string_end(at).inspect(|_| node.leaf(Leaf::Str { iso: false }, None, class::STR, self.pos(at))),
-            ),
+            b'"' => Some(self.string_end(at).map(|(end, lone)| {
+                self.string_leaf(at, end, lone, node);
+                end
+            })),
             b'-' | b'0'..=b'9' => Some(match json::scan_number(rec, at) {
                 Ok((end, c)) => {
                     let p = self.pos(at);
@@ -254,14 +271,8 @@ impl<'a> Cx<'a> {
                 }
             }
             Some(b'"') => {
-                let end = self.string_end(at)?;
-                let p = self.pos(at);
-                if self.opts.detect_timestamps {
-                    let iso = is_iso8601(&rec[at + 1..end - 1]);
-                    node.leaf(Leaf::Str { iso }, None, if iso { class::STR } else { class::NON_ISO }, p);
-                } else {
-                    node.leaf(Leaf::Str { iso: false }, None, class::STR, p);
-                }
+                let (end, lone) = self.string_end(at)?;
+                self.string_leaf(at, end, lone, node);
                 Ok(end)
             }
             Some(b'-' | b'0'..=b'9') => {
@@ -491,7 +502,7 @@ impl<'a> Cx<'a> {
             }
             Tag::BigInt | Tag::BigIntObject => {
                 expect(b == b'"', "decimal text")?;
-                let end = self.string_end(at)?;
+                let (end, _) = self.string_end(at)?;
                 let w = bigint_width(&rec[at + 1..end - 1])
                     .ok_or_else(|| invalid(at, "typeson 'bigint' value is not an integer"))?;
                 let wc = match w {
@@ -505,8 +516,13 @@ impl<'a> Cx<'a> {
             }
             Tag::StringObject => {
                 expect(b == b'"', "a string")?;
+                // A boxed string is rebuilt from text: a lone surrogate cannot be kept.
+                let (end, lone) = self.string_end(at)?;
+                if lone {
+                    return Err(invalid(at, json::LONE_SURROGATE));
+                }
                 node.leaf(Leaf::Str { iso: false }, Some(tag), c, p);
-                skip(at)
+                Ok(end)
             }
             Tag::BooleanObject => {
                 expect(b == b't' || b == b'f', "a boolean")?;
@@ -586,7 +602,7 @@ impl<'a> Cx<'a> {
         if rec.get(at) != Some(&b'"') {
             return Err(invalid(at, "typeson '#' reference must be a string"));
         }
-        let end = self.string_end(at)?;
+        let (end, _) = self.string_end(at)?;
         let text = &self.s[at + 1..end - 1];
         let path = text.strip_prefix('#').ok_or_else(|| invalid(at, "typeson '#' reference must start with '#'"))?;
         let (target, tt) =

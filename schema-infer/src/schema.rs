@@ -183,6 +183,10 @@ struct Cx<'a> {
     widenings: Vec<(Pos, Widening)>,
     multi_kinds: bool,
     conflict: Option<(Pos, Widening)>,
+    /// Set when `data_type` chose the lossless JSON-text form for the node it was
+    /// given (always-empty objects, Maps whose keys are not one primitive type):
+    /// `field` takes it and marks the column as JSON text.
+    json_here: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -196,7 +200,7 @@ fn store_schema(
     opts: &InferOptions,
     pinned: Option<&Schema>,
 ) -> Result<StoreSchema> {
-    let mut cx = Cx { opts, widenings: Vec::new(), multi_kinds: false, conflict: None };
+    let mut cx = Cx { opts, widenings: Vec::new(), multi_kinds: false, conflict: None, json_here: false };
     let mut fields: Vec<Field> = Vec::new();
     let out_of_line = inbound == Some(false);
     if out_of_line && acc.key.count > 0 {
@@ -205,8 +209,11 @@ fn store_schema(
     let mut value_column = false;
     match acc.root.ty {
         // A record field named like a column idbsync adds would collide with it: such
-        // records are kept whole in the value column instead.
-        Ty::Struct(ref s) if !cx.wide(s) && !RESERVED.iter().any(|r| s.fields.contains_key(*r)) => {
+        // records are kept whole in the value column instead. So are records that are
+        // all `{}`: a batch without columns would not keep its rows.
+        Ty::Struct(ref s)
+            if !s.fields.is_empty() && !cx.wide(s) && !RESERVED.iter().any(|r| s.fields.contains_key(*r)) =>
+        {
             for (k, f) in ordered(s) {
                 fields.push(cx.field(k, &f.node, f.present < s.objects, k));
             }
@@ -337,6 +344,7 @@ impl Cx<'_> {
 
     fn field(&mut self, name: &str, node: &Node, absent: bool, path: &str) -> Field {
         let dt = self.data_type(node, path);
+        let json_here = std::mem::take(&mut self.json_here);
         let mut kinds: Vec<&str> = Vec::new();
         if absent {
             kinds.push("absent");
@@ -362,6 +370,12 @@ impl Cx<'_> {
             meta.insert(META_NULLS.into(), kinds.join(","));
         }
         match (&node.ty, node.tag) {
+            // Chosen as JSON text without a conflict, or holding strings that only JSON
+            // text keeps exactly: always the lossless form, whatever --on-conflict says.
+            _ if json_here || (matches!(node.ty, Ty::Json) && node.has(class::LONE_SURROGATE)) => {
+                meta.insert(EXTENSION_NAME.into(), JSON_EXTENSION.into());
+                meta.insert(EXTENSION_METADATA.into(), String::new());
+            }
             (Ty::Json, _) => match self.opts.on_conflict {
                 OnConflict::String => {
                     meta.insert("idb.conflict".into(), "string".into());
@@ -507,7 +521,7 @@ impl Cx<'_> {
             Ty::ObjMap(v) => self.map_utf8(v, path),
             Ty::Json => {
                 self.json_conflict(node, path);
-                self.json_type()
+                DataType::Utf8
             }
         };
         dt
@@ -518,7 +532,9 @@ impl Cx<'_> {
         map_of(Field::new("key", DataType::Utf8, false), vf)
     }
 
-    fn json_type(&self) -> DataType {
+    /// The JSON-text column type, for a node that has no better lossless form.
+    fn json_type(&mut self) -> DataType {
+        self.json_here = true;
         DataType::Utf8
     }
 
@@ -533,7 +549,22 @@ impl Cx<'_> {
 
     /// Reports each class after the first as a cause of the JSON fallback.
     fn json_conflict(&mut self, node: &Node, path: &str) {
-        let mut classes: Vec<(u8, Pos)> = node.seen.iter().copied().filter(|e| class::is_value(e.0)).collect();
+        if let Some(&(_, at)) = node.seen.iter().find(|e| e.0 == class::LONE_SURROGATE) {
+            // Not a conflict of types: the strings are kept exactly, as JSON text.
+            let w = Widening {
+                path: path.to_owned(),
+                from: class::name(class::STR),
+                to: "json".into(),
+                cause: class::name(class::LONE_SURROGATE),
+                record: at.record,
+                offset: at.offset,
+            };
+            self.widenings.push((at, w));
+        }
+        // A string is a string, lone surrogate or not.
+        let as_str = |c: u8| if c == class::LONE_SURROGATE { class::STR } else { c };
+        let mut classes: Vec<(u8, Pos)> =
+            node.seen.iter().map(|&(c, at)| (as_str(c), at)).filter(|e| class::is_value(e.0)).collect();
         classes.sort_by_key(|e| e.1);
         let Some(&(first, _)) = classes.first() else { return };
         for &(c, at) in classes.iter().skip(1) {

@@ -59,10 +59,41 @@ fn golden_schemas_of_the_fixtures() {
         ("plain-shop.json", "x"),
         ("orders.ndjson", "orders"),
         ("orders-array.json", "orders"),
+        ("dexie-fidelity.json", "x"),
     ] {
         let r = infer(&fixture(file), store);
         golden(file.trim_end_matches(".json").trim_end_matches(".ndjson"), &r);
     }
+}
+
+/// Issue 14: fields that only ever hold `{}` were inferred as plain utf8, so every
+/// record was rejected ("an object does not fit a utf8 column"); lone surrogates were
+/// inferred as text (and replaced by U+FFFD); records that are all `{}` had no column.
+#[test]
+fn issue14_empty_objects_lone_surrogates_and_empty_records_have_lossless_columns() {
+    let r = infer(&fixture("dexie-fidelity.json"), "x");
+    let json = |store: &str, field: &str| meta(&r, store, field, schema_infer::EXTENSION_NAME);
+    assert_eq!(json("settings", "prefs").as_deref(), Some(schema_infer::JSON_EXTENSION));
+    let DataType::Struct(meta_fields) = field_type(&r, "settings", &["meta"]) else { panic!("meta is a struct") };
+    assert_eq!(
+        meta_fields[0].metadata().get(schema_infer::EXTENSION_NAME).map(String::as_str),
+        Some(schema_infer::JSON_EXTENSION)
+    );
+    assert_eq!(r.store("settings").unwrap().widenings, vec![]);
+    // Strings with a lone surrogate: JSON text, and the report says why.
+    assert_eq!(json("notes", "text").as_deref(), Some(schema_infer::JSON_EXTENSION));
+    let w = &r.store("notes").unwrap().widenings;
+    assert!(
+        w.iter().any(|w| w.path == "text" && w.to == "json" && w.cause == "string with a lone UTF-16 surrogate"),
+        "{w:?}"
+    );
+    // Out-of-line records that are all `{}`: the key and the value as JSON text.
+    let names: Vec<_> = r.store("blank").unwrap().schema.fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["__key", "__value"]);
+    assert_eq!(json("blank", "__value").as_deref(), Some(schema_infer::JSON_EXTENSION));
+    // Fields named like idbsync's own columns: the records are kept whole in __value.
+    let names: Vec<_> = r.store("collide").unwrap().schema.fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["__value"]);
 }
 
 #[test]

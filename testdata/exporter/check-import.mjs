@@ -104,6 +104,17 @@ async function outbound(db, table) {
   db.close();
 }
 
+// --- dexie-fidelity.json -----------------------------------------------------------------
+{
+  const db = await importFixture('dexie-fidelity.json');
+  check('fidelity: version', db.verno === R.FIDELITY_VERSION, `  got ${db.verno}`);
+  await compareRecords('fidelity.settings', await inbound(db, 'settings'), R.settingsRows());
+  await compareRecords('fidelity.notes', await inbound(db, 'notes'), withIds(R.notesRows()));
+  await compareRecords('fidelity.collide', await inbound(db, 'collide'), R.collideRows());
+  await compareRecords('fidelity.blank', await outbound(db, 'blank'), R.blankEntries());
+  db.close();
+}
+
 // --- plain-shop.json, orders.ndjson, orders-array.json: the JSON form of the same data ------
 {
   const json = (v) => JSON.parse(JSON.stringify(v));

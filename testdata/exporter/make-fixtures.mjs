@@ -65,6 +65,19 @@ async function makeShop() {
   db.close();
 }
 
+async function makeFidelity() {
+  const db = await openFresh(R.FIDELITY_NAME, R.FIDELITY_VERSION, R.FIDELITY_SCHEMA);
+  await db.transaction('rw', db.settings, db.notes, db.collide, db.blank, async () => {
+    for (const row of R.settingsRows()) await db.settings.add(row);
+    for (const row of R.notesRows()) await db.notes.add(row);
+    for (const row of R.collideRows()) await db.collide.add(row);
+    for (const [key, value] of R.blankEntries()) await db.blank.add(value, key);
+  });
+  await write('dexie-fidelity.json', await dexieExport(db));
+  db.close();
+}
+
 await mkdir(OUT, { recursive: true });
 await makeAlltags();
 await makeShop();
+await makeFidelity();

@@ -333,3 +333,47 @@ export function ordersRows() {
   }
   return rows;
 }
+
+// --- dexie-fidelity.json: values real apps store that once came back wrong (issue 14) ------
+
+export const FIDELITY_NAME = 'fidelity';
+export const FIDELITY_VERSION = 1;
+export const FIDELITY_SCHEMA = {
+  settings: 'id', // fields that only ever hold empty objects
+  notes: '++id', // strings cut in the middle of a surrogate pair
+  collide: 'id', // fields named like idbsync's own columns
+  blank: '', // out-of-line keys, empty records
+};
+
+export function settingsRows() {
+  return [
+    { id: 'a', prefs: {}, meta: { tags: {} } },
+    { id: 'b', prefs: {}, meta: { tags: {} } },
+  ];
+}
+
+export function notesRows() {
+  const emoji = 'half emoji \u{1F600}';
+  return [
+    { text: emoji.slice(0, emoji.length - 1) }, // ends in a lone high surrogate
+    { text: 'whole \u{1F600}' },
+    { text: '\udc00 low first', also: ['\ud800', 'x\udfff\ud800y'] },
+    { text: 'line \u2028 and paragraph \u2029 separators' },
+  ];
+}
+
+export function collideRows() {
+  return [
+    { id: 1, __key: 'k' },
+    { id: 2, __idb_nulls: 'n' },
+    { id: 3, __value: 5, nested: { __key: 'inner' } },
+  ];
+}
+
+/** [key, value] pairs of the out-of-line table: empty records. */
+export function blankEntries() {
+  return [
+    ['x', {}],
+    ['y', {}],
+  ];
+}

@@ -1,7 +1,10 @@
 //! NDJSON and CSV downloads: plain values, what `JSON.stringify` gives for the records
 //! (an absent or `undefined` field is left out, NaN and invalid Dates are null), with
 //! Dates as ISO-8601 UTC text and binary data as base64. Every column but `__idb_nulls`
-//! is written; `__key` and `__value` keep their names.
+//! is written; `__key` and `__value` keep their names, except in a store without keys
+//! whose records are kept whole in `__value` (records that are not objects, or that have
+//! a field named like one of idbsync's own columns): there each line (NDJSON) is the
+//! record itself, and CSV's columns are the record's fields when the records are objects.
 //!
 //! CSV has a header row. Null is an empty cell and the empty string is `""`; nested
 //! values (objects, arrays, Maps, Blobs, JSON-text columns) are their JSON text.
@@ -26,7 +29,10 @@ pub(crate) struct TextWriter<W: Write> {
     out: BufWriter<Counting<W>>,
     plan: Plan,
     /// The columns written, in order.
-    columns: Vec<usize>,
+    columns: Vec<Source>,
+    /// The records are the values of `__value` (a store without keys): NDJSON writes
+    /// each as it is.
+    whole: Option<usize>,
     table: String,
     rows: u64,
     cx: Cx,
@@ -37,12 +43,18 @@ pub(crate) struct TextWriter<W: Write> {
 impl<W: Write> TextWriter<W> {
     fn new(kind: Kind, schema: &Schema, table: &str, out: W) -> Self {
         let plan = Plan::new(schema);
-        let columns = (0..plan.encs.len()).filter(|i| Some(*i) != plan.nulls).collect();
+        let whole = plan.value.filter(|_| plan.key.is_none());
+        let columns = match whole.map(|v| (v, &plan.encs[v].kind)) {
+            // Object records kept whole: their fields are the columns.
+            Some((v, K::Struct(children))) => (0..children.len()).map(|j| Source::Field(v, j)).collect(),
+            _ => (0..plan.encs.len()).filter(|i| Some(*i) != plan.nulls).map(Source::Column).collect(),
+        };
         TextWriter {
             kind,
             out: BufWriter::with_capacity(1 << 20, Counting { inner: out, bytes: 0 }),
             plan,
             columns,
+            whole,
             table: table.to_owned(),
             rows: 0,
             cx: Cx::new(Mode::Plain, false, usize::MAX),
@@ -62,7 +74,7 @@ impl<W: Write> TextWriter<W> {
             if n > 0 {
                 line.push(b',');
             }
-            csv_cell(&mut line, w.plan.encs[c].name.as_bytes(), false);
+            csv_cell(&mut line, enc(&w.plan, c).name.as_bytes(), false);
         }
         line.extend_from_slice(b"\r\n");
         w.out.write_all(&line).map_err(write_err)?;
@@ -102,9 +114,15 @@ impl<W: Write> TextWriter<W> {
 
     fn ndjson_row(&mut self, cols: &[ArrayRef], i: usize) -> Result<(), super::encode::Problem> {
         let line = &mut self.line;
+        if let Some(v) = self.whole {
+            self.cx.root(line, &self.plan.encs[v], cols[v].as_ref(), i)?;
+            line.push(b'\n');
+            return Ok(());
+        }
         line.push(b'{');
         let mut first = true;
         for &c in &self.columns {
+            let Source::Column(c) = c else { unreachable!("NDJSON writes fields through the whole value") };
             // `__key` and `__value` stand for the whole key and value: their null kinds are
             // recorded at the value's own path.
             let comp = Some(c) != self.plan.key && Some(c) != self.plan.value;
@@ -115,11 +133,22 @@ impl<W: Write> TextWriter<W> {
     }
 
     fn csv_row(&mut self, cols: &[ArrayRef], i: usize) -> Result<(), super::encode::Problem> {
-        for (n, &c) in self.columns.iter().enumerate() {
+        for n in 0..self.columns.len() {
+            let c = self.columns[n];
             if n > 0 {
                 self.line.push(b',');
             }
-            let (e, a) = (&self.plan.encs[c], cols[c].as_ref());
+            let (a, comp): (&dyn Array, bool) = match c {
+                Source::Column(c) => (cols[c].as_ref(), Some(c) != self.plan.key && Some(c) != self.plan.value),
+                Source::Field(v, j) => {
+                    let st = cols[v].as_struct();
+                    if st.is_null(i) {
+                        continue;
+                    }
+                    (st.column(j).as_ref(), true)
+                }
+            };
+            let e = enc(&self.plan, c);
             if matches!(e.kind, K::Null) || a.is_null(i) {
                 continue;
             }
@@ -127,7 +156,6 @@ impl<W: Write> TextWriter<W> {
             let quote_empty = scalar(&mut self.cell, e, a, i);
             if quote_empty.is_none() {
                 // Nested values: their JSON text.
-                let comp = Some(c) != self.plan.key && Some(c) != self.plan.value;
                 self.cx.present(&mut self.cell, e, a, i, comp)?;
             }
             csv_cell(&mut self.line, &self.cell, quote_empty == Some(true));
@@ -139,6 +167,26 @@ impl<W: Write> TextWriter<W> {
     pub fn finish(mut self) -> Result<(u64, u64, Vec<DownloadWarning>, u64)> {
         self.out.flush().map_err(write_err)?;
         Ok((self.rows, self.out.get_ref().bytes, Vec::new(), 0))
+    }
+}
+
+/// Where a written column's values come from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A column of the stored schema.
+    Column(usize),
+    /// Field `.1` of the struct values of column `.0` (object records kept whole).
+    Field(usize, usize),
+}
+
+/// The plan of a written column.
+fn enc(plan: &Plan, c: Source) -> &Enc {
+    match c {
+        Source::Column(c) => &plan.encs[c],
+        Source::Field(v, j) => match &plan.encs[v].kind {
+            K::Struct(children) => &children[j],
+            _ => unreachable!("fields are taken from struct values only"),
+        },
     }
 }
 
