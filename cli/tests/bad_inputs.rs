@@ -20,6 +20,8 @@ struct Case {
     name: String,
     file: Option<String>,
     generate: Option<String>,
+    /// A pinned schema document in this folder, given to both commands as `--schema`.
+    schema: Option<String>,
     args: Vec<String>,
     convert_args: Vec<String>,
     expect: Expect,
@@ -79,6 +81,7 @@ fn load_cases() -> Vec<Case> {
             Case {
                 file: c.get("file").and_then(Value::as_str).map(str::to_owned),
                 generate: c.get("generate").and_then(Value::as_str).map(str::to_owned),
+                schema: c.get("schema").and_then(Value::as_str).map(str::to_owned),
                 args: strings(c.get("args")),
                 convert_args: strings(c.get("convert_args")),
                 expect,
@@ -233,11 +236,15 @@ fn run_case(case: &Case) -> Vec<String> {
         base.extend(extra.iter().cloned());
         base
     };
-    let infer_args = with(vec!["infer".into(), s(&input).into(), "--json".into()], &case.args);
+    let mut args = case.args.clone();
+    if let Some(schema) = &case.schema {
+        args.extend(["--schema".to_owned(), s(&Path::new(BAD).join(schema)).to_owned()]);
+    }
+    let infer_args = with(vec!["infer".into(), s(&input).into(), "--json".into()], &args);
     let convert_args = with(
         with(
             vec!["convert".into(), s(&input).into(), "--out".into(), "out".into(), "--json".into(), "-q".into()],
-            &case.args,
+            &args,
         ),
         &case.convert_args,
     );
@@ -422,8 +429,9 @@ fn every_bad_input_gives_its_expected_outcome() {
     let cases = load_cases();
     // The corpus: at least 30 committed cases, every file used, names unique.
     let committed: Vec<&str> = cases.iter().filter_map(|c| c.file.as_deref()).collect();
-    let distinct: std::collections::BTreeSet<&str> = committed.iter().copied().collect();
+    let mut distinct: std::collections::BTreeSet<&str> = committed.iter().copied().collect();
     assert!(distinct.len() >= 30, "only {} committed case files", distinct.len());
+    distinct.extend(cases.iter().filter_map(|c| c.schema.as_deref()));
     let on_disk: Vec<String> =
         names_in(Path::new(BAD)).into_iter().filter(|n| n != "cases.json" && n != "README.md").collect();
     let unused: Vec<&String> = on_disk.iter().filter(|n| !distinct.contains(n.as_str())).collect();

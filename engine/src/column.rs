@@ -5,11 +5,13 @@
 use arrow::array::NullBufferBuilder;
 use arrow::array::{
     ArrayRef, BinaryArray, BooleanArray, Decimal128Array, Float32Array, Float64Array, Int16Array, Int32Array,
-    Int64Array, Int8Array, ListArray, MapArray, NullArray, StringArray, StructArray, TimestampMillisecondArray,
-    UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+    Int64Array, Int8Array, ListArray, MapArray, NullArray, StringArray, StructArray, TimestampMicrosecondArray,
+    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt16Array, UInt32Array, UInt64Array,
+    UInt8Array,
 };
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use arrow_schema::{DataType, FieldRef, Fields};
+use arrow::datatypes::{Decimal128Type, DecimalType};
+use arrow_schema::{DataType, FieldRef, Fields, TimeUnit};
 use schema_infer::{Elem, Tag, EXTENSION_NAME, JSON_EXTENSION, META_NULLS, META_TAG};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -315,6 +317,44 @@ impl Col {
         self.valid.append_non_null();
     }
 
+    /// Appends an instant given in epoch milliseconds (a Date, an ISO-8601 string) to a
+    /// timestamp column, in the column's unit (to seconds it is floored); `false`, with
+    /// nothing appended, when the unit cannot hold it.
+    #[inline]
+    pub fn push_ms(&mut self, ms: i64) -> bool {
+        let v = match self.field.data_type() {
+            DataType::Timestamp(TimeUnit::Second, _) => Some(ms.div_euclid(1000)),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => ms.checked_mul(1000),
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => ms.checked_mul(1_000_000),
+            _ => Some(ms),
+        };
+        match v {
+            Some(v) => {
+                self.push_i64(v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Appends an integer (a BigInt) to a `Decimal128(p, s)` column, scaled to its `s`
+    /// fraction digits; `false`, with nothing appended, when it then has more than `p` digits.
+    #[inline]
+    pub fn push_integer_decimal(&mut self, v: i128) -> bool {
+        let (p, s) = match self.field.data_type() {
+            DataType::Decimal128(p, s) => (*p, *s),
+            _ => (38, 0),
+        };
+        let scaled = u32::try_from(s).ok().and_then(|s| 10i128.checked_pow(s)).and_then(|m| v.checked_mul(m));
+        match scaled.filter(|x| Decimal128Type::is_valid_decimal_precision(*x, p)) {
+            Some(x) => {
+                self.push_i128(x);
+                true
+            }
+            None => false,
+        }
+    }
+
     #[inline]
     pub fn push_i128(&mut self, v: i128) {
         if let Data::I128(x) = &mut self.data {
@@ -353,8 +393,17 @@ impl Col {
             Data::I64(v) => {
                 let vals = ScalarBuffer::from(std::mem::take(v));
                 match &dt {
-                    DataType::Timestamp(_, tz) => {
+                    DataType::Timestamp(TimeUnit::Second, tz) => {
+                        Arc::new(TimestampSecondArray::new(vals, nulls).with_timezone_opt(tz.clone()))
+                    }
+                    DataType::Timestamp(TimeUnit::Millisecond, tz) => {
                         Arc::new(TimestampMillisecondArray::new(vals, nulls).with_timezone_opt(tz.clone()))
+                    }
+                    DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+                        Arc::new(TimestampMicrosecondArray::new(vals, nulls).with_timezone_opt(tz.clone()))
+                    }
+                    DataType::Timestamp(TimeUnit::Nanosecond, tz) => {
+                        Arc::new(TimestampNanosecondArray::new(vals, nulls).with_timezone_opt(tz.clone()))
                     }
                     _ => Arc::new(Int64Array::new(vals, nulls)),
                 }
@@ -470,5 +519,85 @@ mod tests {
         let v = list.value(0);
         let s = v.as_any().downcast_ref::<StringArray>().unwrap();
         assert_eq!((s.value(0), s.value(1), s.len()), ("a", "bc", 2));
+    }
+
+    /// Regression (issue 15): a pinned `Timestamp(Second)` was filled with milliseconds
+    /// (the batch then panicked on the type mismatch); Dates and ISO-8601 strings are now
+    /// converted to the pinned unit, numbers taken as already in it (as arrow-json does).
+    #[test]
+    fn dates_fill_a_pinned_timestamp_in_its_unit() {
+        use crate::decode::decode_all;
+        use arrow::array::AsArray;
+        use arrow::datatypes::{TimestampMicrosecondType, TimestampNanosecondType, TimestampSecondType};
+        use arrow_schema::Schema;
+        let ts = |unit, tag: Option<&str>| {
+            let f = Field::new("t", DataType::Timestamp(unit, Some("UTC".into())), true);
+            let md: HashMap<String, String> = match tag {
+                Some(t) => [("idb.tag".to_owned(), t.to_owned())].into(),
+                None => [("idb.source".to_owned(), "iso8601".to_owned())].into(),
+            };
+            Arc::new(Schema::new(vec![f.with_metadata(md)]))
+        };
+        let dates: [&[u8]; 3] = [
+            br#"{"t":1709251200123,"$types":{"t":"date"}}"#,
+            br#"{"t":-1,"$types":{"t":"date"}}"#,
+            br#"{"t":9223372036854775,"$types":{"t":"date"}}"#,
+        ];
+        let (b, rejects) = decode_all(ts(TimeUnit::Second, Some("date")), dates);
+        assert!(rejects.is_empty(), "{rejects:?}");
+        let secs = b.column(0).as_primitive::<TimestampSecondType>();
+        assert_eq!(secs.values().to_vec(), vec![1_709_251_200, -1, 9_223_372_036_854]);
+        assert_eq!(b.schema().field(0).data_type(), &DataType::Timestamp(TimeUnit::Second, Some("UTC".into())));
+
+        let (b, rejects) = decode_all(ts(TimeUnit::Nanosecond, Some("date")), dates);
+        assert_eq!(
+            b.column(0).as_primitive::<TimestampNanosecondType>().values().to_vec(),
+            vec![1_709_251_200_123_000_000, -1_000_000]
+        );
+        assert_eq!(rejects.len(), 1);
+        assert_eq!(
+            (rejects[0].0, rejects[0].1.reason.as_str()),
+            (2, "Date out of range for a timestamp(ns, \"utc\") column")
+        );
+
+        let iso: [&[u8]; 1] = [br#"{"t":"2024-03-01T00:00:00.123Z"}"#];
+        let (b, rejects) = decode_all(ts(TimeUnit::Microsecond, None), iso);
+        assert!(rejects.is_empty(), "{rejects:?}");
+        assert_eq!(b.column(0).as_primitive::<TimestampMicrosecondType>().value(0), 1_709_251_200_123_000);
+
+        // Numbers in a pinned timestamp column are in its unit.
+        let f = Field::new("t", DataType::Timestamp(TimeUnit::Second, None), true);
+        let (b, _) = decode_all(Arc::new(Schema::new(vec![f])), [&br#"{"t":1709251200}"#[..]]);
+        assert_eq!(b.column(0).as_primitive::<TimestampSecondType>().value(0), 1_709_251_200);
+    }
+
+    /// Regression (issue 15): BigInts in a pinned `Decimal128(p, s)` were written unscaled
+    /// (123 read back as 1.23 at scale 2) and whatever their digits (truncated to garbage
+    /// in Parquet past the precision); they are now scaled, and too many digits are a reject.
+    #[test]
+    fn bigints_fill_a_pinned_decimal_scaled_and_within_its_precision() {
+        use crate::decode::decode_all;
+        use arrow::array::AsArray;
+        use arrow_schema::Schema;
+        let f = Field::new("n", DataType::Decimal128(5, 2), true)
+            .with_metadata([("idb.tag".to_owned(), "bigint".to_owned())].into());
+        let records: [&[u8]; 4] = [
+            br#"{"n":"123","$types":{"n":"bigint"}}"#,
+            br#"{"n":"-999","$types":{"n":"bigint"}}"#,
+            br#"{"n":"1000","$types":{"n":"bigint"}}"#,
+            br#"{"n":"99999999999999999999999999999999999999999","$types":{"n":"bigint"}}"#,
+        ];
+        let (b, rejects) = decode_all(Arc::new(Schema::new(vec![f])), records);
+        let d = b.column(0).as_primitive::<Decimal128Type>();
+        assert_eq!((d.len(), d.value(0), d.value(1)), (2, 12_300, -99_900));
+        assert_eq!(d.value_as_string(0), "123.00");
+        let reasons: Vec<(usize, &str)> = rejects.iter().map(|(i, r)| (*i, r.reason.as_str())).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (2, "BigInt out of range for a decimal128(5, 2) column"),
+                (3, "BigInt out of range for a decimal128(5, 2) column")
+            ]
+        );
     }
 }

@@ -346,7 +346,9 @@ impl W {
             (b'"', Kind::IsoTs) => {
                 let (end, _) = json::skip_string(b, at + 1)?;
                 let ms = parse_iso_ms(&b[at + 1..end - 1]).ok_or_else(|| rej(at, "not an ISO-8601 timestamp"))?;
-                col.push_i64(ms);
+                if !col.push_ms(ms) {
+                    return Err(rej(at, format!("timestamp out of range for a {} column", col_type(col))));
+                }
                 Ok(end)
             }
             (b'-' | b'0'..=b'9', Kind::Int | Kind::Ts) => {
@@ -688,7 +690,9 @@ impl W {
                 }
                 .or_else(|| text.parse::<f64>().ok().map(|f| f as i64))
                 .ok_or_else(|| rej(at, "invalid Date value"))?;
-                col.push_i64(v);
+                if !col.push_ms(v) {
+                    return Err(rej(at, format!("Date out of range for a {} column", col_type(col))));
+                }
                 Ok(end)
             }
             (Tag::StringObject, Kind::Str) => {
@@ -723,7 +727,9 @@ impl W {
                         col.push_i64(digits.parse().map_err(|_| rej(at, "BigInt out of Int64 range"))?)
                     }
                     Kind::BigDec => {
-                        col.push_i128(digits.parse().map_err(|_| rej(at, "BigInt out of Decimal128 range"))?)
+                        if !digits.parse().is_ok_and(|v| col.push_integer_decimal(v)) {
+                            return Err(rej(at, format!("BigInt out of range for a {} column", col_type(col))));
+                        }
                     }
                     _ => col.push_bytes(digits.as_bytes()),
                 }

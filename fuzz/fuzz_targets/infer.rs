@@ -1,6 +1,7 @@
 //! Full inference over arbitrary bytes: whatever the format (detected or forced) and
 //! options, no panic; the schemas, counts and invalid records do not depend on how the
-//! input is cut into blocks; and the schema document reads back as itself.
+//! input is cut into blocks; the schema document reads back as itself, and is one the
+//! converter fills (it passes the pinned-schema check).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -59,5 +60,10 @@ fuzz_target!(|data: &[u8]| {
         let back = SchemaDoc::from_json(&r.to_json())
             .unwrap_or_else(|e| panic!("the schema document does not read back: {e}"));
         assert_eq!(back, r);
+        // What inference gives, pinned back unchanged, is a schema the converter fills.
+        for s in &r.stores {
+            schema_infer::check_schema(&s.name, &s.schema)
+                .unwrap_or_else(|e| panic!("an inferred schema fails the pinned-schema check: {e}"));
+        }
     }
 });

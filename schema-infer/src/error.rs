@@ -54,9 +54,18 @@ pub enum Error {
         /// Byte offset of the first conflicting value.
         offset: u64,
     },
-    /// A pinned schema document (`--schema FILE`) could not be used.
-    #[error("pinned schema: {0}")]
-    Pin(String),
+    /// A pinned schema document gives a field a type the converter cannot fill.
+    #[error("pinned schema, store '{store}', field '{path}': {data_type} {reason}")]
+    PinnedType {
+        /// Store name, as the schema document gives it.
+        store: String,
+        /// Field path (`a`, `shipping.zip`, `items.[]`, `m.<key>`, `m.<value>`).
+        path: String,
+        /// The type the document gives that field.
+        data_type: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The pinned schema document is not valid JSON of the expected shape.
     #[error("pinned schema is not a schema document")]
     PinJson(#[from] serde_json::Error),

@@ -208,7 +208,12 @@ pub struct Inferrer {
 impl Inferrer {
     /// A new inferrer with its own worker pool (none with one thread: starting and
     /// handing work to a pool would cost more than small inputs take to infer).
+    /// A pinned schema document is checked first: a type the converter cannot fill is an
+    /// error ([`crate::check_schema`]).
     pub fn new(opts: InferOptions) -> Result<Inferrer> {
+        if let Some(doc) = &opts.pinned {
+            crate::pin::check_doc(doc)?;
+        }
         let pool = match opts.threads {
             1 => None,
             n => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build()?),

@@ -35,6 +35,7 @@ mod format;
 mod infer;
 pub mod json;
 mod lattice;
+mod pin;
 mod scan;
 mod schema;
 mod split;
@@ -50,6 +51,7 @@ pub use error::{Error, Result};
 pub use format::{detect, Format};
 pub use infer::{InferOptions, Inferrer, OnConflict, RecordIssue, UnknownTags};
 pub use lattice::Pos;
+pub use pin::check_schema;
 pub use scan::path_at;
 pub use schema::{
     apply_pins, InferResult, SchemaDoc, StoreSchema, Widening, EXTENSION_METADATA, EXTENSION_NAME, JSON_EXTENSION,

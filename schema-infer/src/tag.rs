@@ -39,6 +39,23 @@ impl Elem {
             Elem::F64 | Elem::I64 | Elem::U64 => 8,
         }
     }
+
+    /// The Arrow type of one element (the item type of a typed array's list column).
+    pub fn data_type(self) -> arrow_schema::DataType {
+        use arrow_schema::DataType;
+        match self {
+            Elem::I8 => DataType::Int8,
+            Elem::U8 | Elem::U8Clamped => DataType::UInt8,
+            Elem::I16 => DataType::Int16,
+            Elem::U16 => DataType::UInt16,
+            Elem::I32 => DataType::Int32,
+            Elem::U32 => DataType::UInt32,
+            Elem::F32 => DataType::Float32,
+            Elem::F64 => DataType::Float64,
+            Elem::I64 => DataType::Int64,
+            Elem::U64 => DataType::UInt64,
+        }
+    }
 }
 
 /// A typeson type name as found in `$types`.
