@@ -59,7 +59,7 @@ pub enum Error {
     Verify(String),
     /// The commit protocol refused or failed.
     #[error(transparent)]
-    Commit(#[from] crate::commit::CommitError),
+    Commit(#[from] crate::dataset::commit::CommitError),
     /// A dataset cannot be read back: not found, not committed, or its manifest is damaged.
     #[error("{path}: {reason}")]
     Dataset {

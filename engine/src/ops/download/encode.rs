@@ -10,7 +10,7 @@
 use super::json::{
     b64_len, copy_json, decimal_text, iso_text, to_millis, write_b64, write_i64, write_js_number, write_str,
 };
-use crate::column::NoValue;
+use crate::input::column::NoValue;
 use arrow::array::{Array, ArrayRef, AsArray, MapArray};
 use arrow::datatypes::{
     Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,

@@ -2,8 +2,9 @@
 //! directory, rolling to a new file past `--max-file-size`, with the IndexedDB
 //! metadata in the key-value metadata and the Arrow schema embedded.
 
-use crate::partition::{row_dirs, PartitionField};
-use crate::sink::{CountingWriter, Sink};
+use crate::dataset::manifest::FileInfo;
+use crate::output::partition::{row_dirs, PartitionField};
+use crate::storage::sink::{CountingWriter, Sink};
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowLeafColumn, ArrowRowGroupWriterFactory};
@@ -127,22 +128,6 @@ impl Default for ParquetOptions {
 /// encoding: columns of near-unique values (ids, ISO dates) stop paying for a
 /// dictionary early, while low-cardinality columns stay dictionary-encoded.
 const DICT_PAGE_LIMIT: usize = 64 << 10;
-
-/// A data file written by a job (paths relative to the store's directory).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileInfo {
-    /// Final path, e.g. `day=2024-03-01/part-00000-<job>.zstd.parquet`.
-    pub path: String,
-    /// Rows in the file.
-    pub rows: u64,
-    /// Size in bytes.
-    pub bytes: u64,
-    /// CRC32C of the whole file, hex.
-    pub crc32c: String,
-    /// Partition values (`day` → `2024-03-01`), as in the path.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub partition: BTreeMap<String, String>,
-}
 
 /// One open Parquet file, encoded a row group at a time with every leaf column
 /// encoded in parallel (the bytes do not depend on the thread count).
@@ -457,7 +442,7 @@ fn close(mut o: Open, dir: &str, pool: &rayon::ThreadPool) -> Result<FileInfo, S
         .filter(|s| !s.is_empty())
         .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
         .collect();
-    Ok(FileInfo { path: o.rel, rows: o.rows, bytes, crc32c: crate::verify::crc_hex(crc), partition })
+    Ok(FileInfo { path: o.rel, rows: o.rows, bytes, crc32c: crate::dataset::checksum::crc_hex(crc), partition })
 }
 
 /// `{"created":"date","blob":"blob2",…}`: every column's typeson tag (top level and nested).

@@ -3,7 +3,7 @@
 //! numbers as JavaScript prints them, base64, ISO-8601 timestamps, decimals, and
 //! re-emitting stored JSON text with the same escaping.
 
-use crate::partition::civil_from_days;
+use crate::output::partition::civil_from_days;
 use arrow_schema::TimeUnit;
 use base64::Engine as _;
 use std::io::Write as _;

@@ -10,9 +10,9 @@ mod json;
 mod text;
 
 use crate::cancel::Cancel;
+use crate::dataset::reader::StoreReader;
 use crate::error::{Error, Result};
-use crate::parquet_out::ParquetOptions;
-use crate::store_read::StoreReader;
+use crate::output::parquet::ParquetOptions;
 use arrow::array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
@@ -296,7 +296,7 @@ impl<W: Write + Send> DownloadWriter<W> {
             DownloadFormat::Parquet => {
                 let mut kv: Vec<KeyValue> =
                     schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
-                kv.push(KeyValue::new("idb.field_tags".to_owned(), crate::parquet_out::field_tags(&schema)));
+                kv.push(KeyValue::new("idb.field_tags".to_owned(), crate::output::parquet::field_tags(&schema)));
                 kv.sort_by(|a, b| a.key.cmp(&b.key));
                 let props = WriterProperties::builder()
                     .set_compression(opts.parquet.codec.parquet())

@@ -12,8 +12,8 @@
 //! written (its files must go, or the next run refuses the dataset as existing) from the
 //! manifest of the dataset being appended to (its files must stay).
 
-use crate::commit::{Manifest, MANIFEST, META_DIR, REJECTS, SUCCESS, TEMPORARY};
-use crate::sink::Sink;
+use crate::dataset::manifest::{is_data, Manifest, MANIFEST, META_DIR, REJECTS, SUCCESS, TEMPORARY};
+use crate::storage::sink::Sink;
 use serde::{Deserialize, Serialize};
 use std::io;
 
@@ -76,7 +76,7 @@ fn undo(sink: &dyn Sink, dir: &str, rec: Record) -> io::Result<()> {
     }
     let keep: Vec<String> =
         previous.as_ref().map(|p| p.files.iter().map(|f| f.path.clone()).collect()).unwrap_or_default();
-    crate::commit::remove_unlisted(sink, dir, "", &keep)?;
+    remove_unlisted(sink, dir, "", &keep)?;
     let rejects = format!("{dir}/{REJECTS}");
     for r in sink.list(&rejects)? {
         let rel = format!("{REJECTS}/{}", r.name);
@@ -111,11 +111,36 @@ fn undo(sink: &dyn Sink, dir: &str, rec: Record) -> io::Result<()> {
     Ok(())
 }
 
+/// Removes the data files under `dir/rel` that `keep` does not list, and folders left empty.
+pub(crate) fn remove_unlisted(sink: &dyn Sink, dir: &str, rel: &str, keep: &[String]) -> io::Result<bool> {
+    let here = if rel.is_empty() { dir.to_owned() } else { format!("{dir}/{rel}") };
+    let mut left = false;
+    for e in sink.list(&here)? {
+        if rel.is_empty() && !is_data(&e.name) {
+            left = true;
+            continue;
+        }
+        let child = if rel.is_empty() { e.name.clone() } else { format!("{rel}/{}", e.name) };
+        if e.is_dir {
+            if remove_unlisted(sink, dir, &child, keep)? {
+                left = true;
+            } else {
+                sink.remove_all(&format!("{dir}/{child}"))?;
+            }
+        } else if keep.contains(&child) {
+            left = true;
+        } else {
+            sink.remove_all(&format!("{dir}/{child}"))?;
+        }
+    }
+    Ok(left)
+}
+
 #[cfg(test)]
 mod tests {
-    use crate::commit::{Counts, Job, Manifest, Mode, Timings};
-    use crate::parquet_out::FileInfo;
-    use crate::sink::{Entry, LocalSink, Sink, SinkFile};
+    use crate::dataset::commit::{Job, Mode};
+    use crate::dataset::manifest::{Counts, FileInfo, Manifest, Timings};
+    use crate::storage::sink::{Entry, LocalSink, Sink, SinkFile};
     use std::collections::BTreeMap;
     use std::io::{self, Read, Write};
     use std::sync::atomic::{AtomicI64, Ordering};

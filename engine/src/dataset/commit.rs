@@ -3,22 +3,12 @@
 //! then `_idbsync/manifest.json` is written and `_SUCCESS` last. A dataset without
 //! `_SUCCESS` is not committed; a later job removes stale staging folders.
 
-use crate::parquet_out::FileInfo;
-use crate::sink::Sink;
+use crate::dataset::manifest::{is_data, Counts, FileInfo, Manifest, MANIFEST, META_DIR, SUCCESS, TEMPORARY};
+use crate::dataset::recover::remove_unlisted;
+use crate::storage::sink::Sink;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::sync::Arc;
-
-/// Staging folder name inside a store's dataset directory.
-pub const TEMPORARY: &str = "_temporary";
-/// Rejected records folder.
-pub const REJECTS: &str = "_rejects";
-/// idbsync's own metadata folder.
-pub const META_DIR: &str = "_idbsync";
-/// The commit marker, written last.
-pub const SUCCESS: &str = "_SUCCESS";
-/// The manifest's path inside a dataset.
-pub const MANIFEST: &str = "_idbsync/manifest.json";
 
 /// What to do when the dataset already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -31,61 +21,6 @@ pub enum Mode {
     Overwrite,
     /// Add files to the existing dataset (the schema must match).
     Append,
-}
-
-/// Record accounting: `read = written + rejected + skipped`, always.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// Records read from the input.
-    pub read: u64,
-    /// Rows written to data files.
-    pub written: u64,
-    /// Records written to `_rejects/`.
-    pub rejected: u64,
-    /// Records counted but not kept (`--on-invalid skip`).
-    pub skipped: u64,
-}
-
-/// Wall-clock phases of a job, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Timings {
-    /// Schema inference (first pass).
-    pub infer_ms: u64,
-    /// Decoding and writing (second pass).
-    pub convert_ms: u64,
-    /// Renames, manifest and `_SUCCESS`.
-    pub commit_ms: u64,
-}
-
-/// `_idbsync/manifest.json`: what a committed dataset holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Manifest format version.
-    pub version: u32,
-    /// The job that last committed.
-    pub job_id: String,
-    /// Every job whose files are in the dataset, oldest first.
-    pub jobs: Vec<String>,
-    /// Store (object store) name.
-    pub store: String,
-    /// Where the data came from.
-    pub input: String,
-    /// Options of the last job.
-    pub options: serde_json::Value,
-    /// Partition terms.
-    pub partition_by: Vec<String>,
-    /// Record accounting of the last job.
-    pub counts: Counts,
-    /// Accounting summed over every job in the dataset.
-    pub total: Counts,
-    /// Data files, relative to the dataset directory.
-    pub files: Vec<FileInfo>,
-    /// Reject files, relative to the dataset directory.
-    pub rejects: Vec<String>,
-    /// The Arrow schema of the data files (with IndexedDB metadata).
-    pub schema: serde_json::Value,
-    /// Phase timings of the last job.
-    pub timings: Timings,
 }
 
 /// Errors of the commit protocol.
@@ -136,7 +71,8 @@ impl Job {
     pub fn prepare(sink: Arc<dyn Sink>, dir: String, id: String, mode: Mode) -> Result<Job, CommitError> {
         let io_err = |what: &'static str, path: String| move |source| CommitError::Io { what, path, source };
         // A commit that a killed run left half done is undone first.
-        crate::recover::undo_interrupted(sink.as_ref(), &dir).map_err(io_err("cannot recover", sink.describe(&dir)))?;
+        crate::dataset::recover::undo_interrupted(sink.as_ref(), &dir)
+            .map_err(io_err("cannot recover", sink.describe(&dir)))?;
         let mut entries = sink.list(&dir).map_err(io_err("cannot list", sink.describe(&dir)))?;
         let created = entries.is_empty() && !sink.exists(&dir).map_err(io_err("cannot read", sink.describe(&dir)))?;
         if !entries.iter().any(|e| e.name == SUCCESS) && entries.iter().any(|e| is_data(&e.name)) {
@@ -237,9 +173,10 @@ impl Job {
         // What the dataset is now, kept in the staging folder until the commit is done, so
         // that the next job can undo this commit if the process dies in its middle.
         let staging = self.staging();
-        let res = crate::recover::record(self.sink.as_ref(), &self.dir, &staging, &self.id, self.was_committed)
-            .map_err(|source| CommitError::Io { what: "cannot write", path: self.sink.describe(&staging), source })
-            .and_then(|_| self.publish(files, rejects, manifest, &mut done));
+        let res =
+            crate::dataset::recover::record(self.sink.as_ref(), &self.dir, &staging, &self.id, self.was_committed)
+                .map_err(|source| CommitError::Io { what: "cannot write", path: self.sink.describe(&staging), source })
+                .and_then(|_| self.publish(files, rejects, manifest, &mut done));
         if res.is_err() {
             self.take_back(&done);
         }
@@ -368,41 +305,11 @@ struct Done {
     manifest_written: bool,
 }
 
-/// Whether a dataset entry holds data (not `_SUCCESS`, `_temporary`, `_idbsync`, …).
-fn is_data(name: &str) -> bool {
-    !name.starts_with('_') && !name.starts_with('.')
-}
-
-/// Removes the data files under `dir/rel` that `keep` does not list, and folders left empty.
-pub(crate) fn remove_unlisted(sink: &dyn Sink, dir: &str, rel: &str, keep: &[String]) -> io::Result<bool> {
-    let here = if rel.is_empty() { dir.to_owned() } else { format!("{dir}/{rel}") };
-    let mut left = false;
-    for e in sink.list(&here)? {
-        if rel.is_empty() && !is_data(&e.name) {
-            left = true;
-            continue;
-        }
-        let child = if rel.is_empty() { e.name.clone() } else { format!("{rel}/{}", e.name) };
-        if e.is_dir {
-            if remove_unlisted(sink, dir, &child, keep)? {
-                left = true;
-            } else {
-                sink.remove_all(&format!("{dir}/{child}"))?;
-            }
-        } else if keep.contains(&child) {
-            left = true;
-        } else {
-            sink.remove_all(&format!("{dir}/{child}"))?;
-        }
-    }
-    Ok(left)
-}
-
 /// A fresh job id: time-ordered and unique (`20261125T151200-3f9a2c`).
 pub fn new_job_id() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = now.as_secs() as i64;
-    let (y, m, d) = crate::partition::civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = crate::output::partition::civil_from_days(secs.div_euclid(86_400));
     let t = secs.rem_euclid(86_400);
     let r: u32 = rand::random::<u32>() & 0xff_ffff;
     format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}-{r:06x}", t / 3600, t / 60 % 60, t % 60)
@@ -411,7 +318,8 @@ pub fn new_job_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::LocalSink;
+    use crate::dataset::manifest::Timings;
+    use crate::storage::sink::LocalSink;
     use serde_json::json;
 
     /// Regression (bad-input corpus): appending to a dataset whose schema has a nested

@@ -17,9 +17,9 @@
 //! is then removed and nothing was published. Once publishing has started it is finished.
 
 use crate::cancel::Cancel;
-use crate::commit::{SUCCESS, TEMPORARY};
-use crate::sink::{CountingWriter, Sink};
-use crate::verify::{checksum, crc_hex};
+use crate::dataset::checksum::{checksum, crc_hex};
+use crate::dataset::manifest::{SUCCESS, TEMPORARY};
+use crate::storage::sink::{CountingWriter, Sink};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
@@ -98,7 +98,7 @@ fn rank(rel: &str) -> u8 {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     if name == SUCCESS {
         2
-    } else if rel.split('/').any(|c| c == crate::commit::META_DIR) {
+    } else if rel.split('/').any(|c| c == crate::dataset::manifest::META_DIR) {
         1
     } else {
         0
@@ -286,7 +286,7 @@ pub fn copy_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::LocalSink;
+    use crate::storage::sink::LocalSink;
 
     fn tree(root: &std::path::Path, files: &[(&str, &str)]) {
         for (p, text) in files {

@@ -4,8 +4,8 @@
 //! columns keeping values verbatim with their typeson encapsulation. A record
 //! that does not fit is rolled back and reported with where and why.
 
-use crate::column::{Col, Data, Kind, NoValue};
-use crate::partition::days_from_civil;
+use crate::input::column::{Col, Data, Kind, NoValue};
+use crate::output::partition::days_from_civil;
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, FieldRef, SchemaRef};
 use base64::Engine as _;

@@ -1,7 +1,7 @@
 //! Inference over a source: the I/O driver around `schema_infer::Inferrer`.
 
 use crate::error::{Error, Result};
-use crate::source::{self, Source};
+use crate::input::source::{self, Source};
 use schema_infer::{InferOptions, InferResult, Inferrer};
 use std::path::Path;
 

@@ -526,7 +526,7 @@ mod tests {
     /// converted to the pinned unit, numbers taken as already in it (as arrow-json does).
     #[test]
     fn dates_fill_a_pinned_timestamp_in_its_unit() {
-        use crate::decode::decode_all;
+        use crate::input::decode::decode_all;
         use arrow::array::AsArray;
         use arrow::datatypes::{TimestampMicrosecondType, TimestampNanosecondType, TimestampSecondType};
         use arrow_schema::Schema;
@@ -576,7 +576,7 @@ mod tests {
     /// in Parquet past the precision); they are now scaled, and too many digits are a reject.
     #[test]
     fn bigints_fill_a_pinned_decimal_scaled_and_within_its_precision() {
-        use crate::decode::decode_all;
+        use crate::input::decode::decode_all;
         use arrow::array::AsArray;
         use arrow_schema::Schema;
         let f = Field::new("n", DataType::Decimal128(5, 2), true)

@@ -8,13 +8,14 @@
 //! so the files are the same whatever the thread count.
 
 use crate::cancel::Cancel;
-use crate::commit::{new_job_id, Counts, Job, Manifest, Mode, Timings, REJECTS};
-use crate::decode::{Decoder, Reject};
+use crate::dataset::commit::{new_job_id, Job, Mode};
+use crate::dataset::manifest::{Counts, FileInfo, Manifest, Timings, REJECTS};
 use crate::error::{Error, Result};
-use crate::parquet_out::{FileInfo, ParquetOptions, StoreWriter};
-use crate::partition::{store_dir_name, PartitionField};
-use crate::sink::{CountingWriter, Sink};
-use crate::source::{self, Source};
+use crate::input::decode::{Decoder, Reject};
+use crate::input::source::{self, Source};
+use crate::output::parquet::{ParquetOptions, StoreWriter};
+use crate::output::partition::{store_dir_name, PartitionField};
+use crate::storage::sink::{CountingWriter, Sink};
 use arrow::array::RecordBatch;
 use schema_infer::{InferOptions, InferResult, Piece, Splitter};
 use serde::{Deserialize, Serialize};
@@ -232,7 +233,7 @@ fn convert_into(
     // The inference pass stops within a read once cancelled.
     src.reader = Box::new(cancel.reader(src.reader));
     let inferred =
-        crate::infer::infer_source_with(src, opts.infer.clone().with_store_name(store_name.clone()), &mut |n| {
+        crate::input::infer::infer_source_with(src, opts.infer.clone().with_store_name(store_name.clone()), &mut |n| {
             progress(Phase::Infer, n)
         })
         .map_err(|e| cancel.or(rename_path(e, &display)))?;
@@ -246,7 +247,7 @@ fn convert_into(
     );
     // A partition term must name a column of at least one store (a typo is an error).
     for p in &opts.partition_by {
-        if !inferred.stores.iter().any(|st| crate::partition::has_path(&st.schema, &p.path)) {
+        if !inferred.stores.iter().any(|st| crate::output::partition::has_path(&st.schema, &p.path)) {
             let stores: Vec<&str> = inferred.stores.iter().map(|s| s.name.as_str()).collect();
             return Err(Error::Convert {
                 store: stores.join(", "),
@@ -278,8 +279,12 @@ fn convert_into(
             Job::prepare(sink.clone(), dir.clone(), job_id.clone(), opts.mode).map_err(|e| abort(&states, e.into()))?;
         // Partition terms apply to the stores that have their column; the others
         // (e.g. a customers table beside orders) are written unpartitioned.
-        let spec: Vec<PartitionField> =
-            opts.partition_by.iter().filter(|p| crate::partition::has_path(&st.schema, &p.path)).cloned().collect();
+        let spec: Vec<PartitionField> = opts
+            .partition_by
+            .iter()
+            .filter(|p| crate::output::partition::has_path(&st.schema, &p.path))
+            .cloned()
+            .collect();
         let writer = StoreWriter::new(
             sink.clone(),
             job.staging(),
@@ -360,7 +365,7 @@ fn convert_into(
         };
         // A failed commit takes back what it published; the stores after it are aborted.
         let committed = st.job.commit(&files, &rejects, manifest).map_err(|e| abort(&states, e.into()))?;
-        crate::verify::verify_dataset(sink.as_ref(), &st.job.dir, &committed, opts.verify)
+        crate::dataset::verify::verify_dataset(sink.as_ref(), &st.job.dir, &committed, opts.verify)
             .map_err(|e| abort(&states, Error::Verify(e)))?;
         reports.push(StoreReport {
             store: st.name.clone(),
@@ -531,7 +536,7 @@ fn second_pass(
             }
             Ok(used)
         };
-        let read = source::for_each_block(src, crate::infer::BLOCK_BYTES, |block| {
+        let read = source::for_each_block(src, crate::input::infer::BLOCK_BYTES, |block| {
             opts.cancel.check()?;
             seen += block.len() as u64;
             progress(Phase::Convert, seen);

@@ -17,7 +17,7 @@
 mod namenode;
 
 use crate::redact::{is_secret_key, redact_url, REDACTED};
-use crate::sink::{Entry, Sink, SinkFile};
+use crate::storage::sink::{Entry, Sink, SinkFile};
 use bytes::Bytes;
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
 use namenode::{Bounds, NameNode, NnError};

@@ -6,11 +6,10 @@
 //! One data file is held in memory at a time (files are bounded by row groups and by
 //! `--max-file-size`), never the whole dataset.
 
-use crate::commit::{Manifest, MANIFEST, SUCCESS};
+use crate::dataset::manifest::{FileInfo, Manifest, MANIFEST, SUCCESS};
 use crate::error::{Error, Result};
-use crate::parquet_out::FileInfo;
-use crate::partition::{escape_path_name, store_dir_name, HIVE_NULL};
-use crate::sink::Sink;
+use crate::output::partition::{escape_path_name, store_dir_name, HIVE_NULL};
+use crate::storage::sink::Sink;
 use arrow::array::{new_null_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
