@@ -2,6 +2,7 @@
 //! record is decoded; a record that turns out to be invalid is rolled back with
 //! [`Col::truncate`] to the previous row count, so rejects never leave a trace.
 
+use crate::input::field_kind::{self as fk, list_item, value_type, FieldKind};
 use arrow::array::NullBufferBuilder;
 use arrow::array::{
     ArrayRef, BinaryArray, BooleanArray, Decimal128Array, Float32Array, Float64Array, Int16Array, Int32Array,
@@ -12,7 +13,7 @@ use arrow::array::{
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{Decimal128Type, DecimalType};
 use arrow_schema::{DataType, FieldRef, Fields, TimeUnit};
-use schema_infer::{Elem, Tag, EXTENSION_NAME, JSON_EXTENSION, META_NULLS, META_TAG};
+use schema_infer::Elem;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -116,81 +117,52 @@ pub(crate) struct Col {
     pub data: Data,
 }
 
-fn elem_of(dt: &DataType) -> Option<Elem> {
-    Some(match dt {
-        DataType::Int8 => Elem::I8,
-        DataType::UInt8 => Elem::U8,
-        DataType::Int16 => Elem::I16,
-        DataType::UInt16 => Elem::U16,
-        DataType::Int32 => Elem::I32,
-        DataType::UInt32 => Elem::U32,
-        DataType::Float32 => Elem::F32,
-        DataType::Float64 => Elem::F64,
-        DataType::Int64 => Elem::I64,
-        DataType::UInt64 => Elem::U64,
-        _ => return None,
-    })
-}
-
 impl Col {
     /// Builds the column tree for `field`, reading its idbsync metadata.
     pub fn new(field: &FieldRef) -> Col {
-        let md = field.metadata();
-        let tag = md.get(META_TAG).and_then(|t| Tag::parse(t));
-        let json = md.get(EXTENSION_NAME).map(String::as_str) == Some(JSON_EXTENSION);
-        let text = md.get("idb.conflict").map(String::as_str) == Some("string");
-        let kinds: Vec<NoValue> =
-            md.get(META_NULLS).map(|s| s.split(',').filter_map(NoValue::parse).collect()).unwrap_or_default();
-        let default_nv = if kinds.contains(&NoValue::Null) || kinds.is_empty() { NoValue::Null } else { kinds[0] };
-        let track = kinds.len() > 1;
-        let (kind, data) = match field.data_type() {
-            _ if json => (Kind::Json, bytes()),
-            _ if text => (Kind::Text, bytes()),
-            DataType::Null => (Kind::Null, Data::None),
-            DataType::Boolean => (Kind::Bool, Data::Bool(arrow::array::BooleanBufferBuilder::new(0))),
-            DataType::Int64 if matches!(tag, Some(Tag::BigInt | Tag::BigIntObject)) => {
-                (Kind::BigI64, Data::I64(vec![]))
+        let FieldKind { kind, default_nv, track, .. } = FieldKind::of(field);
+        let dt = value_type(field.data_type());
+        let (kind, data) = match kind {
+            fk::Kind::Json | fk::Kind::Other => (Kind::Json, bytes()),
+            fk::Kind::Text => (Kind::Text, bytes()),
+            fk::Kind::Null => (Kind::Null, Data::None),
+            fk::Kind::Bool => (Kind::Bool, Data::Bool(arrow::array::BooleanBufferBuilder::new(0))),
+            fk::Kind::BigInt => (Kind::BigI64, Data::I64(vec![])),
+            fk::Kind::Int => (Kind::Int, Data::I64(vec![])),
+            fk::Kind::Float => (Kind::Float, Data::F64(vec![])),
+            fk::Kind::Decimal { .. } => (Kind::BigDec, Data::I128(vec![])),
+            fk::Kind::BigText => (Kind::BigText, bytes()),
+            fk::Kind::Str => (Kind::Str, bytes()),
+            fk::Kind::Date => (Kind::Date, Data::I64(vec![])),
+            fk::Kind::IsoTs => (Kind::IsoTs, Data::I64(vec![])),
+            fk::Kind::Ts => (Kind::Ts, Data::I64(vec![])),
+            fk::Kind::Binary => (Kind::Binary, bytes()),
+            fk::Kind::TypedArray(e) => {
+                let item = list_item(dt).expect("a typed array is a list");
+                (Kind::Typed(e), Data::List { offsets: vec![0], child: Box::new(Col::prim(item, e)) })
             }
-            DataType::Int64 => (Kind::Int, Data::I64(vec![])),
-            DataType::Float64 => (Kind::Float, Data::F64(vec![])),
-            DataType::Decimal128(_, _) => (Kind::BigDec, Data::I128(vec![])),
-            DataType::Utf8 if matches!(tag, Some(Tag::BigInt | Tag::BigIntObject)) => (Kind::BigText, bytes()),
-            DataType::Utf8 => (Kind::Str, bytes()),
-            DataType::Timestamp(_, _) if tag == Some(Tag::Date) => (Kind::Date, Data::I64(vec![])),
-            DataType::Timestamp(_, _) if md.get("idb.source").map(String::as_str) == Some("iso8601") => {
-                (Kind::IsoTs, Data::I64(vec![]))
+            fk::Kind::List => {
+                let item = list_item(dt).expect("a list");
+                (Kind::List, Data::List { offsets: vec![0], child: Box::new(Col::new(item)) })
             }
-            DataType::Timestamp(_, _) => (Kind::Ts, Data::I64(vec![])),
-            DataType::Binary => (Kind::Binary, bytes()),
-            DataType::List(item) => {
-                let child = Box::new(Col::new(item));
-                match tag {
-                    Some(Tag::TypedArray(e, _)) => {
-                        let prim = Col::prim(item, e);
-                        (Kind::Typed(e), Data::List { offsets: vec![0], child: Box::new(prim) })
-                    }
-                    _ => (Kind::List, Data::List { offsets: vec![0], child }),
-                }
-            }
-            DataType::Map(entries, _) => {
+            fk::Kind::JsMap | fk::Kind::ObjMap => {
+                let DataType::Map(entries, _) = dt else { unreachable!("a map") };
                 let DataType::Struct(kv) = entries.data_type() else { unreachable!("map entries are a struct") };
                 let keys = Box::new(Col::new(&kv[0]));
                 let values = Box::new(Col::new(&kv[1]));
-                let kind = if tag == Some(Tag::Map) { Kind::Map } else { Kind::ObjMap };
+                let kind = if kind == fk::Kind::JsMap { Kind::Map } else { Kind::ObjMap };
                 (kind, Data::Map { offsets: vec![0], keys, values })
             }
-            DataType::Struct(fields) => {
-                let kind = match tag {
-                    Some(Tag::Blob | Tag::Blob2) => Kind::Blob,
-                    Some(Tag::File) => Kind::File,
+            fk::Kind::Blob | fk::Kind::File | fk::Kind::Struct => {
+                let DataType::Struct(fields) = dt else { unreachable!("a struct") };
+                let kind = match kind {
+                    fk::Kind::Blob => Kind::Blob,
+                    fk::Kind::File => Kind::File,
                     _ => Kind::Struct,
                 };
                 (kind, structure(fields))
             }
-            other => match elem_of(other) {
-                Some(e) => (Kind::Prim(e), Data::Prim { width: e.width(), bytes: vec![] }),
-                None => (Kind::Json, bytes()),
-            },
+            fk::Kind::Prim(e) => (Kind::Prim(e), Data::Prim { width: e.width(), bytes: vec![] }),
         };
         let plain_name = !field.name().bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20);
         Col { field: field.clone(), kind, default_nv, track, plain_name, valid: NullBufferBuilder::new(0), data }

@@ -3,5 +3,6 @@
 
 pub(crate) mod column;
 pub(crate) mod decode;
+pub(crate) mod field_kind;
 pub(crate) mod infer;
 pub(crate) mod source;

@@ -11,6 +11,7 @@ use super::json::{
     b64_len, copy_json, decimal_text, iso_text, to_millis, write_b64, write_i64, write_js_number, write_str,
 };
 use crate::input::column::NoValue;
+use crate::input::field_kind::{self as fk, list_item, value_type, FieldKind};
 use arrow::array::{Array, ArrayRef, AsArray, MapArray};
 use arrow::datatypes::{
     Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
@@ -18,7 +19,7 @@ use arrow::datatypes::{
     UInt8Type,
 };
 use arrow_schema::{DataType, Field, Fields, TimeUnit};
-use schema_infer::{Elem, Tag, EXTENSION_NAME, JSON_EXTENSION, META_NULLS, META_TAG};
+use schema_infer::{Elem, Tag};
 use std::sync::Arc;
 
 /// Which JSON a row becomes.
@@ -77,92 +78,44 @@ pub(crate) struct Enc {
     pub target: DataType,
 }
 
-fn kinds_of(field: &Field) -> Vec<NoValue> {
-    field.metadata().get(META_NULLS).map(|s| s.split(',').filter_map(NoValue::parse).collect()).unwrap_or_default()
-}
-
-fn elem_of(dt: &DataType) -> Option<Elem> {
-    Some(match dt {
-        DataType::Int8 => Elem::I8,
-        DataType::UInt8 => Elem::U8,
-        DataType::Int16 => Elem::I16,
-        DataType::UInt16 => Elem::U16,
-        DataType::Int32 => Elem::I32,
-        DataType::UInt32 => Elem::U32,
-        DataType::Float32 => Elem::F32,
-        DataType::Float64 => Elem::F64,
-        DataType::Int64 => Elem::I64,
-        DataType::UInt64 => Elem::U64,
-        _ => return None,
-    })
-}
-
-fn same_elem(a: Elem, b: Elem) -> bool {
-    a == b || matches!((a, b), (Elem::U8Clamped, Elem::U8) | (Elem::U8, Elem::U8Clamped))
-}
-
 impl Enc {
     /// The plan for `field`, from its type and `idb.*` metadata. Types a JSON value has
     /// no direct form for (small ints, views, dictionaries, dates, times …) are cast to
     /// the nearest one first (see `target`).
     pub fn new(field: &Field) -> Enc {
-        let md = field.metadata();
-        let tag = md.get(META_TAG).and_then(|t| Tag::parse(t));
-        let json = md.get(EXTENSION_NAME).map(String::as_str) == Some(JSON_EXTENSION);
-        let text = md.get("idb.conflict").map(String::as_str) == Some("string");
-        let iso = md.get("idb.source").map(String::as_str) == Some("iso8601");
-        let kinds = kinds_of(field);
-        let default_nv = if kinds.contains(&NoValue::Null) || kinds.is_empty() { NoValue::Null } else { kinds[0] };
-        let dt = match field.data_type() {
-            DataType::Dictionary(_, v) => v.as_ref().clone(),
-            other => other.clone(),
-        };
-        let stringy = matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
-        let (kind, target) = match &dt {
-            _ if json && stringy => (K::Json, DataType::Utf8),
-            _ if text && stringy => (K::Text, DataType::Utf8),
-            DataType::Null => (K::Null, DataType::Null),
-            DataType::Boolean => (K::Bool, DataType::Boolean),
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32 => (K::Int, DataType::Int64),
-            DataType::UInt64 => (K::Dec(0), DataType::Decimal128(20, 0)),
-            DataType::Float16 | DataType::Float32 | DataType::Float64 => (K::Float, DataType::Float64),
-            DataType::Decimal32(p, s) | DataType::Decimal64(p, s) | DataType::Decimal128(p, s) => {
-                (K::Dec(*s), DataType::Decimal128((*p).max(1), *s))
-            }
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => (K::Str, DataType::Utf8),
+        let FieldKind { kind, tag, default_nv, .. } = FieldKind::of(field);
+        let dt = value_type(field.data_type()).clone();
+        let (kind, target) = match kind {
+            fk::Kind::Json => (K::Json, DataType::Utf8),
+            fk::Kind::Text => (K::Text, DataType::Utf8),
+            fk::Kind::Null => (K::Null, DataType::Null),
+            fk::Kind::Bool => (K::Bool, DataType::Boolean),
+            fk::Kind::Int | fk::Kind::BigInt => (K::Int, DataType::Int64),
+            fk::Kind::Prim(Elem::U64) => (K::Dec(0), DataType::Decimal128(20, 0)),
+            fk::Kind::Float | fk::Kind::Prim(Elem::F32 | Elem::F64) => (K::Float, DataType::Float64),
+            fk::Kind::Prim(_) => (K::Int, DataType::Int64),
+            fk::Kind::Decimal { precision, scale } => (K::Dec(scale), DataType::Decimal128(precision.max(1), scale)),
+            fk::Kind::Str | fk::Kind::BigText => (K::Str, DataType::Utf8),
             // A JavaScript Date holds milliseconds.
-            DataType::Timestamp(_, tz) if tag == Some(Tag::Date) => {
+            fk::Kind::Date => {
+                let DataType::Timestamp(_, tz) = &dt else { unreachable!("a timestamp") };
                 (K::Date, DataType::Timestamp(TimeUnit::Millisecond, tz.clone()))
             }
-            DataType::Timestamp(unit, _) if iso => (K::Iso(*unit), dt.clone()),
-            DataType::Timestamp(unit, _) => (K::Ts(*unit), dt.clone()),
-            DataType::Date32 | DataType::Date64 => {
-                (K::Ts(TimeUnit::Millisecond), DataType::Timestamp(TimeUnit::Millisecond, None))
-            }
-            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
-                (K::Binary, DataType::Binary)
-            }
-            DataType::List(item)
-            | DataType::LargeList(item)
-            | DataType::ListView(item)
-            | DataType::LargeListView(item)
-            | DataType::FixedSizeList(item, _) => match (tag, elem_of(item.data_type())) {
-                (Some(Tag::TypedArray(e, _)), Some(x)) if same_elem(e, x) => {
-                    (K::Typed(e), DataType::List(item.clone()))
-                }
-                _ => {
-                    let child = Enc::new(item);
-                    let t = DataType::List(Arc::new(item.as_ref().clone().with_data_type(child.target.clone())));
-                    (K::List(Box::new(child)), t)
-                }
+            fk::Kind::IsoTs | fk::Kind::Ts => match &dt {
+                DataType::Timestamp(unit, _) if kind == fk::Kind::IsoTs => (K::Iso(*unit), dt.clone()),
+                DataType::Timestamp(unit, _) => (K::Ts(*unit), dt.clone()),
+                _ => (K::Ts(TimeUnit::Millisecond), DataType::Timestamp(TimeUnit::Millisecond, None)),
             },
-            DataType::Map(entries, sorted) => {
+            fk::Kind::Binary => (K::Binary, DataType::Binary),
+            fk::Kind::TypedArray(e) => (K::Typed(e), DataType::List(list_item(&dt).expect("a list").clone())),
+            fk::Kind::List => {
+                let item = list_item(&dt).expect("a list");
+                let child = Enc::new(item);
+                let t = DataType::List(Arc::new(item.as_ref().clone().with_data_type(child.target.clone())));
+                (K::List(Box::new(child)), t)
+            }
+            fk::Kind::JsMap | fk::Kind::ObjMap => {
+                let DataType::Map(entries, sorted) = &dt else { unreachable!("a map") };
                 let DataType::Struct(kv) = entries.data_type() else {
                     return Enc::text_fallback(field, tag, default_nv);
                 };
@@ -174,13 +127,14 @@ impl Enc {
                     ])))),
                     *sorted,
                 );
-                if tag == Some(Tag::Map) || !matches!(k.kind, K::Str) {
+                if kind == fk::Kind::JsMap || !matches!(k.kind, K::Str) {
                     (K::Map(Box::new(k), Box::new(v)), t)
                 } else {
                     (K::ObjMap(Box::new(v)), t)
                 }
             }
-            DataType::Struct(fields) => {
+            fk::Kind::Blob | fk::Kind::File | fk::Kind::Struct => {
+                let DataType::Struct(fields) = &dt else { unreachable!("a struct") };
                 let children: Vec<Enc> = fields.iter().map(|f| Enc::new(f)).collect();
                 let t = DataType::Struct(Fields::from(
                     fields
@@ -189,21 +143,21 @@ impl Enc {
                         .map(|(f, c)| f.as_ref().clone().with_data_type(c.target.clone()))
                         .collect::<Vec<_>>(),
                 ));
-                let blob = matches!(tag, Some(Tag::Blob | Tag::Blob2 | Tag::File))
+                let blob = matches!(kind, fk::Kind::Blob | fk::Kind::File)
                     && fields.len() >= 2
                     && matches!(children[0].kind, K::Str)
                     && matches!(children[1].kind, K::Binary);
                 let file = children.len() >= 4
                     && matches!(children[2].kind, K::Str)
                     && matches!(children[3].kind, K::Int)
-                    && tag == Some(Tag::File);
+                    && kind == fk::Kind::File;
                 if blob {
                     (K::Blob { file }, t)
                 } else {
                     (K::Struct(children), t)
                 }
             }
-            _ => return Enc::text_fallback(field, tag, default_nv),
+            fk::Kind::Other => return Enc::text_fallback(field, tag, default_nv),
         };
         Enc::named(field.name(), kind, tag, default_nv, target)
     }
