@@ -72,7 +72,7 @@ fn run_convert(
     })
     .with_context(|| format!("converting {} into {out}", input.display()));
     bar.finish_and_clear();
-    let report = interrupt::stopped(cancel, report, || format!("nothing was committed to {out} (staging removed)"))?;
+    let report = interrupt::stopped(report, || format!("nothing was committed to {out} (staging removed)"))?;
     interrupt::note_completed(cancel, "commit");
     if !quiet {
         eprintln!("idbsync: job {} done in {:.2} s", report.job_id, started.elapsed().as_secs_f64());

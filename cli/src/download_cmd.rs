@@ -33,7 +33,7 @@ pub fn run(a: DownloadArgs) -> Result<ExitCode> {
         opts = opts.with_dexie_schema(s);
     }
     let format = a.format.into();
-    let report = interrupt::stopped(&cancel, download(&a, format, opts, &hdfs), || {
+    let report = interrupt::stopped(download(&a, format, opts, &hdfs), || {
         if a.to == "-" {
             "the output on stdout is incomplete".to_owned()
         } else {

@@ -48,9 +48,16 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(interrupt::EXIT_CODE)
         }
         Err(e) => {
-            eprintln!("idbsync: error: {}", redact::text(&e.to_string()));
+            let mut above = e.to_string();
+            eprintln!("idbsync: error: {}", redact::text(&above));
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {}", redact::text(&cause.to_string()));
+                // A cause the message above already quotes (DataFusion's errors quote
+                // theirs) is not repeated.
+                let text = cause.to_string();
+                if !above.contains(&text) {
+                    eprintln!("  caused by: {}", redact::text(&text));
+                }
+                above = text;
             }
             std::process::ExitCode::from(1)
         }

@@ -5,7 +5,7 @@ use crate::interrupt;
 use crate::location::{open_parent, open_sink};
 use crate::progress::bytes_bar;
 use crate::size::human;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use engine::{copy_tree, TransferOptions};
 use std::io::Write;
 use std::process::ExitCode;
@@ -45,10 +45,9 @@ pub fn run(a: TransferArgs, dir: Direction) -> Result<ExitCode> {
     let report = copy_tree(src.as_ref(), "", dst.as_ref(), &name, &job, opts, &|n| {
         bar.set_position(done.fetch_add(n, Ordering::Relaxed) + n);
     })
-    .map_err(|e| anyhow::anyhow!("copying {} to {}: {e}", a.from, a.to));
+    .with_context(|| format!("copying {} to {}", a.from, a.to));
     bar.finish_and_clear();
-    let report =
-        interrupt::stopped(&cancel, report, || format!("nothing was published to {} (staging removed)", a.to))?;
+    let report = interrupt::stopped(report, || format!("nothing was published to {} (staging removed)", a.to))?;
     interrupt::note_completed(&cancel, "publishing");
     let secs = started.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();

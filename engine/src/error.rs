@@ -57,6 +57,89 @@ pub enum Error {
     /// A committed dataset does not match its manifest.
     #[error("verification failed: {0}")]
     Verify(String),
+    /// Reading a committed file back for verification failed.
+    #[error("verification failed: {what} {path}")]
+    VerifyIo {
+        /// What was being done (`cannot list`, `cannot read back`).
+        what: &'static str,
+        /// On what, as the sink describes it.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file operation on a sink (list, create, write, close, rename, remove) failed.
+    #[error("{what} {path}")]
+    Io {
+        /// What was being done (`cannot list`, `cannot create`, `cannot publish`, …).
+        what: &'static str,
+        /// On what, as the sink describes it.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A Parquet data file could not be encoded or written.
+    #[error("cannot write {path}")]
+    ParquetWrite {
+        /// The file, as the sink describes it.
+        path: String,
+        /// The cause.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A failure while writing one store's output (its files, partitions or checks).
+    #[error("store '{store}'")]
+    Store {
+        /// Store name.
+        store: String,
+        /// The cause.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A partition term cannot be applied to the rows (a type it does not take, a
+    /// directory name that would be too long).
+    #[error("partition by {term}: {reason}")]
+    Partition {
+        /// The term (`day(created)`, `bucket(8, id)`, …).
+        term: String,
+        /// What is wrong, and what to do about it.
+        reason: String,
+    },
+    /// A partition term names a column the schema does not have.
+    #[error("partition column '{column}' is not in the schema")]
+    NoPartitionColumn {
+        /// The column's path (`a.b`).
+        column: String,
+    },
+    /// A partition column's value, kept in a directory name, cannot be restored.
+    #[error("{path}: partition column '{column}': {reason}")]
+    PartitionValue {
+        /// The data file, as the sink describes it.
+        path: String,
+        /// The partition column.
+        column: String,
+        /// What is wrong.
+        reason: String,
+        /// The cause, when Arrow refused the value.
+        #[source]
+        source: Option<arrow::error::ArrowError>,
+    },
+    /// The source of a copy does not exist.
+    #[error("{path} does not exist")]
+    NotFound {
+        /// The source, as its sink describes it.
+        path: String,
+    },
+    /// A copy's destination exists and `update` was not asked for.
+    #[error("{path} already exists (use --update to copy only what differs)")]
+    DestinationExists {
+        /// The destination, as its sink describes it.
+        path: String,
+    },
+    /// The worker threads could not be started.
+    #[error("cannot start the worker threads")]
+    Threads(#[source] rayon::ThreadPoolBuildError),
     /// The commit protocol refused or failed.
     #[error(transparent)]
     Commit(#[from] crate::dataset::commit::CommitError),
@@ -102,8 +185,8 @@ pub enum Error {
     #[error("the rows to download could not be produced")]
     Source(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The job was cancelled (its [`crate::Cancel`] token was set) at a safe point before
-    /// its commit: a conversion removed its staging and committed nothing; a download
-    /// stopped between batches.
+    /// its commit: a conversion removed its staging and committed nothing; a copy removed
+    /// its staging and published nothing; a download stopped between batches.
     #[error("cancelled")]
     Cancelled,
     /// The input's content could not be inferred.

@@ -55,8 +55,7 @@ impl Session {
             Arc::new(LocalSink::new(p))
         };
         let tables = discover(sink.as_ref())?;
-        let rt =
-            tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Io(e.to_string()))?;
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
         // IndexedDB names are camelCase (`customerId`): identifiers keep the case they are
         // written in, as the stores spell them.
         let config = SessionConfig::new()
@@ -64,7 +63,7 @@ impl Session {
             .with_default_catalog_and_schema("idbsync", "public")
             .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
         let mut ctx = SessionContext::new_with_config(config);
-        datafusion_functions_json::register_all(&mut ctx).map_err(|e| Error::Sql(e.to_string()))?;
+        datafusion_functions_json::register_all(&mut ctx)?;
         let base = if hdfs {
             let (base, _) = engine::split_url(root).map_err(|e| Error::Io(e.to_string()))?;
             let _guard = rt.enter();
@@ -96,9 +95,10 @@ impl Session {
                 .with_table_partition_cols(t.partitions.clone());
             let config =
                 ListingTableConfig::new(url).with_listing_options(listing).with_schema(Arc::new(t.file_schema()));
-            let table = ListingTable::try_new(config).map_err(|e| Error::Sql(format!("table {}: {e}", t.name)))?;
+            let table =
+                ListingTable::try_new(config).map_err(|source| Error::Table { table: t.name.clone(), source })?;
             ctx.register_table(datafusion::common::TableReference::bare(t.name.as_str()), Arc::new(table))
-                .map_err(|e| Error::Sql(format!("table {}: {e}", t.name)))?;
+                .map_err(|source| Error::Table { table: t.name.clone(), source })?;
         }
         Ok(Session { rt, ctx, tables, allow_uncommitted: opts.allow_uncommitted, root: root.to_owned() })
     }
@@ -112,14 +112,12 @@ impl Session {
     pub fn sql(&self, sql: &str) -> Result<DataFrame> {
         self.check_read_only(sql)?;
         let opts = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        self.rt.block_on(self.ctx.sql_with_options(sql, opts)).map_err(|e| self.explain_error(e.to_string()))
+        self.rt.block_on(self.ctx.sql_with_options(sql, opts)).map_err(|e| self.explain_error(e))
     }
 
     fn check_read_only(&self, sql: &str) -> Result<()> {
         let state = self.ctx.state();
-        let stmt = state
-            .sql_to_statement(sql, &datafusion::config::Dialect::Generic)
-            .map_err(|e| Error::Sql(e.to_string()))?;
+        let stmt = state.sql_to_statement(sql, &datafusion::config::Dialect::Generic)?;
         let ok = match &stmt {
             DfStatement::Statement(s) => matches!(
                 s.as_ref(),
@@ -142,7 +140,8 @@ impl Session {
 
     /// DataFusion's message, with the table list when a table is unknown and a hint when
     /// the table exists but is not committed.
-    fn explain_error(&self, msg: String) -> Error {
+    fn explain_error(&self, e: datafusion::error::DataFusionError) -> Error {
+        let msg = e.to_string();
         if msg.contains("not found") && msg.contains("table") {
             let named = |n: &str| msg.contains(&format!("'{n}'")) || msg.contains(&format!(".{n}'"));
             for t in &self.tables {
@@ -156,14 +155,14 @@ impl Session {
                     ));
                 }
             }
-            return Error::Sql(format!("{msg}\ntables under {}: {}", self.root, self.table_names().join(", ")));
+            return Error::UnknownTable { root: self.root.clone(), tables: self.table_names().join(", "), source: e };
         }
-        Error::Sql(msg)
+        Error::Sql(e)
     }
 
     /// Runs a plan as a stream of batches.
     pub fn stream(&self, df: DataFrame) -> Result<BatchIter<'_>> {
-        let stream = self.rt.block_on(df.execute_stream()).map_err(|e| Error::Sql(e.to_string()))?;
+        let stream = self.rt.block_on(df.execute_stream())?;
         Ok(BatchIter { rt: &self.rt, stream })
     }
 
@@ -190,8 +189,8 @@ impl Session {
     pub fn explain(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         self.check_read_only(sql)?;
         let df = self.sql(sql)?;
-        let df = df.explain(false, false).map_err(|e| Error::Sql(e.to_string()))?;
-        self.rt.block_on(df.collect()).map_err(|e| Error::Sql(e.to_string()))
+        let df = df.explain(false, false)?;
+        Ok(self.rt.block_on(df.collect())?)
     }
 }
 
@@ -214,6 +213,6 @@ pub struct BatchIter<'a> {
 impl Iterator for BatchIter<'_> {
     type Item = Result<RecordBatch>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.rt.block_on(self.stream.next()).map(|r| r.map_err(|e| Error::Sql(e.to_string())))
+        self.rt.block_on(self.stream.next()).map(|r| r.map_err(Error::from))
     }
 }

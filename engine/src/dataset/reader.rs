@@ -297,12 +297,7 @@ impl StoreReader {
             let col = match src {
                 Source::File(i) => batch.column(*i).clone(),
                 Source::Constant(v) => {
-                    constant(field.data_type(), field.is_nullable(), v.as_deref(), n).map_err(|reason| {
-                        Error::Dataset {
-                            path: f.path.clone(),
-                            reason: format!("partition column '{}': {reason}", field.name()),
-                        }
-                    })?
+                    constant(&f.path, field.name(), field.data_type(), field.is_nullable(), v.as_deref(), n)?
                 }
             };
             let col = if col.data_type() == field.data_type() {
@@ -351,8 +346,22 @@ pub(crate) fn unescape_path_name(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `n` copies of a partition value, typed as the column.
-fn constant(dt: &DataType, nullable: bool, value: Option<&str>, n: usize) -> Result<ArrayRef, String> {
+/// `n` copies of a partition value, typed as the column (`column` of data file `file`, for
+/// messages).
+fn constant(
+    file: &str,
+    column: &str,
+    dt: &DataType,
+    nullable: bool,
+    value: Option<&str>,
+    n: usize,
+) -> Result<ArrayRef> {
+    let refuse = |reason: String, source: Option<arrow::error::ArrowError>| Error::PartitionValue {
+        path: file.to_owned(),
+        column: column.to_owned(),
+        reason,
+        source,
+    };
     let value = match value {
         // Null and "" share the null directory: a column that cannot be null held "".
         None if !nullable && matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => Some(""),
@@ -382,7 +391,7 @@ fn constant(dt: &DataType, nullable: bool, value: Option<&str>, n: usize) -> Res
             | DataType::Date64
     );
     if !supported {
-        return Err(format!("a {dt} value cannot be restored from a directory name"));
+        return Err(refuse(format!("a {dt} value cannot be restored from a directory name"), None));
     }
     let opts = arrow::compute::CastOptions { safe: false, ..Default::default() };
     // Timestamps parse as UTC instants; the zone name is put back afterwards (casting to
@@ -392,15 +401,20 @@ fn constant(dt: &DataType, nullable: bool, value: Option<&str>, n: usize) -> Res
         other => other.clone(),
     };
     let arr = arrow::compute::cast_with_options(&text, &parse_as, &opts)
-        .map_err(|e| format!("'{}' is not a valid {dt}: {e}", value.unwrap_or("")))?;
+        .map_err(|e| refuse(format!("'{}' is not a valid {dt}", value.unwrap_or("")), Some(e)))?;
     let arr = if &parse_as == dt {
         arr
     } else {
-        let data = arr.to_data().into_builder().data_type(dt.clone()).build().map_err(|e| e.to_string())?;
+        let data = arr
+            .to_data()
+            .into_builder()
+            .data_type(dt.clone())
+            .build()
+            .map_err(|e| refuse(format!("'{}' is not a valid {dt}", value.unwrap_or("")), Some(e)))?;
         arrow::array::make_array(data)
     };
     if arr.null_count() > 0 && !nullable {
-        return Err(format!("'{}' gives a null in a column that cannot be null", value.unwrap_or("")));
+        return Err(refuse(format!("'{}' gives a null in a column that cannot be null", value.unwrap_or("")), None));
     }
     Ok(arr)
 }
@@ -421,16 +435,16 @@ mod tests {
     #[test]
     fn partition_constants_take_the_column_type() {
         use arrow::array::AsArray;
-        let a = constant(&DataType::Int64, true, Some("42"), 3).unwrap();
+        let a = constant("f", "p", &DataType::Int64, true, Some("42"), 3).unwrap();
         assert_eq!(a.as_primitive::<arrow::datatypes::Int64Type>().values().to_vec(), vec![42, 42, 42]);
         let ts = DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, Some("UTC".into()));
-        let a = constant(&ts, true, Some("2024-03-01T12:34:56.789Z"), 1).unwrap();
+        let a = constant("f", "p", &ts, true, Some("2024-03-01T12:34:56.789Z"), 1).unwrap();
         assert_eq!(a.as_primitive::<arrow::datatypes::TimestampMillisecondType>().value(0), 1_709_296_496_789);
-        let a = constant(&DataType::Utf8, true, None, 2).unwrap();
+        let a = constant("f", "p", &DataType::Utf8, true, None, 2).unwrap();
         assert_eq!(a.null_count(), 2);
-        let a = constant(&DataType::Utf8, false, None, 2).unwrap();
+        let a = constant("f", "p", &DataType::Utf8, false, None, 2).unwrap();
         assert_eq!(a.as_string::<i32>().value(1), "");
-        assert!(constant(&DataType::Int64, true, Some("x"), 1).is_err());
-        assert!(constant(&DataType::Binary, true, Some("x"), 1).is_err());
+        assert!(constant("f", "p", &DataType::Int64, true, Some("x"), 1).is_err());
+        assert!(constant("f", "p", &DataType::Binary, true, Some("x"), 1).is_err());
     }
 }

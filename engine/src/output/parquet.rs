@@ -3,6 +3,7 @@
 //! metadata in the key-value metadata and the Arrow schema embedded.
 
 use crate::dataset::manifest::FileInfo;
+use crate::error::{Error, Result};
 use crate::output::partition::{row_dirs, PartitionField};
 use crate::storage::sink::{CountingWriter, Sink};
 use arrow::array::{RecordBatch, UInt32Array};
@@ -146,23 +147,21 @@ struct Open {
 }
 
 impl Open {
-    fn create(
-        sink: &dyn Sink,
-        path: &str,
-        rel: String,
-        schema: SchemaRef,
-        props: &WriterProperties,
-    ) -> Result<Open, String> {
+    fn create(sink: &dyn Sink, path: &str, rel: String, schema: SchemaRef, props: &WriterProperties) -> Result<Open> {
         let mut props = props.clone();
         add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+        let what = sink.describe(path);
         let pschema = ArrowSchemaConverter::new()
             .with_coerce_types(props.coerce_types())
             .convert(&schema)
-            .map_err(|e| e.to_string())?;
-        let what = sink.describe(path);
-        let out = CountingWriter::new(sink.create(path).map_err(|e| format!("cannot create {what}: {e}"))?);
+            .map_err(|source| Error::ParquetWrite { path: what.clone(), source })?;
+        let out = CountingWriter::new(sink.create(path).map_err(|source| Error::Io {
+            what: "cannot create",
+            path: what.clone(),
+            source,
+        })?);
         let file = SerializedFileWriter::new(out, pschema.root_schema_ptr(), Arc::new(props))
-            .map_err(|e| format!("cannot write {what}: {e}"))?;
+            .map_err(|source| Error::ParquetWrite { path: what.clone(), source })?;
         let factory = ArrowRowGroupWriterFactory::new(&file, schema.clone());
         Ok(Open {
             file,
@@ -179,7 +178,7 @@ impl Open {
     }
 
     /// Buffers `batch`, encoding every full row group.
-    fn write(&mut self, batch: &RecordBatch, rg_rows: usize, pool: &rayon::ThreadPool) -> Result<(), String> {
+    fn write(&mut self, batch: &RecordBatch, rg_rows: usize, pool: &rayon::ThreadPool) -> Result<()> {
         let mut b = batch.clone();
         while b.num_rows() > 0 {
             let take = (rg_rows - self.pending_rows).min(b.num_rows());
@@ -197,16 +196,18 @@ impl Open {
     }
 
     /// Encodes the buffered rows as one row group.
-    fn flush(&mut self, pool: &rayon::ThreadPool) -> Result<(), String> {
+    fn flush(&mut self, pool: &rayon::ThreadPool) -> Result<()> {
         if self.pending_rows == 0 {
             return Ok(());
         }
-        let writers = self.factory.create_column_writers(self.row_groups).map_err(|e| e.to_string())?;
+        let what = self.what.clone();
+        let encode = |source| Error::ParquetWrite { path: what.clone(), source };
+        let writers = self.factory.create_column_writers(self.row_groups).map_err(encode)?;
         let mut leaves: Vec<Vec<ArrowLeafColumn>> = (0..writers.len()).map(|_| Vec::new()).collect();
         for batch in &self.pending {
             let mut w = 0;
             for (field, col) in self.schema.fields().iter().zip(batch.columns()) {
-                for leaf in compute_leaves(field, col).map_err(|e| e.to_string())? {
+                for leaf in compute_leaves(field, col).map_err(encode)? {
                     leaves[w].push(leaf);
                     w += 1;
                 }
@@ -225,14 +226,13 @@ impl Open {
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(encode)?;
         // Writing the encoded chunks is where the file's bytes go out (a full disk shows here).
-        let io = |e: parquet::errors::ParquetError| format!("cannot write {}: {e}", self.what);
-        let mut rg = self.file.next_row_group().map_err(io)?;
+        let mut rg = self.file.next_row_group().map_err(encode)?;
         for c in chunks {
-            c.append_to_row_group(&mut rg).map_err(io)?;
+            c.append_to_row_group(&mut rg).map_err(encode)?;
         }
-        rg.close().map_err(io)?;
+        rg.close().map_err(encode)?;
         self.row_groups += 1;
         self.pending.clear();
         self.pending_rows = 0;
@@ -276,11 +276,11 @@ impl StoreWriter {
         spec: Vec<PartitionField>,
         opts: ParquetOptions,
         pool: Arc<rayon::ThreadPool>,
-    ) -> Result<StoreWriter, String> {
+    ) -> Result<StoreWriter> {
         let mut drop_cols = Vec::new();
         for f in &spec {
             if schema.field_with_name(&f.path[0]).is_err() {
-                return Err(format!("partition column '{}' is not in the schema", f.path.join(".")));
+                return Err(Error::NoPartitionColumn { column: f.path.join(".") });
             }
             if f.drops_column() {
                 drop_cols.push(schema.index_of(&f.path[0]).expect("checked"));
@@ -328,7 +328,7 @@ impl StoreWriter {
     }
 
     /// Writes a batch, routing rows to their partitions.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -346,13 +346,16 @@ impl StoreWriter {
                 batch.clone()
             } else {
                 let idx = UInt32Array::from(rows);
-                let cols = batch
+                batch
                     .columns()
                     .iter()
                     .map(|c| arrow::compute::take(c.as_ref(), &idx, None))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())?;
-                RecordBatch::try_new(batch.schema(), cols).map_err(|e| e.to_string())?
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .and_then(|cols| RecordBatch::try_new(batch.schema(), cols))
+                    .map_err(|source| Error::Arrow {
+                        context: format!("cannot gather the rows of partition {dir}"),
+                        source,
+                    })?
             };
             let sub = self.project(sub)?;
             self.write_dir(dir.to_owned(), &sub)?;
@@ -360,7 +363,7 @@ impl StoreWriter {
         Ok(())
     }
 
-    fn project(&self, b: RecordBatch) -> Result<RecordBatch, String> {
+    fn project(&self, b: RecordBatch) -> Result<RecordBatch> {
         let cols: Vec<_> = b
             .columns()
             .iter()
@@ -369,10 +372,13 @@ impl StoreWriter {
             .map(|(_, c)| c.clone())
             .collect();
         let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
-        RecordBatch::try_new_with_options(self.file_schema.clone(), cols, &opts).map_err(|e| e.to_string())
+        RecordBatch::try_new_with_options(self.file_schema.clone(), cols, &opts).map_err(|source| Error::Arrow {
+            context: "cannot leave the partition columns out of the rows".to_owned(),
+            source,
+        })
     }
 
-    fn write_dir(&mut self, dir: String, batch: &RecordBatch) -> Result<(), String> {
+    fn write_dir(&mut self, dir: String, batch: &RecordBatch) -> Result<()> {
         let d = self.dirs.entry(dir.clone()).or_insert(Dir { open: None, next: 0 });
         if d.open.is_none() {
             let name = format!("part-{:05}-{}{}.parquet", d.next, self.job, self.opts.codec.suffix());
@@ -392,7 +398,7 @@ impl StoreWriter {
     }
 
     /// Encodes the largest buffered row group early while the open files buffer too much.
-    fn keep_budget(&mut self) -> Result<(), String> {
+    fn keep_budget(&mut self) -> Result<()> {
         loop {
             let total: usize = self.dirs.values().filter_map(|d| d.open.as_ref()).map(|o| o.pending_bytes).sum();
             if total <= self.opts.buffer_budget {
@@ -414,7 +420,7 @@ impl StoreWriter {
 
     /// Closes every open file. With no rows at all, writes one empty file so the
     /// dataset still carries its schema.
-    pub fn finish(mut self) -> Result<Vec<FileInfo>, String> {
+    pub fn finish(mut self) -> Result<Vec<FileInfo>> {
         if self.dirs.is_empty() {
             let empty = RecordBatch::new_empty(self.file_schema.clone());
             self.write_dir(String::new(), &empty)?;
@@ -423,7 +429,7 @@ impl StoreWriter {
         let open: Vec<(String, Open)> =
             std::mem::take(&mut self.dirs).into_iter().filter_map(|(dir, d)| d.open.map(|o| (dir, o))).collect();
         let pool = &self.pool;
-        let closed: Vec<Result<FileInfo, String>> =
+        let closed: Vec<Result<FileInfo>> =
             pool.install(|| open.into_par_iter().map(|(dir, o)| close(o, &dir, pool)).collect());
         for f in closed {
             self.files.push(f?);
@@ -433,10 +439,10 @@ impl StoreWriter {
     }
 }
 
-fn close(mut o: Open, dir: &str, pool: &rayon::ThreadPool) -> Result<FileInfo, String> {
+fn close(mut o: Open, dir: &str, pool: &rayon::ThreadPool) -> Result<FileInfo> {
     o.flush(pool)?;
-    let w = o.file.into_inner().map_err(|e| format!("cannot write {}: {e}", o.what))?;
-    let (bytes, crc) = w.close().map_err(|e| format!("cannot close {}: {e}", o.what))?;
+    let w = o.file.into_inner().map_err(|source| Error::ParquetWrite { path: o.what.clone(), source })?;
+    let (bytes, crc) = w.close().map_err(|source| Error::Io { what: "cannot close", path: o.what.clone(), source })?;
     let partition = dir
         .split('/')
         .filter(|s| !s.is_empty())

@@ -2,6 +2,7 @@
 //! `hour(col)` and `bucket(N, col)` on top-level or nested (`shipping.city`)
 //! columns; directory names escaped as Spark escapes them.
 
+use crate::error::{Error, Result};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StructArray};
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -150,13 +151,12 @@ pub const MAX_NAME_BYTES: usize = 255;
 /// A `key=value` name longer than [`MAX_NAME_BYTES`] is an error naming the term: it is
 /// not shortened, because an identity partition's value lives only in its directory
 /// name (the column is left out of the files), so a shortened name would lose data.
-pub fn row_dirs(batch: &RecordBatch, spec: &[PartitionField]) -> Result<Vec<String>, String> {
+pub fn row_dirs(batch: &RecordBatch, spec: &[PartitionField]) -> Result<Vec<String>> {
     let n = batch.num_rows();
     let mut dirs = vec![String::new(); n];
     for f in spec {
-        let col = column_at(batch, &f.path)
-            .ok_or_else(|| format!("partition column '{}' is not in the schema", f.path.join(".")))?;
-        let values = values(&col, &f.transform).map_err(|e| format!("partition by {f}: {e}"))?;
+        let col = column_at(batch, &f.path).ok_or_else(|| Error::NoPartitionColumn { column: f.path.join(".") })?;
+        let values = values(&col, f)?;
         let key = escape_path_name(&f.key());
         for (d, v) in dirs.iter_mut().zip(values) {
             let value = match v {
@@ -166,11 +166,14 @@ pub fn row_dirs(batch: &RecordBatch, spec: &[PartitionField]) -> Result<Vec<Stri
             let len = key.len() + 1 + value.len();
             if len > MAX_NAME_BYTES {
                 let head: String = value.chars().take(40).collect();
-                return Err(format!(
-                    "partition by {f}: the directory name {key}={head}… would be {len} bytes, more than the \
-                     {MAX_NAME_BYTES} a filesystem or HDFS allows; partition by a shorter column or by bucket(N, {})",
-                    f.path.join(".")
-                ));
+                return Err(Error::Partition {
+                    term: f.to_string(),
+                    reason: format!(
+                        "the directory name {key}={head}… would be {len} bytes, more than the {MAX_NAME_BYTES} a \
+                         filesystem or HDFS allows; partition by a shorter column or by bucket(N, {})",
+                        f.path.join(".")
+                    ),
+                });
             }
             if !d.is_empty() {
                 d.push('/');
@@ -183,16 +186,20 @@ pub fn row_dirs(batch: &RecordBatch, spec: &[PartitionField]) -> Result<Vec<Stri
     Ok(dirs)
 }
 
-fn values(col: &ArrayRef, t: &Transform) -> Result<Vec<Option<String>>, String> {
+/// The partition value of each row under the term `f`.
+fn values(col: &ArrayRef, f: &PartitionField) -> Result<Vec<Option<String>>> {
     let n = col.len();
+    let t = &f.transform;
+    let refuse = |reason: String| Error::Partition { term: f.to_string(), reason };
     match t {
         Transform::Identity => {
             let opts = FormatOptions::default().with_null("");
-            let fmt = ArrayFormatter::try_new(col.as_ref(), &opts).map_err(|e| e.to_string())?;
+            let fmt = ArrayFormatter::try_new(col.as_ref(), &opts)
+                .map_err(|source| Error::Arrow { context: format!("partition by {f}"), source })?;
             Ok((0..n).map(|i| col.is_valid(i).then(|| fmt.value(i).to_string())).collect())
         }
         Transform::Year | Transform::Month | Transform::Day | Transform::Hour => {
-            let ms = timestamps_ms(col)?;
+            let ms = timestamps_ms(col, f)?;
             Ok(ms
                 .into_iter()
                 .map(|v| {
@@ -219,7 +226,7 @@ fn values(col: &ArrayRef, t: &Transform) -> Result<Vec<Option<String>>, String> 
                                 .map(|a| a.values().to_vec())
                         },
                     );
-                    let v = a.ok_or("unsupported column type for bucket")?;
+                    let v = a.ok_or_else(|| refuse("unsupported column type for bucket".to_owned()))?;
                     (0..n).map(|i| col.is_valid(i).then(|| murmur3_32(&v[i].to_le_bytes(), 0))).collect()
                 }
                 DataType::Utf8 => {
@@ -230,17 +237,19 @@ fn values(col: &ArrayRef, t: &Transform) -> Result<Vec<Option<String>>, String> 
                     let a = col.as_binary::<i32>();
                     (0..n).map(|i| col.is_valid(i).then(|| murmur3_32(a.value(i), 0))).collect()
                 }
-                other => return Err(format!("cannot bucket a {other} column")),
+                other => return Err(refuse(format!("cannot bucket a {other} column"))),
             };
             Ok(hashes.into_iter().map(|h| h.map(|h| ((h & 0x7fff_ffff) % nb).to_string())).collect())
         }
     }
 }
 
-fn timestamps_ms(col: &ArrayRef) -> Result<Vec<Option<i64>>, String> {
+/// Milliseconds since the epoch of each row of a timestamp or date column (term `f`).
+fn timestamps_ms(col: &ArrayRef, f: &PartitionField) -> Result<Vec<Option<i64>>> {
     match col.data_type() {
         DataType::Timestamp(unit, _) => {
-            let a = arrow::compute::cast(col, &DataType::Int64).map_err(|e| e.to_string())?;
+            let a = arrow::compute::cast(col, &DataType::Int64)
+                .map_err(|source| Error::Arrow { context: format!("partition by {f}"), source })?;
             let a = a.as_primitive::<arrow::datatypes::Int64Type>();
             let div = match unit {
                 TimeUnit::Second => -1000,
@@ -256,7 +265,10 @@ fn timestamps_ms(col: &ArrayRef) -> Result<Vec<Option<i64>>, String> {
             let a = col.as_primitive::<arrow::datatypes::Date32Type>();
             Ok((0..a.len()).map(|i| a.is_valid(i).then(|| i64::from(a.value(i)) * 86_400_000)).collect())
         }
-        other => Err(format!("a time transform needs a timestamp column, not {other}")),
+        other => Err(Error::Partition {
+            term: f.to_string(),
+            reason: format!("a time transform needs a timestamp column, not {other}"),
+        }),
     }
 }
 
@@ -430,7 +442,7 @@ mod tests {
         let dirs = row_dirs(&batch_of(vec![Some(fits.clone()), None, Some("../a/b".into())]), &spec).unwrap();
         assert_eq!(dirs, vec![format!("city={fits}"), format!("city={HIVE_NULL}"), "city=..%2Fa%2Fb".to_owned()]);
         for long in ["x".repeat(251), "/".repeat(100), "é".repeat(5000)] {
-            let err = row_dirs(&batch_of(vec![Some("ok".into()), Some(long)]), &spec).unwrap_err();
+            let err = row_dirs(&batch_of(vec![Some("ok".into()), Some(long)]), &spec).unwrap_err().to_string();
             assert!(err.starts_with("partition by city: the directory name city="), "{err}");
             assert!(err.contains("more than the 255") && err.contains("bucket(N, city)"), "{err}");
         }
