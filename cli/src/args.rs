@@ -1,6 +1,7 @@
 //! Command-line arguments. These types stay in the binary: they convert into the
 //! libraries' own types with `From`.
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -69,6 +70,12 @@ pub struct RootArgs {
     /// HDFS client setting over HADOOP_CONF_DIR's files, repeatable.
     #[arg(long = "hdfs-conf", value_name = "KEY=VALUE")]
     pub hdfs_conf: Vec<String>,
+}
+
+impl From<&RootArgs> for engine::StorageOptions {
+    fn from(r: &RootArgs) -> Self {
+        r.hdfs_conf.iter().fold(engine::StorageOptions::new(), |o, kv| o.with_hdfs_conf(kv))
+    }
 }
 
 /// What `download` writes.
@@ -182,6 +189,21 @@ pub struct HdfsArgs {
     /// HDFS replication of written files (default: the cluster's).
     #[arg(long, value_name = "N")]
     pub replication: Option<u32>,
+}
+
+/// The sizes are parsed here; the engine checks what HDFS accepts when it opens a location.
+impl TryFrom<&HdfsArgs> for engine::StorageOptions {
+    type Error = anyhow::Error;
+    fn try_from(h: &HdfsArgs) -> anyhow::Result<Self> {
+        let mut o = h.hdfs_conf.iter().fold(engine::StorageOptions::new(), |o, kv| o.with_hdfs_conf(kv));
+        if let Some(s) = &h.block_size {
+            o = o.with_block_size(crate::size::parse_size(s).map_err(anyhow::Error::msg).context("--block-size")?);
+        }
+        if let Some(r) = h.replication {
+            o = o.with_replication(r);
+        }
+        Ok(o)
+    }
 }
 
 #[derive(Debug, Args)]

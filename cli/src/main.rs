@@ -5,7 +5,6 @@ mod convert_cmd;
 mod download_cmd;
 mod infer_cmd;
 mod interrupt;
-mod location;
 mod progress;
 mod query_cmd;
 mod redact;

@@ -2,11 +2,10 @@
 
 use crate::args::TransferArgs;
 use crate::interrupt;
-use crate::location::{open_parent, open_sink};
 use crate::progress::bytes_bar;
 use crate::size::human;
 use anyhow::{Context, Result};
-use engine::{copy_tree, TransferOptions};
+use engine::{copy_tree, open_sink, Location, StorageOptions, TransferOptions};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,8 +31,10 @@ pub fn run(a: TransferArgs, dir: Direction) -> Result<ExitCode> {
             "get copies from hdfs://… to a local folder: `idbsync get <hdfs://nn:port/path> <LOCAL_DIR>`"
         ),
     }
-    let src = open_sink(&a.from, &a.hdfs)?;
-    let (dst, name) = open_parent(&a.to, &a.hdfs)?;
+    let storage = StorageOptions::try_from(&a.hdfs)?;
+    let src = open_sink(&Location::parse(&a.from)?, &storage)?;
+    let (parent, name) = Location::parse(&a.to)?.parent()?;
+    let dst = open_sink(&parent, &storage)?;
     let cancel = interrupt::install()?;
     let opts =
         TransferOptions { update: a.update, verify: !a.no_verify, parallel: a.parallel.max(1), cancel: Some(&cancel) };

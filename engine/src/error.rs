@@ -198,6 +198,10 @@ pub enum Error {
         #[source]
         source: Box<schema_infer::Error>,
     },
+    /// A location could not be opened: not a local folder or `hdfs://` URL, options HDFS
+    /// refuses, a client that cannot be set up, or `hdfs://` without the `hdfs` feature.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
 }
 
 /// Errors while converting (and their place).

@@ -46,5 +46,8 @@ pub use output::parquet::{Codec, ParquetOptions, StoreWriter};
 pub use output::partition::{escape_path_name, murmur3_32, store_dir_name, PartitionField, Transform, HIVE_NULL};
 pub use redact::{is_secret_key, redact_url, Redactor, REDACTED};
 #[cfg(feature = "hdfs")]
-pub use storage::hdfs::{is_hdfs_url, split_url, HdfsOptions, HdfsSink};
-pub use storage::sink::{CountingWriter, Entry, LocalSink, Sink, SinkFile};
+pub use storage::hdfs::HdfsSink;
+pub use storage::location::{is_hdfs_url, Location};
+pub use storage::options::StorageOptions;
+pub use storage::sink::{join_path, CountingWriter, Entry, LocalSink, Sink, SinkFile};
+pub use storage::{open_object_store, open_sink, StorageError};

@@ -39,6 +39,9 @@ pub enum Error {
     /// The query runtime could not be started.
     #[error("cannot start the query runtime")]
     Runtime(#[source] std::io::Error),
+    /// Opening the root or reading a dataset's manifest failed (the engine's words).
+    #[error(transparent)]
+    Engine(#[from] engine::Error),
 }
 
 /// Result alias.

@@ -13,7 +13,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
-use engine::{HdfsOptions, LocalSink, Sink};
+use engine::{Location, StorageOptions};
 use futures::StreamExt;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
@@ -23,8 +23,8 @@ use tokio::runtime::Runtime;
 pub struct OpenOptions {
     /// Register datasets without `_SUCCESS` too.
     pub allow_uncommitted: bool,
-    /// HDFS client settings (for `hdfs://` roots).
-    pub hdfs: HdfsOptions,
+    /// How the root is opened (HDFS client settings for `hdfs://` roots).
+    pub storage: StorageOptions,
 }
 
 /// The committed datasets under a root, ready for SQL.
@@ -44,16 +44,13 @@ impl Session {
     /// Finds the datasets under `root` and registers the committed ones (all with
     /// `allow_uncommitted`).
     pub fn open(root: &str, opts: &OpenOptions) -> Result<Session> {
-        let hdfs = engine::is_hdfs_url(root);
-        let sink: Arc<dyn Sink> = if hdfs {
-            Arc::new(engine::HdfsSink::connect(root, &opts.hdfs).map_err(|e| Error::Io(e.to_string()))?)
-        } else {
-            let p = std::path::Path::new(root);
+        let location = Location::parse(root).map_err(engine::Error::from)?;
+        if let Location::Local(p) = &location {
             if !p.is_dir() {
                 return Err(Error::Io(format!("{root}: no such folder")));
             }
-            Arc::new(LocalSink::new(p))
-        };
+        }
+        let sink = engine::open_sink(&location, &opts.storage)?;
         let tables = discover(sink.as_ref())?;
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
         // IndexedDB names are camelCase (`customerId`): identifiers keep the case they are
@@ -64,20 +61,15 @@ impl Session {
             .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
         let mut ctx = SessionContext::new_with_config(config);
         datafusion_functions_json::register_all(&mut ctx)?;
-        let base = if hdfs {
-            let (base, _) = engine::split_url(root).map_err(|e| Error::Io(e.to_string()))?;
+        // Files are read through the location's object store (HDFS I/O on this session's runtime).
+        let (store_url, store) = {
             let _guard = rt.enter();
-            let store = hdfs_native_object_store::HdfsObjectStoreBuilder::new()
-                .with_url(base.clone())
-                .with_config(opts.hdfs.config.clone())
-                .with_io_runtime(rt.handle().clone())
-                .build()
-                .map_err(|e| Error::Io(format!("{root}: {e}")))?;
-            let url = url::Url::parse(&base).map_err(|e| Error::Io(format!("{root}: {e}")))?;
-            ctx.register_object_store(&url, Arc::new(store));
-            None
-        } else {
-            Some(std::fs::canonicalize(root).map_err(|e| Error::Io(format!("{root}: {e}")))?)
+            engine::open_object_store(&location, &opts.storage)?
+        };
+        ctx.register_object_store(&store_url, store);
+        let base = match &location {
+            Location::Local(p) => Some(std::fs::canonicalize(p).map_err(|e| Error::Io(format!("{root}: {e}")))?),
+            Location::Hdfs { .. } => None,
         };
         for t in &tables {
             if !t.committed && !opts.allow_uncommitted {

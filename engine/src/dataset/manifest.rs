@@ -1,6 +1,9 @@
 //! A dataset's layout and its manifest: the names of the folders and markers in a
 //! store's dataset directory, and `_idbsync/manifest.json` with the data files it lists.
 
+use crate::error::{Error, Result};
+use crate::storage::sink::{join_path, Sink};
+use arrow_schema::Schema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -68,6 +71,27 @@ pub struct Manifest {
     pub schema: serde_json::Value,
     /// Phase timings of the last job.
     pub timings: Timings,
+}
+
+impl Manifest {
+    /// Reads the manifest of the dataset in folder `dir` of `sink` (`""`: the sink's root).
+    pub fn load(sink: &dyn Sink, dir: &str) -> Result<Manifest> {
+        let path = join_path(dir, MANIFEST);
+        let err = |reason: String| Error::Dataset { path: sink.describe(&path), reason };
+        let bytes = sink.read(&path).map_err(|e| err(format!("cannot read: {e}")))?;
+        serde_json::from_slice(&bytes).map_err(|e| err(format!("invalid manifest: {e}")))
+    }
+
+    /// Reads the manifest of the dataset in `dir`, and the Arrow schema it records (with
+    /// the IndexedDB metadata).
+    pub fn load_with_schema(sink: &dyn Sink, dir: &str) -> Result<(Manifest, Schema)> {
+        let manifest = Manifest::load(sink, dir)?;
+        let schema = serde_json::from_value(manifest.schema.clone()).map_err(|e| Error::Dataset {
+            path: sink.describe(&join_path(dir, MANIFEST)),
+            reason: format!("the manifest's schema does not parse: {e}"),
+        })?;
+        Ok((manifest, schema))
+    }
 }
 
 /// A data file written by a job (paths relative to the store's directory).

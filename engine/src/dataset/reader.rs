@@ -9,7 +9,7 @@
 use crate::dataset::manifest::{FileInfo, Manifest, MANIFEST, SUCCESS};
 use crate::error::{Error, Result};
 use crate::output::partition::{escape_path_name, store_dir_name, HIVE_NULL};
-use crate::storage::sink::Sink;
+use crate::storage::sink::{join_path, Sink};
 use arrow::array::{new_null_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
@@ -76,14 +76,6 @@ impl std::fmt::Debug for StoreReader {
     }
 }
 
-fn join(dir: &str, rel: &str) -> String {
-    if dir.is_empty() {
-        rel.to_owned()
-    } else {
-        format!("{dir}/{rel}")
-    }
-}
-
 impl StoreReader {
     /// Opens store `store` under the sink's root (`<root>/<store>/`), or the root itself
     /// when it is that store's dataset. A dataset without `_SUCCESS` is refused unless
@@ -92,21 +84,19 @@ impl StoreReader {
         let dataset_err = |path: String, reason: String| Error::Dataset { path, reason };
         let io = |path: String| move |e: std::io::Error| dataset_err(path, format!("cannot read: {e}"));
         let candidates = [store_dir_name(store), String::new()];
-        let mut found: Option<(String, Manifest)> = None;
+        let mut found: Option<(String, Manifest, Schema)> = None;
         for dir in candidates {
-            let mpath = join(&dir, MANIFEST);
+            let mpath = join_path(&dir, MANIFEST);
             if !sink.exists(&mpath).map_err(io(sink.describe(&mpath)))? {
                 continue;
             }
-            let text = sink.read(&mpath).map_err(io(sink.describe(&mpath)))?;
-            let m: Manifest = serde_json::from_slice(&text)
-                .map_err(|e| dataset_err(sink.describe(&mpath), format!("invalid manifest: {e}")))?;
+            let (m, schema) = Manifest::load_with_schema(sink.as_ref(), &dir)?;
             if m.store == store {
-                found = Some((dir, m));
+                found = Some((dir, m, schema));
                 break;
             }
         }
-        let Some((dir, manifest)) = found else {
+        let Some((dir, manifest, schema)) = found else {
             let stores = list_stores(sink.as_ref());
             let here = if stores.is_empty() {
                 "no committed or uncommitted dataset is there".to_owned()
@@ -115,7 +105,7 @@ impl StoreReader {
             };
             return Err(dataset_err(sink.describe(""), format!("no dataset for store '{store}' ({here})")));
         };
-        let success = join(&dir, SUCCESS);
+        let success = join_path(&dir, SUCCESS);
         let committed = sink.exists(&success).map_err(io(sink.describe(&success)))?;
         if !committed && !opts.allow_uncommitted {
             return Err(dataset_err(
@@ -126,9 +116,6 @@ impl StoreReader {
                 ),
             ));
         }
-        let schema: Schema = serde_json::from_value(manifest.schema.clone()).map_err(|e| {
-            dataset_err(sink.describe(&join(&dir, MANIFEST)), format!("the manifest's schema does not parse: {e}"))
-        })?;
         Ok(StoreReader { sink, dir, manifest, schema: Arc::new(schema), committed, batch_size: opts.batch_size })
     }
 
@@ -173,12 +160,11 @@ impl StoreReader {
 fn list_stores(sink: &dyn Sink) -> Vec<String> {
     let mut out = Vec::new();
     for e in sink.list("").unwrap_or_default().into_iter().filter(|e| e.is_dir) {
-        let m = sink.read(&format!("{}/{MANIFEST}", e.name)).ok();
-        if let Some(m) = m.and_then(|t| serde_json::from_slice::<Manifest>(&t).ok()) {
+        if let Ok(m) = Manifest::load(sink, &e.name) {
             out.push(m.store);
         }
     }
-    if let Some(m) = sink.read(MANIFEST).ok().and_then(|t| serde_json::from_slice::<Manifest>(&t).ok()) {
+    if let Ok(m) = Manifest::load(sink, "") {
         out.push(m.store);
     }
     out
@@ -258,7 +244,7 @@ impl Iterator for StoreBatches<'_> {
 
 impl StoreReader {
     fn open_file(&self, info: &FileInfo) -> Result<OpenFile> {
-        let rel = join(&self.dir, &info.path);
+        let rel = join_path(&self.dir, &info.path);
         let path = self.sink.describe(&rel);
         let data = self.sink.read(&rel).map_err(|source| Error::Read { path: path.clone().into(), source })?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(data))

@@ -20,7 +20,7 @@ use crate::cancel::Cancel;
 use crate::dataset::checksum::{checksum, crc_hex};
 use crate::dataset::manifest::{SUCCESS, TEMPORARY};
 use crate::error::{Error, Result};
-use crate::storage::sink::{CountingWriter, Sink};
+use crate::storage::sink::{join_path as join, CountingWriter, Sink};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
@@ -89,14 +89,6 @@ fn walk(sink: &dyn Sink, dir: &str, rel: &str, out: &mut Vec<Item>) -> io::Resul
         }
     }
     Ok(())
-}
-
-fn join(a: &str, b: &str) -> String {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b.to_owned(),
-        (_, true) => a.to_owned(),
-        _ => format!("{a}/{b}"),
-    }
 }
 
 /// Publication order: data first, then idbsync's metadata, then `_SUCCESS` markers.

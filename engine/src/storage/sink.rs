@@ -23,7 +23,23 @@ pub struct Entry {
     pub len: u64,
 }
 
-/// A filesystem rooted at the output location. Paths are relative, `/`-separated.
+/// A sink path: `name` inside folder `dir` (either may be `""`: the sink's root, or `dir` itself).
+///
+/// ```
+/// assert_eq!(engine::join_path("orders", "_SUCCESS"), "orders/_SUCCESS");
+/// assert_eq!(engine::join_path("", "orders"), "orders");
+/// assert_eq!(engine::join_path("orders", ""), "orders");
+/// ```
+pub fn join_path(dir: &str, name: &str) -> String {
+    match (dir.is_empty(), name.is_empty()) {
+        (true, _) => name.to_owned(),
+        (_, true) => dir.to_owned(),
+        _ => format!("{dir}/{name}"),
+    }
+}
+
+/// A filesystem rooted at the output location. Paths are relative, `/`-separated
+/// ([`join_path`] builds them).
 pub trait Sink: Send + Sync {
     /// Creates (or truncates) a file, making parent directories.
     fn create(&self, path: &str) -> io::Result<Box<dyn SinkFile>>;

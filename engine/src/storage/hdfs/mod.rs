@@ -16,7 +16,9 @@
 
 mod namenode;
 
-use crate::redact::{is_secret_key, redact_url, REDACTED};
+use crate::redact::redact_url;
+use crate::storage::location::split_url;
+use crate::storage::options::StorageOptions;
 use crate::storage::sink::{Entry, Sink, SinkFile};
 use bytes::Bytes;
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
@@ -31,64 +33,6 @@ use tokio::task::JoinHandle;
 const CHUNK: usize = 4 << 20;
 /// Chunks in flight per file (memory per open file ≈ (DEPTH + 1) × CHUNK).
 const DEPTH: usize = 2;
-
-/// How files are written and how the client connects.
-#[derive(Clone, Default)]
-pub struct HdfsOptions {
-    /// Block size of written files (default: the cluster's `dfs.blocksize`).
-    pub block_size: Option<u64>,
-    /// Replication of written files (default: the cluster's `dfs.replication`).
-    pub replication: Option<u32>,
-    /// Client configuration overrides (`--hdfs-conf key=value`), over `HADOOP_CONF_DIR`'s files.
-    pub config: Vec<(String, String)>,
-}
-
-impl std::fmt::Debug for HdfsOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Values of settings that look secret are not shown.
-        let config: Vec<(&str, &str)> = self
-            .config
-            .iter()
-            .map(|(k, v)| (k.as_str(), if is_secret_key(k) { REDACTED } else { v.as_str() }))
-            .collect();
-        f.debug_struct("HdfsOptions")
-            .field("block_size", &self.block_size)
-            .field("replication", &self.replication)
-            .field("config", &config)
-            .finish()
-    }
-}
-
-/// Whether an output location is on HDFS.
-pub fn is_hdfs_url(s: &str) -> bool {
-    s.starts_with("hdfs://") || s.starts_with("viewfs://")
-}
-
-/// Splits `hdfs://authority/path` into (`hdfs://authority`, `/path`). User-info in the
-/// authority (`user:secret@`) is dropped: HDFS does not use it, and it must not reach messages.
-pub fn split_url(url: &str) -> io::Result<(String, String)> {
-    let shown = redact_url(url);
-    let scheme_end = url.find("://").ok_or_else(|| invalid(format!("{shown}: not an hdfs:// URL")))?;
-    let rest = &url[scheme_end + 3..];
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    if authority.is_empty() {
-        return Err(invalid(format!("{shown}: the URL names no NameNode or nameservice (hdfs://host:port/path)")));
-    }
-    let path = path.trim_end_matches('/');
-    let path = if path.is_empty() { "/" } else { path };
-    if path.split('/').any(|c| c == ".." || c == ".") {
-        return Err(invalid(format!("{shown}: `.` and `..` are not allowed in the path")));
-    }
-    Ok((format!("{}{authority}", &url[..scheme_end + 3]), path.to_owned()))
-}
-
-fn invalid(msg: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, msg)
-}
 
 /// hdfs-native's error as an `io::Error` of the matching kind.
 pub fn io_error(e: HdfsError) -> io::Error {
@@ -126,10 +70,13 @@ impl std::fmt::Debug for HdfsSink {
 
 impl HdfsSink {
     /// Connects to the cluster of `url` (`hdfs://host:port/path` or `hdfs://nameservice/path`).
-    /// Nothing is sent until the first operation.
-    pub fn connect(url: &str, opts: &HdfsOptions) -> io::Result<HdfsSink> {
-        let (base, root) = split_url(url)?;
-        let bounds = Bounds::from_config(&opts.config)?;
+    /// Nothing is sent until the first operation. The options are used as given
+    /// ([`crate::open_sink`] checks them first).
+    pub fn connect(url: &str, opts: &StorageOptions) -> io::Result<HdfsSink> {
+        let invalid = |e: crate::storage::StorageError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+        let (base, root) = split_url(url).map_err(invalid)?;
+        let config = opts.hdfs_config().map_err(invalid)?;
+        let bounds = Bounds::from_config(&config)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("idbsync-hdfs")
@@ -137,18 +84,18 @@ impl HdfsSink {
             .build()?;
         let rt = Arc::new(rt);
         let mut b = ClientBuilder::new().with_url(base.clone()).with_io_runtime(rt.handle().clone());
-        if !opts.config.is_empty() {
-            b = b.with_config(opts.config.clone());
+        if !config.is_empty() {
+            b = b.with_config(config);
         }
         let client = b.build().map_err(|e| {
             let e = io_error(e);
             io::Error::new(e.kind(), format!("{}: cannot connect: {e}", redact_url(url)))
         })?;
         let mut write = WriteOptions::default().overwrite(true).create_parent(true);
-        if let Some(bs) = opts.block_size {
+        if let Some(bs) = opts.block_size() {
             write = write.block_size(bs);
         }
-        if let Some(r) = opts.replication {
+        if let Some(r) = opts.replication() {
             write = write.replication(r);
         }
         let nn = NameNode::new(rt.clone(), base.clone(), bounds);
@@ -426,38 +373,5 @@ impl Sink for HdfsSink {
         self.parent_dir(to)?;
         let (a, b) = (self.full(from), self.full(to));
         self.call(to, || self.client.rename(&a, &b, true))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_split_into_authority_and_path() {
-        let s = |u: &str| split_url(u).unwrap();
-        assert_eq!(s("hdfs://nn:8020/data/out/"), ("hdfs://nn:8020".into(), "/data/out".into()));
-        assert_eq!(s("hdfs://ns1/x"), ("hdfs://ns1".into(), "/x".into()));
-        assert_eq!(s("hdfs://ns1"), ("hdfs://ns1".into(), "/".into()));
-        assert!(split_url("hdfs:///x").unwrap_err().to_string().contains("names no NameNode"));
-        // User-info is dropped, and never shown in an error.
-        assert_eq!(s("hdfs://alice:pw@nn:8020/x"), ("hdfs://nn:8020".into(), "/x".into()));
-        let e = split_url("hdfs://alice:s3cr3t@nn/a/../b").unwrap_err().to_string();
-        assert!(e.starts_with("hdfs://***@nn/a/../b:") && !e.contains("s3cr3t"), "{e}");
-        assert!(split_url("hdfs://alice:pw@/x").unwrap_err().to_string().contains("names no NameNode"));
-        assert!(split_url("hdfs://nn/a/../b").is_err());
-        assert!(split_url("/local").is_err());
-        assert!(is_hdfs_url("hdfs://nn/x") && !is_hdfs_url("out/hdfs://x"));
-    }
-
-    #[test]
-    fn options_hide_secret_settings() {
-        let conf = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
-        let o = HdfsOptions {
-            config: conf(&[("fs.s3a.secret.key", "s3cr3t-value"), ("dfs.replication", "2")]),
-            ..Default::default()
-        };
-        let shown = format!("{o:?}");
-        assert!(!shown.contains("s3cr3t") && shown.contains("***") && shown.contains("\"2\""), "{shown}");
     }
 }
