@@ -1187,6 +1187,13 @@ fn issue14_maps_with_keys_of_mixed_or_nested_types_are_json_text() {
     );
 }
 
+/// Issue 14, round-trip finding N10: a record kept whole in `__value` (a field named
+/// `__key`) with a tagged field was rejected ("field '$types' is not in the schema").
+#[test]
+fn issue14_records_kept_whole_keep_their_tags() {
+    dexie_round_trip(r#"{"id":1,"__key":0,"$types":{"__key":"date"}},{"id":2,"__key":"k"}"#);
+}
+
 /// Issue 14, round-trip finding N7: the typeson in dexie-export-import writes the empty
 /// key as an empty keypath component (`x.`); idbsync wrote `x.''`, which stock
 /// `importInto` does not revive.
