@@ -1235,10 +1235,15 @@ fn issue14_nested_columns_are_no_partition() {
         ("{\"c\":{\"x\":1},\"d\":1}", "it is a struct"),
         ("{\"c\":[1],\"d\":1}", "it is a list"),
         ("{\"c\":null,\"d\":1}\n{\"c\":\"\",\"d\":1}\n{\"d\":1}", "it is a Map"),
+        ("{\"c\":1,\"__key\":1}", "it is idbsync's column of whole records"),
     ] {
         let input = dir.path().join("n.ndjson");
         std::fs::write(&input, line).unwrap();
-        let term = if why.ends_with("Map") { "__idb_nulls" } else { "c" };
+        let term = match why {
+            "it is a Map" => "__idb_nulls",
+            w if w.contains("whole records") => "__value",
+            _ => "c",
+        };
         let sink: Arc<dyn Sink> = Arc::new(LocalSink::new(dir.path().join("out")));
         let opts = ConvertOptions::new().with_partition_by(vec![term.parse().unwrap()]);
         let err = convert(&input, sink, opts, &|_, _| {}).unwrap_err().to_string();

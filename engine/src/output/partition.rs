@@ -128,6 +128,10 @@ pub fn has_path(schema: &arrow_schema::Schema, path: &[String]) -> bool {
 /// that reads back as the value. (Issue 14, round-trip finding N4: such terms were
 /// accepted, and the dataset could not be downloaded.)
 pub fn unfit_partition(schema: &arrow_schema::Schema, path: &[String]) -> Option<String> {
+    if path[0] == schema_infer::VALUE_COLUMN && schema.metadata().contains_key("idb.value_column") {
+        // Finding N17: the records themselves, kept whole.
+        return Some("idbsync's column of whole records (partition by one of their fields)".into());
+    }
     let mut f = schema.field_with_name(&path[0]).ok()?;
     for p in &path[1..] {
         let DataType::Struct(fields) = f.data_type() else { return None };
