@@ -112,6 +112,15 @@ pub enum Error {
         /// The column's path (`a.b`).
         column: String,
     },
+    /// A partition term names a column whose values cannot name a directory (a struct,
+    /// list or Map, or idbsync's column of whole records).
+    #[error("cannot partition by '{column}': it is {why}")]
+    UnfitPartition {
+        /// The column's path (`a.b`).
+        column: String,
+        /// What the column is, and what to partition by instead.
+        why: String,
+    },
     /// A partition column's value, kept in a directory name, cannot be restored.
     #[error("{path}: partition column '{column}': {reason}")]
     PartitionValue {

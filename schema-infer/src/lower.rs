@@ -396,7 +396,10 @@ impl Cx<'_> {
             Ty::Map(k, v) => {
                 // Maps that were always empty have no key type to go by: Utf8.
                 let kt = if k.count == 0 { DataType::Utf8 } else { self.data_type(k, &format!("{path}.<key>")) };
-                if is_key_type(&kt) && !k.has(class::NULL) && !k.has(class::INVALID_DATE) && k.nulls == 0 {
+                // Keys that are JSON text (mixed types, nested Maps …) are no key column:
+                // the whole Map is. (The flag is taken here: it is the key's, not the value's.)
+                let key_json = std::mem::take(&mut self.json_here) || matches!(k.ty, Ty::Json);
+                if !key_json && is_key_type(&kt) && !k.has(class::NULL) && !k.has(class::INVALID_DATE) && k.nulls == 0 {
                     let vf = self.field("value", v, false, &format!("{path}.<value>"));
                     map_of(Field::new("key", kt, false).with_metadata(key_meta(k)), vf)
                 } else {

@@ -70,6 +70,10 @@ impl InferOptions {
         self.format = f;
         self
     }
+    /// The format asked for, if any (`None`: detected from the input).
+    pub fn format(&self) -> Option<Format> {
+        self.format
+    }
     /// Store name for single-store inputs (NDJSON, a JSON array).
     pub fn with_store_name(mut self, name: impl Into<String>) -> Self {
         self.store_name = name.into();

@@ -262,6 +262,11 @@ impl StoreReader {
                 continue;
             }
             let key = escape_path_name(f.name());
+            if info.rows == 0 {
+                // A file without rows (every record rejected) has no partition to say.
+                sources.push(Source::Constant(None));
+                continue;
+            }
             let Some(v) = partition.iter().find(|(k, _)| *k == key).map(|(_, v)| v) else {
                 return Err(Error::Dataset {
                     path,
@@ -282,6 +287,7 @@ impl StoreReader {
         for (field, src) in self.schema.fields().iter().zip(&f.sources) {
             let col = match src {
                 Source::File(i) => batch.column(*i).clone(),
+                Source::Constant(_) if n == 0 => arrow::array::new_empty_array(field.data_type()),
                 Source::Constant(v) => {
                     constant(&f.path, field.name(), field.data_type(), field.is_nullable(), v.as_deref(), n)?
                 }

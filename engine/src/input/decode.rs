@@ -168,6 +168,12 @@ impl Decoder {
         let rec = Rec { bytes, s, root: vstart, tagged };
         let t = tagged.then_some(ROOT);
         let end = match &mut self.key {
+            // Object records kept whole in `__value` (fields named like idbsync's own
+            // columns) keep their typeson `$types` member out of the value too. (Issue 14,
+            // round-trip finding N10: such records with a tagged field were rejected.)
+            None if w.value_mode && skip_types && self.root.kind == Kind::Struct => {
+                w.object_root(&rec, vstart, &mut self.root, t, skip_types)?
+            }
             None if w.value_mode => w.value(&rec, vstart, &mut self.root, t, 0)?,
             None => w.object_root(&rec, vstart, &mut self.root, t, skip_types)?,
             Some(k) => w.tuple(&rec, vstart, k, &mut self.root, t)?,

@@ -24,6 +24,10 @@ pub fn infer_source(src: Source, opts: InferOptions) -> Result<InferResult> {
 /// [`infer_source`], calling `progress` with the bytes read so far after each block.
 pub fn infer_source_with(src: Source, opts: InferOptions, progress: &mut dyn FnMut(u64)) -> Result<InferResult> {
     let path = src.path.clone();
+    let opts = match opts.format() {
+        Some(_) => opts,
+        None => opts.with_format(source::format_of_name(&path)),
+    };
     let wrap = |source| Error::Infer { path: path.clone(), source: Box::new(source) };
     let mut inf = Inferrer::new(opts).map_err(wrap)?;
     let mut seen = 0u64;

@@ -64,6 +64,15 @@ pub fn open(path: &Path) -> Result<Source> {
     Ok(Source { path: path.to_owned(), compression, size, store_name: store_name_of(path), reader })
 }
 
+/// The format a file's name promises: `.ndjson`, `.jsonl` and `.ldjson` (also under
+/// `.gz`/`.zst`) are NDJSON whatever their first line looks like (a one-line file
+/// `{"a":[1,2]}` would otherwise read as a `{store: [records]}` dump). `None`: detect.
+pub fn format_of_name(path: &Path) -> Option<schema_infer::Format> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let name = [".gz", ".gzip", ".zst", ".zstd"].iter().find_map(|c| name.strip_suffix(c)).unwrap_or(&name);
+    [".ndjson", ".jsonl", ".ldjson"].iter().any(|e| name.ends_with(e)).then_some(schema_infer::Format::Ndjson)
+}
+
 /// `dir/orders.ndjson.gz` → `orders`; stdin → `records`.
 pub fn store_name_of(path: &Path) -> String {
     if path == Path::new("-") {
@@ -146,6 +155,19 @@ mod tests {
         assert_eq!(store_name_of(Path::new("a/orders.ndjson.gz")), "orders");
         assert_eq!(store_name_of(Path::new("x.json")), "x");
         assert_eq!(store_name_of(Path::new("-")), "records");
+    }
+
+    /// Issue 14 (round-trip finding N14): a one-line `x.ndjson` holding `{"a":[1,2]}`
+    /// was read as a `{store: [records]}` dump (store `a`, records 1 and 2).
+    #[test]
+    fn ndjson_names_are_ndjson_whatever_the_first_line() {
+        use schema_infer::Format;
+        for name in ["x.ndjson", "a/x.JSONL", "x.ldjson.gz", "x.ndjson.zst"] {
+            assert_eq!(format_of_name(Path::new(name)), Some(Format::Ndjson), "{name}");
+        }
+        for name in ["x.json", "x.json.gz", "-", "ndjson"] {
+            assert_eq!(format_of_name(Path::new(name)), None, "{name}");
+        }
     }
 
     #[test]

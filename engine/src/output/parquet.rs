@@ -282,9 +282,17 @@ impl StoreWriter {
             if schema.field_with_name(&f.path[0]).is_err() {
                 return Err(Error::NoPartitionColumn { column: f.path.join(".") });
             }
+            if let Some(why) = crate::output::partition::unfit_partition(schema, &f.path) {
+                return Err(Error::UnfitPartition { column: f.path.join("."), why });
+            }
             if f.drops_column() {
                 drop_cols.push(schema.index_of(&f.path[0]).expect("checked"));
             }
+        }
+        if drop_cols.len() == schema.fields().len() {
+            // A Parquet file without columns holds no rows: when the partition columns are
+            // all there is, they stay in the files too.
+            drop_cols.clear();
         }
         let kept: Vec<_> = schema
             .fields()

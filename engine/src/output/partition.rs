@@ -124,6 +124,28 @@ pub fn has_path(schema: &arrow_schema::Schema, path: &[String]) -> bool {
     true
 }
 
+/// Why the column at `path` (which exists) cannot name a directory: nested values
+/// (structs, lists, Maps, idbsync's `__idb_nulls` side column) have no folder name
+/// that reads back as the value. (Issue 14, round-trip finding N4: such terms were
+/// accepted, and the dataset could not be downloaded.)
+pub fn unfit_partition(schema: &arrow_schema::Schema, path: &[String]) -> Option<String> {
+    if path[0] == schema_infer::VALUE_COLUMN && schema.metadata().contains_key("idb.value_column") {
+        // Finding N17: the records themselves, kept whole.
+        return Some("idbsync's column of whole records (partition by one of their fields)".into());
+    }
+    let mut f = schema.field_with_name(&path[0]).ok()?;
+    for p in &path[1..] {
+        let DataType::Struct(fields) = f.data_type() else { return None };
+        f = fields.iter().find(|c| c.name() == p)?;
+    }
+    match f.data_type() {
+        DataType::Struct(_) => Some("a struct: partition by one of its fields (e.g. 'col.field')".into()),
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => Some("a list".into()),
+        DataType::Map(..) => Some("a Map".into()),
+        _ => None,
+    }
+}
+
 /// The column at `path` in `batch` (walking into structs).
 pub fn column_at(batch: &RecordBatch, path: &[String]) -> Option<ArrayRef> {
     let mut col = batch.column_by_name(&path[0])?.clone();

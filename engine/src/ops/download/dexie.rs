@@ -7,7 +7,7 @@
 //! importer's parser reads. When the row count is not known up front, rows are spooled
 //! to a temporary file and the header is written once they are counted.
 
-use super::encode::{Cx, Enc, Mode, Plan, Problem};
+use super::encode::{Cx, Enc, Mode, Plan, Problem, K};
 use super::json::{write_js_number, write_str};
 use super::{write_err, Counting, DownloadOptions, DownloadWarning};
 use crate::error::{Error, Result};
@@ -196,12 +196,18 @@ impl<W: Write> DexieWriter<W> {
         row.clear();
         match self.layout {
             Layout::Inbound => {
-                let object = plan.value.is_none();
-                let own_types = if let Some(v) = plan.value {
+                let (object, own_types) = if let Some(v) = plan.value {
                     cx.root(val, &plan.encs[v], cols[v].as_ref(), i)?;
-                    false
+                    // An object kept whole (a field named like idbsync's own columns) is
+                    // written as exportDB writes objects, unless it has a `$types` field.
+                    match &plan.encs[v].kind {
+                        K::Struct(fields) if val.first() == Some(&b'{') => {
+                            (true, fields.iter().any(|f| f.name == "$types"))
+                        }
+                        _ => (false, false),
+                    }
                 } else {
-                    value_object(cx, val, plan, cols, i)?
+                    (true, value_object(cx, val, plan, cols, i)?)
                 };
                 let types = &cx.types;
                 if object && !own_types {

@@ -8,7 +8,8 @@
 //! binary as base64 (for NDJSON and CSV).
 
 use super::json::{
-    b64_len, copy_json, decimal_text, iso_text, to_millis, write_b64, write_i64, write_js_number, write_str,
+    b64_len, copy_json, decimal_text, iso_text, to_millis, write_b64, write_i64, write_js_number, write_plain_number,
+    write_str,
 };
 use crate::input::column::NoValue;
 use crate::input::field_kind::{self as fk, list_item, value_type, FieldKind};
@@ -675,11 +676,7 @@ impl Cx {
 
     fn float(&mut self, out: &mut Vec<u8>, v: f64, boxed: bool) {
         if self.mode == Mode::Plain {
-            if v.is_finite() {
-                write_js_number(out, if v == 0.0 { 0.0 } else { v });
-            } else {
-                out.extend_from_slice(b"null");
-            }
+            write_plain_number(out, v);
             return;
         }
         let special = if v.is_nan() {
@@ -834,8 +831,7 @@ impl Cx {
                     Num::U(v) => {
                         let _ = std::io::Write::write_fmt(out, format_args!("{v}"));
                     }
-                    Num::F(v) if v.is_finite() => write_js_number(out, if v == 0.0 { 0.0 } else { v }),
-                    Num::F(_) => out.extend_from_slice(b"null"),
+                    Num::F(v) => write_plain_number(out, v),
                 }
             }
             out.push(b']');

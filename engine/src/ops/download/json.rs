@@ -152,6 +152,17 @@ pub(crate) fn write_i64(out: &mut Vec<u8>, v: i64) {
 /// Appends a finite number as JavaScript's `Number.prototype.toString` prints it
 /// (`0.1`, `100`, `1e+21`, `1.5e-7`), so that the text means the same double.
 /// `-0` is written as `-0`, which JSON readers parse back to negative zero.
+/// A number as plain JSON: as `JSON.stringify` writes it, but `-0` keeps its sign (valid
+/// JSON, and `JSON.parse` reads it back as -0). NaN and ±Infinity, which strict JSON
+/// cannot spell, are `null` (as `JSON.stringify` writes them).
+pub(crate) fn write_plain_number(out: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        write_js_number(out, v);
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
 pub(crate) fn write_js_number(out: &mut Vec<u8>, v: f64) {
     debug_assert!(v.is_finite());
     if v == 0.0 {

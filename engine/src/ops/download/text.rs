@@ -214,7 +214,7 @@ fn scalar(out: &mut Vec<u8>, e: &Enc, a: &dyn Array, i: usize) -> Option<bool> {
             } else if v.is_infinite() {
                 out.extend_from_slice(if v > 0.0 { b"Infinity" } else { b"-Infinity" });
             } else {
-                write_js_number(out, if v == 0.0 { 0.0 } else { v });
+                write_js_number(out, v);
             }
             Some(false)
         }
