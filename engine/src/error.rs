@@ -151,7 +151,7 @@ pub enum Error {
     Threads(#[source] rayon::ThreadPoolBuildError),
     /// The commit protocol refused or failed.
     #[error(transparent)]
-    Commit(#[from] crate::dataset::commit::CommitError),
+    Commit(#[from] CommitError),
     /// A dataset cannot be read back: not found, not committed, or its manifest is damaged.
     #[error("{path}: {reason}")]
     Dataset {
@@ -210,7 +210,7 @@ pub enum Error {
     /// A location could not be opened: not a local folder or `hdfs://` URL, options HDFS
     /// refuses, a client that cannot be set up, or `hdfs://` without the `hdfs` feature.
     #[error(transparent)]
-    Storage(#[from] crate::storage::StorageError),
+    Storage(#[from] StorageError),
 }
 
 /// Errors while converting (and their place).
@@ -223,3 +223,68 @@ impl Error {
 
 /// Result alias for the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors of the commit protocol.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The dataset exists and the mode is `error`.
+    #[error("dataset {0} already exists (use --mode overwrite or --mode append)")]
+    Exists(String),
+    /// Append with a schema that differs.
+    #[error("cannot append to {path}: {reason}")]
+    Incompatible {
+        /// Dataset path.
+        path: String,
+        /// What differs.
+        reason: String,
+    },
+    /// A filesystem operation failed.
+    #[error("{what} {path}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On what.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a location could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Not a location idbsync can use: another URL scheme, a malformed `hdfs://` URL, no
+    /// name where one is needed.
+    #[error("{location}: {reason}")]
+    Invalid {
+        /// The location as given (user-info redacted).
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An `hdfs://` location, in a build without the `hdfs` cargo feature.
+    #[error("{0}: this idbsync was built without HDFS support (cargo feature `hdfs`)")]
+    NoHdfs(String),
+    /// An HDFS client setting that is not `KEY=VALUE`.
+    #[error("--hdfs-conf {0}: expected KEY=VALUE")]
+    HdfsConf(String),
+    /// A block size HDFS refuses.
+    #[error("--block-size {0}: HDFS needs a multiple of 512 bytes (e.g. 128MiB, 4MiB)")]
+    BlockSize(u64),
+    /// A replication of 0.
+    #[error("--replication must be at least 1")]
+    Replication,
+    /// The HDFS client could not be set up (the message names the location).
+    #[error(transparent)]
+    Connect(std::io::Error),
+    /// The location's object store could not be built.
+    #[error("{location}: cannot connect")]
+    ObjectStore {
+        /// The location.
+        location: String,
+        /// The cause.
+        #[source]
+        source: object_store::Error,
+    },
+}

@@ -23,32 +23,7 @@ pub enum Mode {
     Append,
 }
 
-/// Errors of the commit protocol.
-#[derive(Debug, thiserror::Error)]
-pub enum CommitError {
-    /// The dataset exists and the mode is `error`.
-    #[error("dataset {0} already exists (use --mode overwrite or --mode append)")]
-    Exists(String),
-    /// Append with a schema that differs.
-    #[error("cannot append to {path}: {reason}")]
-    Incompatible {
-        /// Dataset path.
-        path: String,
-        /// What differs.
-        reason: String,
-    },
-    /// A filesystem operation failed.
-    #[error("{what} {path}")]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// On what.
-        path: String,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-}
+pub use crate::error::CommitError;
 
 /// One store's job: staging, then commit or abort.
 pub struct Job {

@@ -2,6 +2,7 @@
 //! record is decoded; a record that turns out to be invalid is rolled back with
 //! [`Col::truncate`] to the previous row count, so rejects never leave a trace.
 
+pub use crate::input::field_kind::NoValue;
 use crate::input::field_kind::{self as fk, list_item, value_type, FieldKind};
 use arrow::array::NullBufferBuilder;
 use arrow::array::{
@@ -16,46 +17,6 @@ use arrow_schema::{DataType, FieldRef, Fields, TimeUnit};
 use schema_infer::Elem;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Which kind of JavaScript "no value" a null slot stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoValue {
-    /// `null`
-    Null,
-    /// `undefined`
-    Undefined,
-    /// The key is not there.
-    Absent,
-    /// A hole in a sparse array.
-    Hole,
-    /// An invalid Date (`new Date(NaN)`), which has no instant.
-    Invalid,
-}
-
-impl NoValue {
-    /// The name used in schema metadata and in the `__idb_nulls` side column.
-    pub fn name(self) -> &'static str {
-        match self {
-            NoValue::Null => "null",
-            NoValue::Undefined => "undefined",
-            NoValue::Absent => "absent",
-            NoValue::Hole => "hole",
-            NoValue::Invalid => "invalid",
-        }
-    }
-
-    /// The kind named `s` (as in `idb.nulls` and `__idb_nulls`).
-    pub(crate) fn parse(s: &str) -> Option<NoValue> {
-        Some(match s {
-            "null" => NoValue::Null,
-            "undefined" => NoValue::Undefined,
-            "absent" => NoValue::Absent,
-            "hole" => NoValue::Hole,
-            "invalid" => NoValue::Invalid,
-            _ => return None,
-        })
-    }
-}
 
 /// How JSON values are read into a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 //! directions: decoding records into columns ([`crate::input::column`]) and writing
 //! columns back as records (`ops/download/encode.rs`).
 
-use crate::input::column::NoValue;
 use arrow_schema::{DataType, Field, FieldRef};
 use schema_infer::{Elem, Tag, EXTENSION_NAME, JSON_EXTENSION, META_NULLS, META_TAG};
 
@@ -163,4 +162,44 @@ fn elem_of(dt: &DataType) -> Option<Elem> {
 /// Elements stored alike (a `Uint8ClampedArray` holds UInt8 values).
 fn same_elem(a: Elem, b: Elem) -> bool {
     a == b || matches!((a, b), (Elem::U8Clamped, Elem::U8) | (Elem::U8, Elem::U8Clamped))
+}
+
+/// Which kind of JavaScript "no value" a null slot stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoValue {
+    /// `null`
+    Null,
+    /// `undefined`
+    Undefined,
+    /// The key is not there.
+    Absent,
+    /// A hole in a sparse array.
+    Hole,
+    /// An invalid Date (`new Date(NaN)`), which has no instant.
+    Invalid,
+}
+
+impl NoValue {
+    /// The name used in schema metadata and in the `__idb_nulls` side column.
+    pub fn name(self) -> &'static str {
+        match self {
+            NoValue::Null => "null",
+            NoValue::Undefined => "undefined",
+            NoValue::Absent => "absent",
+            NoValue::Hole => "hole",
+            NoValue::Invalid => "invalid",
+        }
+    }
+
+    /// The kind named `s` (as in `idb.nulls` and `__idb_nulls`).
+    pub(crate) fn parse(s: &str) -> Option<NoValue> {
+        Some(match s {
+            "null" => NoValue::Null,
+            "undefined" => NoValue::Undefined,
+            "absent" => NoValue::Absent,
+            "hole" => NoValue::Hole,
+            "invalid" => NoValue::Invalid,
+            _ => return None,
+        })
+    }
 }

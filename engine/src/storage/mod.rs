@@ -16,43 +16,7 @@ use options::StorageOptions;
 use sink::{LocalSink, Sink};
 use std::sync::Arc;
 
-/// Why a location could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// Not a location idbsync can use: another URL scheme, a malformed `hdfs://` URL, no
-    /// name where one is needed.
-    #[error("{location}: {reason}")]
-    Invalid {
-        /// The location as given (user-info redacted).
-        location: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An `hdfs://` location, in a build without the `hdfs` cargo feature.
-    #[error("{0}: this idbsync was built without HDFS support (cargo feature `hdfs`)")]
-    NoHdfs(String),
-    /// An HDFS client setting that is not `KEY=VALUE`.
-    #[error("--hdfs-conf {0}: expected KEY=VALUE")]
-    HdfsConf(String),
-    /// A block size HDFS refuses.
-    #[error("--block-size {0}: HDFS needs a multiple of 512 bytes (e.g. 128MiB, 4MiB)")]
-    BlockSize(u64),
-    /// A replication of 0.
-    #[error("--replication must be at least 1")]
-    Replication,
-    /// The HDFS client could not be set up (the message names the location).
-    #[error(transparent)]
-    Connect(std::io::Error),
-    /// The location's object store could not be built.
-    #[error("{location}: cannot connect")]
-    ObjectStore {
-        /// The location.
-        location: String,
-        /// The cause.
-        #[source]
-        source: object_store::Error,
-    },
-}
+pub use crate::error::StorageError;
 
 /// A sink rooted at `location`. A local folder is created when first written to; an HDFS
 /// location checks `opts` and connects (nothing is sent before the first operation).
