@@ -1236,8 +1236,12 @@ fn issue14_nested_columns_are_no_partition() {
         ("{\"c\":[1],\"d\":1}", "it is a list"),
         ("{\"c\":null,\"d\":1}\n{\"c\":\"\",\"d\":1}\n{\"d\":1}", "it is a Map"),
         ("{\"c\":1,\"__key\":1}", "it is idbsync's column of whole records"),
+        (
+            r#"{"formatName":"dexie","formatVersion":1,"data":{"databaseName":"m","databaseVersion":1,"tables":[{"name":"n","schema":"id","rowCount":1}],"data":[{"tableName":"n","inbound":true,"rows":[{"id":1,"c":"AAE=","$types":{"c":"arraybuffer"}}]}]}}"#,
+            "it is binary data",
+        ),
     ] {
-        let input = dir.path().join("n.ndjson");
+        let input = dir.path().join(if line.starts_with("{\"formatName\"") { "n.json" } else { "n.ndjson" });
         std::fs::write(&input, line).unwrap();
         let term = match why {
             "it is a Map" => "__idb_nulls",

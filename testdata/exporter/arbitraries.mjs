@@ -31,6 +31,7 @@ export const CLASSES = {
   'one-line-dump': { finding: 'N14', about: 'NDJSON: a one-record file whose record holds only arrays' },
   'partition-only-column': { finding: 'N15', about: "identity partition on a column that is a store's only top-level field (records with a lone-surrogate field name, rejected, not counted)" },
   'reject-reason': { finding: 'N16', about: "the check that no reject says 'not in the schema' (a record that failed inference)" },
+  'binary-partition': { finding: 'N20', about: 'identity partition on a binary column (ArrayBuffer keys in `__key`): refused, partition by bucket(N, col)' },
   'own-column-partition': { finding: 'N17', about: "identity partition on `__value`: in a store whose records idbsync keeps whole, that is idbsync's own column" },
   'types-field': { finding: 'N18', about: 'an inbound store with a record holding a top-level field $types and a record holding a tagged value' },
   'boxed-surrogate-nulls': { finding: 'N19', about: 'a store holding a String object with a lone surrogate (at any depth)' },

@@ -142,6 +142,10 @@ pub fn unfit_partition(schema: &arrow_schema::Schema, path: &[String]) -> Option
         DataType::Struct(_) => Some("a struct: partition by one of its fields (e.g. 'col.field')".into()),
         DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => Some("a list".into()),
         DataType::Map(..) => Some("a Map".into()),
+        // Finding N20: written as hex, with nothing to tell it from text when read back.
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+            Some("binary data: partition by bucket(N, col) instead".into())
+        }
         _ => None,
     }
 }
