@@ -12,7 +12,6 @@ use crate::result::{
     KEY_COLUMN, META_NULLS, META_TAG, NULLS_COLUMN, VALUE_COLUMN,
 };
 use crate::split::Splitter;
-use crate::tag::Elem;
 use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -388,7 +387,7 @@ impl Cx<'_> {
                 Field::new("source", DataType::Utf8, false),
                 Field::new("flags", DataType::Utf8, false),
             ])),
-            Ty::Typed(e) => DataType::List(Arc::new(Field::new("item", elem_type(*e), false))),
+            Ty::Typed(e) => DataType::List(Arc::new(Field::new("item", e.data_type(), false))),
             Ty::List(elem) => {
                 let f = self.field("item", elem, false, &format!("{path}.[]"));
                 DataType::List(Arc::new(f))
@@ -520,19 +519,4 @@ fn is_key_type(dt: &DataType) -> bool {
             | DataType::Timestamp(_, _)
             | DataType::Decimal128(_, _)
     )
-}
-
-fn elem_type(e: Elem) -> DataType {
-    match e {
-        Elem::I8 => DataType::Int8,
-        Elem::U8 | Elem::U8Clamped => DataType::UInt8,
-        Elem::I16 => DataType::Int16,
-        Elem::U16 => DataType::UInt16,
-        Elem::I32 => DataType::Int32,
-        Elem::U32 => DataType::UInt32,
-        Elem::F32 => DataType::Float32,
-        Elem::F64 => DataType::Float64,
-        Elem::I64 => DataType::Int64,
-        Elem::U64 => DataType::UInt64,
-    }
 }
