@@ -1316,3 +1316,60 @@ fn issue14_stores_of_empty_records_keep_their_rows() {
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["data"]["data"][0]["rows"].as_array().map(Vec::len), Some(2), "{v}");
 }
+
+/// Issue 14, round-trip findings N8, N9, N18, N19: null kinds lost or added, and tags
+/// read as data.
+/// - N8: a hole in an array inside a Map value, and an object member absent in one Map
+///   value and null in another, came back null (the side column that tells null kinds
+///   apart names places by path; Map entries have none): such a Map is JSON text.
+/// - N9 and N19: `new Number(NaN)` (typeson writes null) and a String object with a lone
+///   surrogate made inference call the record invalid while the decoder kept it in a
+///   JSON-text column, so the record's null kinds were never counted: both are values
+///   that only JSON text keeps, seen as such by inference.
+/// - N18: beside a record with a field named `$types`, the other records' typeson
+///   `$types` members were read as that field.
+#[test]
+fn issue14_null_kinds_in_maps_and_beside_json_only_values_and_a_types_field() {
+    dexie_round_trip(
+        r#"{"id":1,"m":[[1,[1.5,0,null]]],"$types":{"m":"map","m.0":"arrayNonindexKeys","m.0.1":"arrayNonindexKeys","m.0.1.1":"sparseUndefined"}}"#,
+    );
+    dexie_round_trip(
+        r#"{"id":1,"m":[[1,{"a":null}]],"$types":{"m":"map","m.0":"arrayNonindexKeys"}},{"id":2,"m":[[1,{}]],"$types":{"m":"map","m.0":"arrayNonindexKeys"}}"#,
+    );
+    dexie_round_trip(
+        r#"{"id":1,"b":0,"a":1},{"id":2,"b":""},{"id":3,"b":null,"a":null,"$types":{"b":"NumberObject"}}"#,
+    );
+    dexie_round_trip(
+        r#"{"id":1,"n":{"d":"\ud800"},"$types":{"n.d":"StringObject"}},{"id":2,"n":{"d":true,"t":null},"$types":{"n.d":"BooleanObject"}},{"id":3,"n":{"d":0,"t":null},"$types":{"n.d":"NumberObject"}}"#,
+    );
+    dexie_round_trip(r#"{"id":0,"d":0,"$types":{"d":"date"}},{"$":{"id":1,"$types":{}},"$types":true}"#);
+    dexie_round_trip(r#"{"id":0,"d":0,"$types":{"d":"date"}},{"$":{"id":1,"$types":1},"$types":true}"#);
+}
+
+/// Issue 14, round-trip finding N3: a Date after year 9999 as an identity partition
+/// value was written into a directory name that did not read back (the download
+/// failed). Such a record is rejected, naming the field and the remedy; the others stay.
+#[test]
+fn issue14_dates_beyond_hive_years_are_no_identity_partition_value() {
+    let export = r#"{"formatName":"dexie","formatVersion":1,"data":{"databaseName":"m","databaseVersion":1,"tables":[{"name":"t","schema":"id","rowCount":3}],"data":[{"tableName":"t","inbound":true,"rows":[{"id":1,"d":253402300800000,"$types":{"d":"date"}},{"id":2,"d":0,"$types":{"d":"date"}},{"id":3,"d":8640000000000000,"$types":{"d":"date"}}]}]}}"#;
+    let (dir, sink, report) = converted_parts("m.json", export, &["d"]);
+    assert_eq!((report.stores[0].counts.written, report.stores[0].counts.rejected), (1, 2));
+    let rejects: String = std::fs::read_dir(dir.path().join("out/t/_rejects"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    let lines: Vec<Value> = rejects.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{rejects}");
+    for l in &lines {
+        assert_eq!(l["path"], "d", "{l}");
+        assert!(
+            l["reason"].as_str().unwrap().contains("outside the years 0000-9999 cannot be an identity partition value"),
+            "{l}"
+        );
+    }
+    let (out, _) = download(&sink, "t", DownloadFormat::Ndjson);
+    assert_eq!(String::from_utf8(out).unwrap(), "{\"id\":2,\"d\":\"1970-01-01T00:00:00.000Z\"}\n");
+    // Unpartitioned, or partitioned by year, the same Dates are kept.
+    let (_d, _s, report) = converted_parts("m.json", export, &["year(d)"]);
+    assert_eq!((report.stores[0].counts.written, report.stores[0].counts.rejected), (3, 0));
+}

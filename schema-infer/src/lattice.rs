@@ -34,6 +34,24 @@ pub(crate) mod class {
     pub const INVALID_DATE: u8 = 12;
     /// A string with a lone UTF-16 surrogate: kept exactly only as JSON text.
     pub const LONE_SURROGATE: u8 = 13;
+    /// `new Number(NaN)`, which typeson writes as a `NumberObject` of `null`: kept
+    /// exactly only as JSON text.
+    pub const NAN_NUMBER_OBJECT: u8 = 14;
+    /// A String object (`new String(…)`) with a lone UTF-16 surrogate: kept exactly
+    /// only as JSON text.
+    pub const LONE_SURROGATE_BOXED: u8 = 15;
+
+    /// Classes of values that only JSON text keeps exactly, with the class of value
+    /// each stands for (not a conflict of types: the column is JSON text whatever
+    /// `--on-conflict` says).
+    pub fn lossless_only(c: u8) -> Option<u8> {
+        match c {
+            LONE_SURROGATE => Some(STR),
+            NAN_NUMBER_OBJECT => Some(TAG_BASE + crate::tag::Tag::NumberObject.id()),
+            LONE_SURROGATE_BOXED => Some(TAG_BASE + crate::tag::Tag::StringObject.id()),
+            _ => None,
+        }
+    }
     pub const TAG_BASE: u8 = 16;
 
     /// Whether `c` is a class of values (not null, undefined, a hole or an invalid Date).
@@ -57,6 +75,8 @@ pub(crate) mod class {
             NON_ISO => "non-ISO-8601 string".into(),
             INVALID_DATE => "invalid Date".into(),
             LONE_SURROGATE => "string with a lone UTF-16 surrogate".into(),
+            NAN_NUMBER_OBJECT => "Number object holding NaN (typeson writes null)".into(),
+            LONE_SURROGATE_BOXED => "String object with a lone UTF-16 surrogate".into(),
             t => crate::tag::ALL_TAGS
                 .iter()
                 .find(|x| x.id() + TAG_BASE == t)

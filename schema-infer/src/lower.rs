@@ -89,6 +89,9 @@ pub fn apply_pins(inferred: &Schema, pinned: &Schema) -> Schema {
     Schema::new_with_metadata(fields, inferred.metadata().clone())
 }
 
+/// Why a Map whose values need the side column is JSON text.
+const MAP_VALUE_KINDS: &str = "Map values with more than one kind of no value (null, absent, undefined, hole)";
+
 struct Cx<'a> {
     opts: &'a InferOptions,
     widenings: Vec<(Pos, Widening)>,
@@ -283,7 +286,9 @@ impl Cx<'_> {
         match (&node.ty, node.tag) {
             // Chosen as JSON text without a conflict, or holding strings that only JSON
             // text keeps exactly: always the lossless form, whatever --on-conflict says.
-            _ if json_here || (matches!(node.ty, Ty::Json) && node.has(class::LONE_SURROGATE)) => {
+            _ if json_here
+                || (matches!(node.ty, Ty::Json) && node.seen.iter().any(|e| class::lossless_only(e.0).is_some())) =>
+            {
                 meta.insert(EXTENSION_NAME.into(), JSON_EXTENSION.into());
                 meta.insert(EXTENSION_METADATA.into(), String::new());
             }
@@ -398,11 +403,17 @@ impl Cx<'_> {
                 // Keys that are JSON text (mixed types, nested Maps …) are no key column:
                 // the whole Map is. (The flag is taken here: it is the key's, not the value's.)
                 let key_json = std::mem::take(&mut self.json_here) || matches!(k.ty, Ty::Json);
+                let tag = class::TAG_BASE + crate::tag::Tag::Map.id();
                 if !key_json && is_key_type(&kt) && !k.has(class::NULL) && !k.has(class::INVALID_DATE) && k.nulls == 0 {
-                    let vf = self.field("value", v, false, &format!("{path}.<value>"));
-                    map_of(Field::new("key", kt, false).with_metadata(key_meta(k)), vf)
+                    match self.map_value(v, path) {
+                        Some(vf) => map_of(Field::new("key", kt, false).with_metadata(key_meta(k)), vf),
+                        None => {
+                            self.json_because(node, path, tag, MAP_VALUE_KINDS);
+                            return self.json_type();
+                        }
+                    }
                 } else {
-                    self.json_because(node, path, class::TAG_BASE + crate::tag::Tag::Map.id());
+                    self.json_because(node, path, tag, "Map keys that are not all of one primitive type");
                     return self.json_type();
                 }
             }
@@ -410,11 +421,16 @@ impl Cx<'_> {
                 if self.wide(s) {
                     let merged = (**s).clone().collapse();
                     let dt = self.map_utf8(&merged, path);
+                    let (to, cause) = if self.json_here {
+                        ("json".to_owned(), format!("{} distinct keys; {MAP_VALUE_KINDS}", s.fields.len()))
+                    } else {
+                        (dt.to_string().to_lowercase(), format!("{} distinct keys", s.fields.len()))
+                    };
                     let w = Widening {
                         path: path.to_owned(),
                         from: "object".into(),
-                        to: dt.to_string().to_lowercase(),
-                        cause: format!("{} distinct keys", s.fields.len()),
+                        to,
+                        cause,
                         record: node.first().record,
                         offset: node.first().offset,
                     };
@@ -432,7 +448,21 @@ impl Cx<'_> {
                     DataType::Struct(Fields::from(fields))
                 }
             }
-            Ty::ObjMap(v) => self.map_utf8(v, path),
+            Ty::ObjMap(v) => {
+                let dt = self.map_utf8(v, path);
+                if self.json_here {
+                    let w = Widening {
+                        path: path.to_owned(),
+                        from: "object".into(),
+                        to: "json".into(),
+                        cause: MAP_VALUE_KINDS.into(),
+                        record: node.first().record,
+                        offset: node.first().offset,
+                    };
+                    self.widenings.push((node.first(), w));
+                }
+                dt
+            }
             Ty::Json => {
                 self.json_conflict(node, path);
                 DataType::Utf8
@@ -442,8 +472,28 @@ impl Cx<'_> {
     }
 
     fn map_utf8(&mut self, v: &Node, path: &str) -> DataType {
+        match self.map_value(v, path) {
+            Some(vf) => map_of(Field::new("key", DataType::Utf8, false), vf),
+            None => self.json_type(),
+        }
+    }
+
+    /// The value field of a Map, or `None` when its values hold more than one kind of
+    /// "no value" (null beside a hole or an absent member …): the side column that
+    /// tells them apart names places by path, and a Map's entries have none, so the
+    /// whole Map is JSON text. (Round-trip finding N8: they came back as null.)
+    fn map_value(&mut self, v: &Node, path: &str) -> Option<Field> {
+        let outer = std::mem::take(&mut self.multi_kinds);
+        let marks = self.widenings.len();
         let vf = self.field("value", v, false, &format!("{path}.<value>"));
-        map_of(Field::new("key", DataType::Utf8, false), vf)
+        let inner = std::mem::replace(&mut self.multi_kinds, outer);
+        if inner {
+            // What the value's lowering reported is moot: the Map is JSON text.
+            self.widenings.truncate(marks);
+            None
+        } else {
+            Some(vf)
+        }
     }
 
     /// The JSON-text column type, for a node that has no better lossless form.
@@ -452,33 +502,35 @@ impl Cx<'_> {
         DataType::Utf8
     }
 
-    fn json_because(&mut self, node: &Node, path: &str, cause: u8) {
+    fn json_because(&mut self, node: &Node, path: &str, cause: u8, why: &str) {
         let before = self.widenings.len();
         self.widen(node, path, &DataType::Utf8, cause);
         if let Some(w) = self.widenings.get_mut(before) {
+            w.1.from = class::name(cause);
             w.1.to = "json".into();
-            w.1.cause = "Map keys that are not all of one primitive type".into();
+            w.1.cause = why.into();
         }
     }
 
     /// Reports each class after the first as a cause of the JSON fallback.
     fn json_conflict(&mut self, node: &Node, path: &str) {
-        if let Some(&(_, at)) = node.seen.iter().find(|e| e.0 == class::LONE_SURROGATE) {
-            // Not a conflict of types: the strings are kept exactly, as JSON text.
+        for &(c, at) in &node.seen {
+            let Some(stands_for) = class::lossless_only(c) else { continue };
+            // Not a conflict of types: the values are kept exactly, as JSON text.
             let w = Widening {
                 path: path.to_owned(),
-                from: class::name(class::STR),
+                from: class::name(stands_for),
                 to: "json".into(),
-                cause: class::name(class::LONE_SURROGATE),
+                cause: class::name(c),
                 record: at.record,
                 offset: at.offset,
             };
             self.widenings.push((at, w));
         }
-        // A string is a string, lone surrogate or not.
-        let as_str = |c: u8| if c == class::LONE_SURROGATE { class::STR } else { c };
+        // A string is a string, lone surrogate or not (a Number object a Number object).
+        let as_value = |c: u8| class::lossless_only(c).unwrap_or(c);
         let mut classes: Vec<(u8, Pos)> =
-            node.seen.iter().map(|&(c, at)| (as_str(c), at)).filter(|e| class::is_value(e.0)).collect();
+            node.seen.iter().map(|&(c, at)| (as_value(c), at)).filter(|e| class::is_value(e.0)).collect();
         classes.sort_by_key(|e| e.1);
         let Some(&(first, _)) = classes.first() else { return };
         for &(c, at) in classes.iter().skip(1) {

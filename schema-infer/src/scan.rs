@@ -323,9 +323,14 @@ impl<'a> Cx<'a> {
             if rec.get(p) != Some(&b'"') {
                 return Err(invalid(p, "object key expected"));
             }
-            // Fast path: the key the previous row had here, written verbatim.
+            // Fast path: the key the previous row had here, written verbatim (never the
+            // typeson `$types` member of a typed record, even where the store has a field
+            // of that name: round-trip finding N18).
             if let Sink::Struct(s) = &mut sink {
-                if let Some(len) = s.expected_key(&rec[p + 1..], hint) {
+                if let Some(len) = s
+                    .expected_key(&rec[p + 1..], hint)
+                    .filter(|&len| !(skip_types && &rec[p + 1..p + 1 + len] == b"$types"))
+                {
                     let mut q = p + 2 + len;
                     q = json::skip_ws(rec, q);
                     if rec.get(q) != Some(&b':') {
@@ -516,18 +521,27 @@ impl<'a> Cx<'a> {
             }
             Tag::StringObject => {
                 expect(b == b'"', "a string")?;
-                // A boxed string is rebuilt from text: a lone surrogate cannot be kept.
+                // A boxed string with a lone surrogate is kept exactly as JSON text
+                // (with its tag), as a plain one is (round-trip finding N19).
                 let (end, lone) = self.string_end(at)?;
                 if lone {
-                    return Err(invalid(at, json::LONE_SURROGATE));
+                    node.leaf(Leaf::Json, None, class::LONE_SURROGATE_BOXED, p);
+                } else {
+                    node.leaf(Leaf::Str { iso: false }, Some(tag), c, p);
                 }
-                node.leaf(Leaf::Str { iso: false }, Some(tag), c, p);
                 Ok(end)
             }
             Tag::BooleanObject => {
                 expect(b == b't' || b == b'f', "a boolean")?;
                 node.leaf(Leaf::Bool, Some(tag), c, p);
                 skip(at)
+            }
+            Tag::NumberObject if b == b'n' => {
+                // `new Number(NaN)`: typeson writes null; kept exactly as JSON text
+                // (round-trip finding N9).
+                let end = json::expect_literal(rec, at, b"null")?;
+                node.leaf(Leaf::Json, None, class::NAN_NUMBER_OBJECT, p);
+                Ok(end)
             }
             Tag::NumberObject => {
                 expect(b == b'-' || b.is_ascii_digit(), "a number")?;

@@ -451,3 +451,52 @@ fn a_table_listed_twice_with_different_inbound_flags_is_an_error() {
         assert_eq!(infer_with(same.as_bytes(), opts(), step).unwrap(), whole, "step {step}");
     }
 }
+
+/// A one-table Dexie export of `rows` (table `t`, key path `id`).
+fn dexie(rows: &str) -> Vec<u8> {
+    format!(
+        r#"{{"formatName":"dexie","formatVersion":1,"data":{{"databaseName":"m","databaseVersion":1,"tables":[{{"name":"t","schema":"id","rowCount":0}}],"data":[{{"tableName":"t","inbound":true,"rows":[{rows}]}}]}}}}"#
+    )
+    .into_bytes()
+}
+
+/// Issue 14, round-trip findings N8, N9, N19: values only JSON text keeps exactly are
+/// valid records and JSON-text columns, whatever `--on-conflict` says, with the reason
+/// in the report; a Map whose values hold more than one kind of "no value" is JSON text.
+#[test]
+fn issue14_values_only_json_text_keeps_are_json_text_columns_with_their_reason() {
+    let cases = [
+        (
+            r#"{"id":1,"b":1,"$types":{"b":"NumberObject"}},{"id":2,"b":null,"$types":{"b":"NumberObject"}},{"id":3,"b":2,"$types":{"b":"NumberObject"}}"#,
+            "b",
+            "Number object holding NaN (typeson writes null)",
+        ),
+        (
+            r#"{"id":1,"s":"\ud800","$types":{"s":"StringObject"}},{"id":2,"s":"x","$types":{"s":"StringObject"}}"#,
+            "s",
+            "String object with a lone UTF-16 surrogate",
+        ),
+        (
+            r#"{"id":1,"m":[[1,[1.5,0,null]]],"$types":{"m":"map","m.0":"arrayNonindexKeys","m.0.1":"arrayNonindexKeys","m.0.1.1":"sparseUndefined"}}"#,
+            "m",
+            "Map values with more than one kind of no value (null, absent, undefined, hole)",
+        ),
+    ];
+    for on_conflict in [OnConflict::Json, OnConflict::String, OnConflict::Error] {
+        for (rows, field, cause) in cases {
+            let opts = InferOptions::default().with_on_conflict(on_conflict);
+            let r = infer_with(&dexie(rows), opts, 1 << 20).unwrap_or_else(|e| panic!("{on_conflict:?} {rows}: {e}"));
+            let st = r.store("t").unwrap();
+            assert_eq!(st.invalid, 0, "{rows}");
+            assert_eq!(
+                meta(&r, "t", field, schema_infer::EXTENSION_NAME).as_deref(),
+                Some(schema_infer::JSON_EXTENSION)
+            );
+            assert!(
+                st.widenings.iter().any(|w| w.path == field && w.to == "json" && w.cause == cause),
+                "{:?}",
+                st.widenings
+            );
+        }
+    }
+}

@@ -65,6 +65,15 @@ pub(crate) enum Data {
     Struct { children: Vec<Col>, index: HashMap<Box<str>, usize>, stamp: Vec<u64>, gen: u64 },
 }
 
+/// Why [`Col::push_ms`] appended nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MsError {
+    /// The column's unit cannot hold the instant.
+    Type,
+    /// Outside the years an identity partition directory name holds (0000–9999).
+    PartitionRange,
+}
+
 /// One column (and its children) being filled.
 pub(crate) struct Col {
     pub field: FieldRef,
@@ -74,6 +83,9 @@ pub(crate) struct Col {
     pub track: bool,
     /// The field name needs no JSON escaping (so it can be matched byte for byte).
     pub plain_name: bool,
+    /// Epoch milliseconds this timestamp column may hold beyond what its type allows
+    /// (an identity partition's values must be directory names that read back).
+    pub ms_range: Option<std::ops::RangeInclusive<i64>>,
     valid: NullBufferBuilder,
     pub data: Data,
 }
@@ -126,7 +138,16 @@ impl Col {
             fk::Kind::Prim(e) => (Kind::Prim(e), Data::Prim { width: e.width(), bytes: vec![] }),
         };
         let plain_name = !field.name().bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20);
-        Col { field: field.clone(), kind, default_nv, track, plain_name, valid: NullBufferBuilder::new(0), data }
+        Col {
+            field: field.clone(),
+            kind,
+            default_nv,
+            track,
+            plain_name,
+            ms_range: None,
+            valid: NullBufferBuilder::new(0),
+            data,
+        }
     }
 
     fn prim(item: &FieldRef, e: Elem) -> Col {
@@ -136,6 +157,7 @@ impl Col {
             default_nv: NoValue::Null,
             track: false,
             plain_name: false,
+            ms_range: None,
             valid: NullBufferBuilder::new(0),
             data: Data::Prim { width: e.width(), bytes: vec![] },
         }
@@ -251,10 +273,13 @@ impl Col {
     }
 
     /// Appends an instant given in epoch milliseconds (a Date, an ISO-8601 string) to a
-    /// timestamp column, in the column's unit (to seconds it is floored); `false`, with
-    /// nothing appended, when the unit cannot hold it.
+    /// timestamp column, in the column's unit (to seconds it is floored); an error, with
+    /// nothing appended, when the unit (or the column's [`Col::ms_range`]) cannot hold it.
     #[inline]
-    pub fn push_ms(&mut self, ms: i64) -> bool {
+    pub fn push_ms(&mut self, ms: i64) -> Result<(), MsError> {
+        if self.ms_range.as_ref().is_some_and(|r| !r.contains(&ms)) {
+            return Err(MsError::PartitionRange);
+        }
         let v = match self.field.data_type() {
             DataType::Timestamp(TimeUnit::Second, _) => Some(ms.div_euclid(1000)),
             DataType::Timestamp(TimeUnit::Microsecond, _) => ms.checked_mul(1000),
@@ -264,9 +289,9 @@ impl Col {
         match v {
             Some(v) => {
                 self.push_i64(v);
-                true
+                Ok(())
             }
-            None => false,
+            None => Err(MsError::Type),
         }
     }
 

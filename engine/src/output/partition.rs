@@ -218,6 +218,13 @@ fn values(col: &ArrayRef, f: &PartitionField) -> Result<Vec<Option<String>>> {
     let t = &f.transform;
     let refuse = |reason: String| Error::Partition { term: f.to_string(), reason };
     match t {
+        Transform::Identity if utc_timestamp(col.data_type()).is_some() => {
+            let Some(unit) = utc_timestamp(col.data_type()) else { unreachable!("checked above") };
+            let a = arrow::compute::cast(col, &DataType::Int64)
+                .map_err(|source| Error::Arrow { context: format!("partition by {f}"), source })?;
+            let a = a.as_primitive::<arrow::datatypes::Int64Type>();
+            Ok((0..n).map(|i| a.is_valid(i).then(|| iso_instant(a.value(i), unit))).collect())
+        }
         Transform::Identity => {
             let opts = FormatOptions::default().with_null("");
             let fmt = ArrayFormatter::try_new(col.as_ref(), &opts)
@@ -268,6 +275,45 @@ fn values(col: &ArrayRef, f: &PartitionField) -> Result<Vec<Option<String>>> {
             Ok(hashes.into_iter().map(|h| h.map(|h| ((h & 0x7fff_ffff) % nb).to_string())).collect())
         }
     }
+}
+
+/// The unit of a timestamp column in UTC (or without a zone), whose identity partition
+/// values [`iso_instant`] writes; `None` for other columns.
+fn utc_timestamp(dt: &DataType) -> Option<TimeUnit> {
+    match dt {
+        DataType::Timestamp(unit, None) => Some(*unit),
+        DataType::Timestamp(unit, Some(tz)) if matches!(tz.as_ref(), "UTC" | "+00:00" | "Z") => Some(*unit),
+        _ => None,
+    }
+}
+
+/// An instant as the directory name's ISO-8601 text, `2024-03-01T12:30:00.250Z`: what
+/// Arrow's display of a UTC timestamp gives (fraction digits in groups of three, none
+/// when zero), written here so that it does not depend on a time zone database.
+fn iso_instant(v: i64, unit: TimeUnit) -> String {
+    let (per_sec, digits) = match unit {
+        TimeUnit::Second => (1, 0),
+        TimeUnit::Millisecond => (1_000, 3),
+        TimeUnit::Microsecond => (1_000_000, 6),
+        TimeUnit::Nanosecond => (1_000_000_000, 9),
+    };
+    let secs = v.div_euclid(per_sec);
+    let frac = v.rem_euclid(per_sec);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let mut s = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60);
+    if frac != 0 {
+        let text = format!("{frac:0digits$}");
+        let keep = match text.trim_end_matches('0').len() {
+            0..=3 => 3,
+            4..=6 => 6,
+            _ => 9,
+        };
+        s.push('.');
+        s.push_str(&text[..keep]);
+    }
+    s.push('Z');
+    s
 }
 
 /// Milliseconds since the epoch of each row of a timestamp or date column (term `f`).
@@ -413,6 +459,7 @@ pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn parse_terms() {
@@ -429,6 +476,29 @@ mod tests {
         assert!(!f.drops_column());
         assert!("week(x)".parse::<PartitionField>().is_err());
         assert!("bucket(0, x)".parse::<PartitionField>().is_err());
+    }
+
+    /// The directory text of a UTC instant is Arrow's display of it (plus the `Z`
+    /// that Arrow adds for a zone it can resolve, which needs chrono-tz).
+    #[test]
+    fn identity_instants_are_written_as_arrow_displays_them() {
+        use arrow::array::{TimestampMicrosecondArray, TimestampMillisecondArray, TimestampSecondArray};
+        let ms = [0, 1, 250, 1_709_295_000_000, -1, -86_400_001, 253_402_300_799_999, -62_167_219_200_000];
+        let arrays: Vec<(ArrayRef, TimeUnit, Vec<i64>)> = vec![
+            (Arc::new(TimestampMillisecondArray::from(ms.to_vec())), TimeUnit::Millisecond, ms.to_vec()),
+            (Arc::new(TimestampSecondArray::from(vec![0, 59, -1])), TimeUnit::Second, vec![0, 59, -1]),
+            (
+                Arc::new(TimestampMicrosecondArray::from(vec![1, 1_500, 123_456])),
+                TimeUnit::Microsecond,
+                vec![1, 1_500, 123_456],
+            ),
+        ];
+        for (a, unit, values) in arrays {
+            let fmt = ArrayFormatter::try_new(a.as_ref(), &FormatOptions::default()).unwrap();
+            for (i, v) in values.into_iter().enumerate() {
+                assert_eq!(iso_instant(v, unit), format!("{}Z", fmt.value(i)), "{v} {unit:?}");
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::{Ctx, Phase, RejectRecord};
 use crate::error::{Error, Result};
 use crate::input::decode::{Decoder, Reject};
 use crate::input::source;
+use crate::output::partition::Transform;
 use arrow::array::RecordBatch;
 use arrow_schema::SchemaRef;
 use schema_infer::{Carry, Piece, Splitter};
@@ -89,6 +90,8 @@ struct Splits<'a> {
     map: Vec<Option<usize>>,
     schemas: Vec<SchemaRef>,
     names: Vec<String>,
+    /// Identity partition columns (their Dates must fit a directory name).
+    identity: Vec<Vec<String>>,
     tx: SyncSender<GroupOut>,
 }
 
@@ -103,6 +106,13 @@ impl<'a> Splits<'a> {
             map: Vec::new(),
             schemas: cx.inferred.stores.iter().map(|s| s.schema.clone()).collect(),
             names: cx.inferred.stores.iter().map(|s| s.name.clone()).collect(),
+            identity: cx
+                .opts
+                .partition_by
+                .iter()
+                .filter(|p| p.transform == Transform::Identity)
+                .map(|p| p.path.clone())
+                .collect(),
             tx,
         }
     }
@@ -115,7 +125,7 @@ impl<'a> Splits<'a> {
         let results: Mutex<Vec<(usize, Vec<GroupOut>)>> = Mutex::new(Vec::new());
         let mut window = 0usize;
         let (pool, display) = (self.pool, self.cx.display);
-        let Splits { splitter, map, schemas, names, .. } = self;
+        let Splits { splitter, map, schemas, names, identity, .. } = self;
         let used = pool
             .in_place_scope(|scope| {
                 splitter.split_windows(buf, base, eof, WINDOW_BYTES, |sp, pieces| {
@@ -125,13 +135,13 @@ impl<'a> Splits<'a> {
                         }
                     }
                     let map_now = map.clone();
-                    let (schemas, names, results) = (&*schemas, &*names, &results);
+                    let (schemas, names, identity, results) = (&*schemas, &*names, &*identity, &results);
                     let me = window;
                     window += 1;
                     scope.spawn(move |_| {
                         let outs: Vec<GroupOut> = schema_infer::group_pieces(&pieces, PIECE_BYTES)
                             .into_iter()
-                            .map(|g| decode_group(g, buf, base, &map_now, schemas, names))
+                            .map(|g| decode_group(g, buf, base, &map_now, schemas, names, identity))
                             .collect();
                         results.lock().expect("no panics while decoding").push((me, outs));
                     });
@@ -158,6 +168,7 @@ fn decode_group(
     map: &[Option<usize>],
     schemas: &[SchemaRef],
     names: &[String],
+    identity: &[Vec<String>],
 ) -> GroupOut {
     let mut decoders: Vec<Option<Decoder>> = (0..schemas.len()).map(|_| None).collect();
     let mut read: Vec<(u64, u64)> = vec![(0, 0); schemas.len()];
@@ -165,7 +176,11 @@ fn decode_group(
     let mut one = |split_store: u32, start: usize, end: usize, index: u64| {
         let Some(store) = map.get(split_store as usize).copied().flatten() else { return };
         let bytes = &buf[start..end];
-        let d = decoders[store].get_or_insert_with(|| Decoder::new(schemas[store].clone()));
+        let d = decoders[store].get_or_insert_with(|| {
+            let mut d = Decoder::new(schemas[store].clone());
+            identity.iter().for_each(|p| d.limit_partition_dates(p));
+            d
+        });
         read[store].0 += 1;
         read[store].1 += bytes.len() as u64;
         if let Err(Reject { at, reason }) = d.push(bytes) {
