@@ -129,7 +129,7 @@ pub fn has_path(schema: &arrow_schema::Schema, path: &[String]) -> bool {
 /// that reads back as the value. (Issue 14, round-trip finding N4: such terms were
 /// accepted, and the dataset could not be downloaded.)
 pub fn unfit_partition(schema: &arrow_schema::Schema, path: &[String]) -> Option<String> {
-    if path[0] == schema_infer::VALUE_COLUMN && schema.metadata().contains_key("idb.value_column") {
+    if path[0] == schema_infer::VALUE_COLUMN && schema.metadata().contains_key(schema_infer::META_VALUE_COLUMN) {
         // Finding N17: the records themselves, kept whole.
         return Some("idbsync's column of whole records (partition by one of their fields)".into());
     }
