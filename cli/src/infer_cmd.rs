@@ -3,7 +3,7 @@
 use crate::args::{InferArgs, ReadArgs};
 use crate::tree;
 use anyhow::{Context, Result};
-use schema_infer::{InferOptions, InferResult, SchemaDoc};
+use schema_infer::{InferOptions, InferResult, SchemaDoc, META_DEXIE_SCHEMA};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -68,7 +68,7 @@ fn print_human(out: &mut impl Write, r: &InferResult, explain: bool) -> std::io:
         if s.invalid > 0 {
             write!(out, ", {} invalid", s.invalid)?;
         }
-        if let Some(k) = s.schema.metadata().get("idb.dexie_schema") {
+        if let Some(k) = s.schema.metadata().get(META_DEXIE_SCHEMA) {
             write!(out, "   dexie schema \"{k}\"")?;
         }
         writeln!(out)?;

@@ -46,7 +46,7 @@ fn write_field(out: &mut impl Write, f: &Field, depth: usize) -> std::io::Result
     if let Some(k) = md.get(schema_infer::META_NULLS) {
         notes.push(format!("no value: {k}"));
     }
-    if let Some(s) = md.get("idb.source") {
+    if let Some(s) = md.get(schema_infer::META_SOURCE) {
         notes.push(format!("from {s}"));
     }
     writeln!(out, "{name:<32} {ty:<22} {}", notes.join(", "))?;

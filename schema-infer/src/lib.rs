@@ -9,7 +9,7 @@
 //! merged through a type lattice whose `merge` is associative and commutative.
 //!
 //! ```
-//! use schema_infer::{Inferrer, InferOptions};
+//! use schema_infer::{Inferrer, InferOptions, META_TAG};
 //! use arrow_schema::DataType;
 //!
 //! let export = br#"{"formatName":"dexie","formatVersion":1,"data":{"databaseName":"shop",
@@ -24,7 +24,7 @@
 //! assert_eq!(orders.rows, 2);
 //! let created = orders.schema.field_with_name("created").unwrap();
 //! assert!(matches!(created.data_type(), DataType::Timestamp(_, _)));
-//! assert_eq!(created.metadata()["idb.tag"], "date");
+//! assert_eq!(created.metadata()[META_TAG], "date");
 //! ```
 #![warn(missing_docs)]
 
@@ -36,6 +36,7 @@ mod infer;
 pub mod json;
 mod lattice;
 mod lower;
+mod meta_keys;
 mod options;
 mod pin;
 mod result;
@@ -54,12 +55,14 @@ pub use format::{detect, Format};
 pub use infer::Inferrer;
 pub use lattice::Pos;
 pub use lower::apply_pins;
+pub use meta_keys::{
+    EXTENSION_METADATA, EXTENSION_NAME, JSON_EXTENSION, META_AUTO_INCREMENT, META_CONFLICT, META_DATABASE,
+    META_DEXIE_SCHEMA, META_FIELD_TAGS, META_FORMAT, META_INBOUND, META_INDEXES, META_KEY_PATH, META_NULLS,
+    META_NULLS_COLUMN, META_SOURCE, META_STORE, META_TAG, META_VALUE_COLUMN, META_VERSION,
+};
 pub use options::{InferOptions, OnConflict, UnknownTags};
 pub use pin::check_schema;
-pub use result::{
-    InferResult, RecordIssue, SchemaDoc, StoreSchema, Widening, EXTENSION_METADATA, EXTENSION_NAME, JSON_EXTENSION,
-    KEY_COLUMN, META_NULLS, META_TAG, NULLS_COLUMN, VALUE_COLUMN,
-};
+pub use result::{InferResult, RecordIssue, SchemaDoc, StoreSchema, Widening, KEY_COLUMN, NULLS_COLUMN, VALUE_COLUMN};
 pub use scan::path_at;
 pub use split::{group_pieces, DexieHeader, Piece, Splitter, StoreDecl};
 pub use tag::{Elem, Tag, ALL_TAGS};

@@ -6,10 +6,14 @@ use crate::dexie::{DatabaseInfo, KeySpec, TableDecl};
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::lattice::{class, BigWidth, Node, Pos, Struct, Ty};
+use crate::meta_keys::{
+    EXTENSION_METADATA, EXTENSION_NAME, JSON_EXTENSION, META_AUTO_INCREMENT, META_CONFLICT, META_DATABASE,
+    META_DEXIE_SCHEMA, META_FORMAT, META_INBOUND, META_INDEXES, META_KEY_PATH, META_NULLS, META_NULLS_COLUMN,
+    META_SOURCE, META_STORE, META_TAG, META_VALUE_COLUMN, META_VERSION,
+};
 use crate::options::{InferOptions, OnConflict};
 use crate::result::{
-    InferResult, RecordIssue, SchemaDoc, StoreSchema, Widening, EXTENSION_METADATA, EXTENSION_NAME, JSON_EXTENSION,
-    KEY_COLUMN, META_NULLS, META_TAG, NULLS_COLUMN, VALUE_COLUMN,
+    InferResult, RecordIssue, SchemaDoc, StoreSchema, Widening, KEY_COLUMN, NULLS_COLUMN, VALUE_COLUMN,
 };
 use crate::split::Splitter;
 use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
@@ -183,31 +187,31 @@ fn store_schema(
         });
     }
     let mut meta: HashMap<String, String> = HashMap::new();
-    meta.insert("idb.store".into(), name.to_owned());
-    meta.insert("idb.format".into(), format.name().into());
+    meta.insert(META_STORE.into(), name.to_owned());
+    meta.insert(META_FORMAT.into(), format.name().into());
     if let Some(db) = db {
         if let Some(n) = &db.name {
-            meta.insert("idb.database".into(), n.clone());
+            meta.insert(META_DATABASE.into(), n.clone());
         }
         if let Some(v) = db.version {
-            meta.insert("idb.version".into(), fmt_num(v));
+            meta.insert(META_VERSION.into(), fmt_num(v));
         }
     }
     if let Some(t) = table {
-        meta.insert("idb.dexie_schema".into(), t.schema.clone());
+        meta.insert(META_DEXIE_SCHEMA.into(), t.schema.clone());
         let k = KeySpec::parse(&t.schema);
-        meta.insert("idb.key_path".into(), serde_json::to_string(&k.key_path).expect("strings"));
-        meta.insert("idb.auto_increment".into(), k.auto_increment.to_string());
-        meta.insert("idb.indexes".into(), serde_json::to_string(&k.indexes).expect("strings"));
+        meta.insert(META_KEY_PATH.into(), serde_json::to_string(&k.key_path).expect("strings"));
+        meta.insert(META_AUTO_INCREMENT.into(), k.auto_increment.to_string());
+        meta.insert(META_INDEXES.into(), serde_json::to_string(&k.indexes).expect("strings"));
     }
     if let Some(b) = inbound {
-        meta.insert("idb.inbound".into(), b.to_string());
+        meta.insert(META_INBOUND.into(), b.to_string());
     }
     if value_column {
-        meta.insert("idb.value_column".into(), VALUE_COLUMN.into());
+        meta.insert(META_VALUE_COLUMN.into(), VALUE_COLUMN.into());
     }
     if cx.multi_kinds {
-        meta.insert("idb.nulls_column".into(), NULLS_COLUMN.into());
+        meta.insert(META_NULLS_COLUMN.into(), NULLS_COLUMN.into());
     }
     let mut warnings = Vec::new();
     if let Some(n) = table.and_then(|t| t.row_count) {
@@ -294,7 +298,7 @@ impl Cx<'_> {
             }
             (Ty::Json, _) => match self.opts.on_conflict {
                 OnConflict::String => {
-                    meta.insert("idb.conflict".into(), "string".into());
+                    meta.insert(META_CONFLICT.into(), "string".into());
                 }
                 _ => {
                     meta.insert(EXTENSION_NAME.into(), JSON_EXTENSION.into());
@@ -305,7 +309,7 @@ impl Cx<'_> {
                 meta.insert(META_TAG.into(), t.name().into());
             }
             (Ty::Str { iso: true }, None) if self.opts.detect_timestamps && node.count > node.nulls => {
-                meta.insert("idb.source".into(), "iso8601".into());
+                meta.insert(META_SOURCE.into(), "iso8601".into());
             }
             _ => {}
         }

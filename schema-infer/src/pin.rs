@@ -8,7 +8,8 @@
 //! builder (`engine/src/input/column.rs`) fills exactly these.
 
 use crate::error::{Error, Result};
-use crate::result::{SchemaDoc, EXTENSION_NAME, JSON_EXTENSION, META_TAG};
+use crate::meta_keys::{EXTENSION_NAME, JSON_EXTENSION, META_CONFLICT, META_TAG};
+use crate::result::SchemaDoc;
 use crate::tag::Tag;
 use arrow_schema::{DataType, Field, Fields, Schema};
 
@@ -67,7 +68,7 @@ fn check_field(f: &Field, path: &str) -> Result<(), Unfit> {
     if md.get(EXTENSION_NAME).map(String::as_str) == Some(JSON_EXTENSION) {
         return text_only(dt, path, "is marked as JSON text (arrow.json), which is a Utf8 column");
     }
-    if md.get("idb.conflict").map(String::as_str) == Some("string") {
+    if md.get(META_CONFLICT).map(String::as_str) == Some("string") {
         return text_only(dt, path, "is marked as text (idb.conflict string), which is a Utf8 column");
     }
     match dt {

@@ -1,6 +1,7 @@
 //! What inference gives: the schema document (`infer --json`, read back by `--schema`)
 //! with one Arrow schema per store, the widening report and the invalid records, and the
-//! names of the columns and metadata keys idbsync gives a meaning of its own.
+//! names of the columns idbsync gives a meaning of its own (its metadata keys are in
+//! `meta_keys.rs`).
 
 use crate::dexie::DatabaseInfo;
 use crate::error::Result;
@@ -15,17 +16,6 @@ pub const VALUE_COLUMN: &str = "__value";
 /// Name of the side column that records which kind of "no value" a record had
 /// (`absent`, `null`, `undefined`, `hole`) where a field sees more than one.
 pub const NULLS_COLUMN: &str = "__idb_nulls";
-
-/// Field metadata key: the typeson tag the column's values carried.
-pub const META_TAG: &str = "idb.tag";
-/// Field metadata key: the kinds of "no value" seen (`absent,null,undefined,hole`).
-pub const META_NULLS: &str = "idb.nulls";
-/// Arrow's extension-name metadata key.
-pub const EXTENSION_NAME: &str = "ARROW:extension:name";
-/// Arrow's extension-metadata key.
-pub const EXTENSION_METADATA: &str = "ARROW:extension:metadata";
-/// The canonical JSON extension type name.
-pub const JSON_EXTENSION: &str = "arrow.json";
 
 /// One invalid record: where it is and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

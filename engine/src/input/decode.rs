@@ -12,7 +12,7 @@ use base64::Engine as _;
 use memchr::memmem;
 use schema_infer::json::{self, NumClass, ScanError};
 use schema_infer::typeson::{self, RootForm, TagRef, TypeTrie, ROOT};
-use schema_infer::{Tag, KEY_COLUMN, NULLS_COLUMN, VALUE_COLUMN};
+use schema_infer::{Tag, KEY_COLUMN, META_NULLS, META_VALUE_COLUMN, NULLS_COLUMN, VALUE_COLUMN};
 use std::sync::Arc;
 
 /// Why a record was not written.
@@ -75,7 +75,7 @@ struct Rec<'a> {
 impl Decoder {
     /// A decoder for records of a store with `schema` (as inferred or pinned).
     pub fn new(schema: SchemaRef) -> Decoder {
-        let value_mode = schema.metadata().get("idb.value_column").is_some();
+        let value_mode = schema.metadata().get(META_VALUE_COLUMN).is_some();
         let mut key = None;
         let mut side = None;
         let mut fields: Vec<FieldRef> = Vec::new();
@@ -92,7 +92,7 @@ impl Decoder {
         } else {
             let st: FieldRef = Arc::new(
                 Field::new("", arrow_schema::DataType::Struct(fields.into()), false)
-                    .with_metadata([("idb.nulls".to_owned(), "absent".to_owned())].into_iter().collect()),
+                    .with_metadata([(META_NULLS.to_owned(), "absent".to_owned())].into_iter().collect()),
             );
             Col::new(&st)
         };

@@ -4,7 +4,7 @@
 //! columns back as records (`ops/download/encode.rs`).
 
 use arrow_schema::{DataType, Field, FieldRef};
-use schema_infer::{Elem, Tag, EXTENSION_NAME, JSON_EXTENSION, META_NULLS, META_TAG};
+use schema_infer::{Elem, Tag, EXTENSION_NAME, JSON_EXTENSION, META_CONFLICT, META_NULLS, META_SOURCE, META_TAG};
 
 /// The kind of values a field holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl FieldKind {
         let stringy = matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
         let kind = match dt {
             _ if stringy && is(EXTENSION_NAME, JSON_EXTENSION) => Kind::Json,
-            _ if stringy && is("idb.conflict", "string") => Kind::Text,
+            _ if stringy && is(META_CONFLICT, "string") => Kind::Text,
             DataType::Null => Kind::Null,
             DataType::Boolean => Kind::Bool,
             DataType::Int64 if bigint => Kind::BigInt,
@@ -96,7 +96,7 @@ impl FieldKind {
             _ if stringy && bigint => Kind::BigText,
             _ if stringy => Kind::Str,
             DataType::Timestamp(_, _) if tag == Some(Tag::Date) => Kind::Date,
-            DataType::Timestamp(_, _) if is("idb.source", "iso8601") => Kind::IsoTs,
+            DataType::Timestamp(_, _) if is(META_SOURCE, "iso8601") => Kind::IsoTs,
             DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => Kind::Ts,
             DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
                 Kind::Binary

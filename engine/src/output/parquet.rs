@@ -304,7 +304,7 @@ impl StoreWriter {
         let file_schema = Arc::new(Schema::new_with_metadata(kept, schema.metadata().clone()));
         let mut kv: Vec<KeyValue> =
             schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
-        kv.push(KeyValue::new("idb.field_tags".to_owned(), field_tags(schema)));
+        kv.push(KeyValue::new(schema_infer::META_FIELD_TAGS.to_owned(), field_tags(schema)));
         kv.sort_by(|a, b| a.key.cmp(&b.key));
         let props = WriterProperties::builder()
             .set_compression(opts.codec.parquet())

@@ -129,7 +129,7 @@ pub fn has_path(schema: &arrow_schema::Schema, path: &[String]) -> bool {
 /// that reads back as the value. (Issue 14, round-trip finding N4: such terms were
 /// accepted, and the dataset could not be downloaded.)
 pub fn unfit_partition(schema: &arrow_schema::Schema, path: &[String]) -> Option<String> {
-    if path[0] == schema_infer::VALUE_COLUMN && schema.metadata().contains_key("idb.value_column") {
+    if path[0] == schema_infer::VALUE_COLUMN && schema.metadata().contains_key(schema_infer::META_VALUE_COLUMN) {
         // Finding N17: the records themselves, kept whole.
         return Some("idbsync's column of whole records (partition by one of their fields)".into());
     }
@@ -172,12 +172,19 @@ pub fn column_at(batch: &RecordBatch, path: &[String]) -> Option<ArrayRef> {
 /// and HDFS (`dfs.namenode.fs-limits.max-component-length`) accept.
 pub const MAX_NAME_BYTES: usize = 255;
 
+/// One partition directory per row of a batch, in row order
+/// (`day=2024-03-01/status=paid`; empty when there are no partition terms).
+pub type RowDirs = Vec<String>;
+
+/// One partition value per row under one term, in row order; `None` where it is null.
+type RowValues = Vec<Option<String>>;
+
 /// Computes each row's partition directory (`day=2024-03-01/status=paid`).
 ///
 /// A `key=value` name longer than [`MAX_NAME_BYTES`] is an error naming the term: it is
 /// not shortened, because an identity partition's value lives only in its directory
 /// name (the column is left out of the files), so a shortened name would lose data.
-pub fn row_dirs(batch: &RecordBatch, spec: &[PartitionField]) -> Result<Vec<String>> {
+pub fn row_dirs(batch: &RecordBatch, spec: &[PartitionField]) -> Result<RowDirs> {
     let n = batch.num_rows();
     let mut dirs = vec![String::new(); n];
     for f in spec {
@@ -213,7 +220,7 @@ pub fn row_dirs(batch: &RecordBatch, spec: &[PartitionField]) -> Result<Vec<Stri
 }
 
 /// The partition value of each row under the term `f`.
-fn values(col: &ArrayRef, f: &PartitionField) -> Result<Vec<Option<String>>> {
+fn values(col: &ArrayRef, f: &PartitionField) -> Result<RowValues> {
     let n = col.len();
     let t = &f.transform;
     let refuse = |reason: String| Error::Partition { term: f.to_string(), reason };

@@ -13,7 +13,7 @@ use super::{write_err, Counting, DownloadOptions, DownloadWarning};
 use crate::error::{Error, Result};
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::Schema;
-use schema_infer::KeySpec;
+use schema_infer::{KeySpec, META_DATABASE, META_DEXIE_SCHEMA, META_INBOUND, META_VERSION};
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 
@@ -60,10 +60,10 @@ impl<W: Write> DexieWriter<W> {
     pub fn new(schema: &Schema, table: &str, opts: &DownloadOptions, out: W) -> Result<Self> {
         let plan = Plan::new(schema);
         let meta = schema.metadata();
-        let stored_schema = opts.dexie_schema.clone().or_else(|| meta.get("idb.dexie_schema").cloned());
+        let stored_schema = opts.dexie_schema.clone().or_else(|| meta.get(META_DEXIE_SCHEMA).cloned());
         let inbound = opts
             .inbound
-            .or_else(|| meta.get("idb.inbound").and_then(|v| v.parse::<bool>().ok()))
+            .or_else(|| meta.get(META_INBOUND).and_then(|v| v.parse::<bool>().ok()))
             .or_else(|| stored_schema.as_deref().map(|s| KeySpec::parse(s).inbound()))
             .unwrap_or(false);
         let (schema_str, layout) = if inbound {
@@ -95,15 +95,10 @@ impl<W: Write> DexieWriter<W> {
         } else {
             Vec::new()
         };
-        let database = opts
-            .database_name
-            .clone()
-            .or_else(|| meta.get("idb.database").cloned())
-            .unwrap_or_else(|| table.to_owned());
-        let version = opts
-            .database_version
-            .or_else(|| meta.get("idb.version").and_then(|v| v.parse::<f64>().ok()))
-            .unwrap_or(1.0);
+        let database =
+            opts.database_name.clone().or_else(|| meta.get(META_DATABASE).cloned()).unwrap_or_else(|| table.to_owned());
+        let version =
+            opts.database_version.or_else(|| meta.get(META_VERSION).and_then(|v| v.parse::<f64>().ok())).unwrap_or(1.0);
         if !(version.is_finite() && version > 0.0) {
             return Err(err(table, 0, "", format!("database version {version}: Dexie needs a positive number")));
         }

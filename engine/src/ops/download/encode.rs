@@ -217,7 +217,8 @@ impl Plan {
         let nulls =
             find(schema_infer::NULLS_COLUMN).filter(|&i| matches!(schema.field(i).data_type(), DataType::Map(..)));
         let key = find(schema_infer::KEY_COLUMN);
-        let value = find(schema_infer::VALUE_COLUMN).filter(|_| schema.metadata().contains_key("idb.value_column"));
+        let value = find(schema_infer::VALUE_COLUMN)
+            .filter(|_| schema.metadata().contains_key(schema_infer::META_VALUE_COLUMN));
         let data = (0..encs.len()).filter(|i| Some(*i) != nulls && Some(*i) != key && Some(*i) != value).collect();
         Plan { encs, nulls, key, value, data }
     }

@@ -287,7 +287,7 @@ impl<W: Write + Send> DownloadWriter<W> {
         let table = opts
             .table_name
             .clone()
-            .or_else(|| schema.metadata().get("idb.store").cloned())
+            .or_else(|| schema.metadata().get(schema_infer::META_STORE).cloned())
             .unwrap_or_else(|| "result".to_owned());
         let inner = match format {
             DownloadFormat::Dexie => Inner::Dexie(Box::new(dexie::DexieWriter::new(&schema, &table, opts, out)?)),
@@ -296,7 +296,10 @@ impl<W: Write + Send> DownloadWriter<W> {
             DownloadFormat::Parquet => {
                 let mut kv: Vec<KeyValue> =
                     schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
-                kv.push(KeyValue::new("idb.field_tags".to_owned(), crate::output::parquet::field_tags(&schema)));
+                kv.push(KeyValue::new(
+                    schema_infer::META_FIELD_TAGS.to_owned(),
+                    crate::output::parquet::field_tags(&schema),
+                ));
                 kv.sort_by(|a, b| a.key.cmp(&b.key));
                 let props = WriterProperties::builder()
                     .set_compression(opts.parquet.codec.parquet())
