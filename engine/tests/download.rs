@@ -1373,3 +1373,14 @@ fn issue14_dates_beyond_hive_years_are_no_identity_partition_value() {
     let (_d, _s, report) = converted_parts("m.json", export, &["year(d)"]);
     assert_eq!((report.stores[0].counts.written, report.stores[0].counts.rejected), (3, 0));
 }
+
+/// Issue 14, round-trip finding N21: under a field named `""`, a member's `__idb_nulls`
+/// path was the root member's of the same name (`{"": {"id": null}}` and `{"id": null}`
+/// both `id`), so a null came back absent. Paths now join every component with a dot.
+#[test]
+fn issue14_null_kinds_under_an_empty_field_name_keep_their_own_path() {
+    let text = "{\"id\":null}\n{\"\":{\"id\":null}}\n{}\n{\"\":{}}\n";
+    let (_d, sink, _) = converted_text("e.ndjson", text);
+    let want: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(ndjson_lines(&sink, "e"), want);
+}

@@ -35,6 +35,7 @@ export const CLASSES = {
   'own-column-partition': { finding: 'N17', about: "identity partition on `__value`: in a store whose records idbsync keeps whole, that is idbsync's own column" },
   'types-field': { finding: 'N18', about: 'an inbound store with a record holding a top-level field $types and a record holding a tagged value' },
   'boxed-surrogate-nulls': { finding: 'N19', about: 'a store holding a String object with a lone surrogate (at any depth)' },
+  'empty-key-side-path': { finding: 'N21', about: "null kinds under a field named '' (its members' side-column paths were those of the root's)" },
 };
 
 /** Marks a field left out of a record (as opposed to null or undefined). */

@@ -249,9 +249,11 @@ fn is_side_column(f: &Field) -> bool {
 
 impl W {
     fn path_string(&self) -> String {
+        // Components joined by `.` whatever they are: an empty key is an empty component
+        // between dots, so no two places share a path (round-trip finding N21).
         let mut p = String::new();
-        for s in &self.path {
-            if !p.is_empty() {
+        for (i, s) in self.path.iter().enumerate() {
+            if i > 0 {
                 p.push('.');
             }
             match s {

@@ -267,12 +267,26 @@ pub(crate) struct Cx {
     pub types: Vec<u8>,
     /// The current key path (typeson notation), relative to the value.
     path: String,
+    /// The same path as `__idb_nulls` names it: components joined by `.` whatever they
+    /// are (typeson's notation writes no `.` after an empty root component, so `{"": {"a"}}`
+    /// and `{"a"}` would share the path `a`: round-trip finding N21).
+    spath: String,
+    /// Components in `spath`.
+    depth: usize,
     /// Where the value sits in the written row: `""`, or `0` / `1` in a `[key, value]` tuple.
     pub prefix: &'static str,
     /// This row's `__idb_nulls` entries (path → kind).
     side: Vec<(String, NoValue)>,
     /// Large binary values seen in this row.
     pub big: Vec<Big>,
+}
+
+/// A place in the path to return to.
+#[derive(Clone, Copy)]
+struct Mark {
+    path: usize,
+    spath: usize,
+    pushed: bool,
 }
 
 /// Where a value sits, which decides how its kind of "no value" is written.
@@ -286,13 +300,26 @@ enum Place {
 
 impl Cx {
     pub fn new(mode: Mode, ascii: bool, limit: usize) -> Cx {
-        Cx { mode, ascii, limit, types: Vec::new(), path: String::new(), prefix: "", side: Vec::new(), big: Vec::new() }
+        Cx {
+            mode,
+            ascii,
+            limit,
+            types: Vec::new(),
+            path: String::new(),
+            spath: String::new(),
+            depth: 0,
+            prefix: "",
+            side: Vec::new(),
+            big: Vec::new(),
+        }
     }
 
     /// Starts a row: `side` is its `__idb_nulls` map (if the schema has one).
     pub fn start_row(&mut self, side: Option<(&MapArray, usize)>) {
         self.types.clear();
         self.path.clear();
+        self.spath.clear();
+        self.depth = 0;
         self.prefix = "";
         self.side.clear();
         self.big.clear();
@@ -313,26 +340,35 @@ impl Cx {
         }
     }
 
-    fn push(&mut self, comp: &str) -> usize {
-        let mark = self.path.len();
+    /// Where the path is now, to come back to with [`Cx::pop`] (nothing pushed).
+    fn here(&self) -> Mark {
+        Mark { path: self.path.len(), spath: self.spath.len(), pushed: false }
+    }
+
+    fn push(&mut self, comp: &str) -> Mark {
+        let mark = Mark { path: self.path.len(), spath: self.spath.len(), pushed: true };
         if !self.path.is_empty() {
             self.path.push('.');
         }
         self.path.push_str(comp);
-        mark
-    }
-
-    fn push_index(&mut self, i: usize) -> usize {
-        let mark = self.path.len();
-        if !self.path.is_empty() {
-            self.path.push('.');
+        if self.depth > 0 {
+            self.spath.push('.');
         }
-        let _ = std::fmt::Write::write_fmt(&mut self.path, format_args!("{i}"));
+        self.spath.push_str(comp);
+        self.depth += 1;
         mark
     }
 
-    fn pop(&mut self, mark: usize) {
-        self.path.truncate(mark);
+    fn push_index(&mut self, i: usize) -> Mark {
+        self.push(&i.to_string())
+    }
+
+    fn pop(&mut self, mark: Mark) {
+        self.path.truncate(mark.path);
+        self.spath.truncate(mark.spath);
+        if mark.pushed {
+            self.depth -= 1;
+        }
     }
 
     /// The current path as written in `$types` (with the tuple prefix).
@@ -348,7 +384,7 @@ impl Cx {
         if self.side.is_empty() {
             return default;
         }
-        self.side.iter().find(|(p, _)| *p == self.path).map_or(default, |(_, nv)| *nv)
+        self.side.iter().find(|(p, _)| *p == self.spath).map_or(default, |(_, nv)| *nv)
     }
 
     fn type_key(&mut self, rel: Option<&str>) {
@@ -444,7 +480,7 @@ impl Cx {
         first: &mut bool,
         comp: bool,
     ) -> Result<bool, Problem> {
-        let mark = if comp { self.push(&e.comp) } else { self.path.len() };
+        let mark = if comp { self.push(&e.comp) } else { self.here() };
         let res = self.member_here(out, e, a, i, first);
         self.pop(mark);
         res
@@ -482,7 +518,7 @@ impl Cx {
     /// Writes a value that is not null, at the path of its field (`comp`) or at the
     /// current path.
     pub fn present(&mut self, out: &mut Vec<u8>, e: &Enc, a: &dyn Array, i: usize, comp: bool) -> Result<(), Problem> {
-        let mark = if comp { self.push(&e.comp) } else { self.path.len() };
+        let mark = if comp { self.push(&e.comp) } else { self.here() };
         let res = self.value(out, e, a, i);
         self.pop(mark);
         res
