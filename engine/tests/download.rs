@@ -1384,3 +1384,14 @@ fn issue14_null_kinds_under_an_empty_field_name_keep_their_own_path() {
     let want: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(ndjson_lines(&sink, "e"), want);
 }
+
+/// Issue 14, round-trip finding N3 again: the out-of-line key partitioned by identity,
+/// a Date key after year 9999: rejected with the reason, like any other column.
+#[test]
+fn issue14_date_keys_beyond_hive_years_are_no_identity_partition_value() {
+    let export = r#"{"formatName":"dexie","formatVersion":1,"data":{"databaseName":"m","databaseVersion":1,"tables":[{"name":"t","schema":"","rowCount":2}],"data":[{"tableName":"t","inbound":false,"rows":[{"$":[5222222222222222,{"a":1}],"$types":{"$":{"0":"date"}}},{"$":[0,{"a":2}],"$types":{"$":{"0":"date"}}}]}]}}"#;
+    let (_d, sink, report) = converted_parts("m.json", export, &["__key"]);
+    assert_eq!((report.stores[0].counts.written, report.stores[0].counts.rejected), (1, 1));
+    let (out, _) = download(&sink, "t", DownloadFormat::Ndjson);
+    assert!(String::from_utf8(out).unwrap().contains("\"a\":2"));
+}

@@ -119,7 +119,16 @@ impl Decoder {
     /// a record with a Date outside them is rejected, naming the field, rather than
     /// written into a directory that does not read back (round-trip finding N3).
     pub fn limit_partition_dates(&mut self, path: &[String]) {
-        let Some(col) = path.iter().try_fold(&mut self.root, |col, seg| match &mut col.data {
+        // The out-of-line key is a column of its own (finding N3 again, keys partitioned).
+        let start = match (&mut self.key, path) {
+            (Some(k), [only]) if only == KEY_COLUMN => Some(k),
+            _ => None,
+        };
+        let (start, path) = match start {
+            Some(k) => (k, &path[1..]),
+            None => (&mut self.root, path),
+        };
+        let Some(col) = path.iter().try_fold(start, |col, seg| match &mut col.data {
             Data::Struct { children, index, .. } => index.get(seg.as_str()).copied().map(|i| &mut children[i]),
             _ => None,
         }) else {
