@@ -33,6 +33,7 @@ mod redact;
 mod sink;
 mod source;
 mod store_read;
+mod sync;
 mod transfer;
 mod verify;
 
@@ -55,5 +56,8 @@ pub use redact::{is_secret_key, redact_url, Redactor, REDACTED};
 pub use sink::{CountingWriter, Entry, LocalSink, Sink, SinkFile};
 pub use source::{for_each_block, open, store_name_of, Compression, Source};
 pub use store_read::{ReadOptions, StoreBatches, StoreReader};
+pub use sync::{
+    pull, push, KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStatus, TablePush,
+};
 pub use transfer::{copy_tree, TransferOptions, TransferReport};
 pub use verify::{checksum, crc_hex, verify_dataset};
