@@ -10,6 +10,7 @@ mod progress;
 mod query_cmd;
 mod redact;
 mod size;
+mod sync_cmd;
 mod transfer_cmd;
 mod tree;
 
@@ -40,6 +41,8 @@ fn main() -> std::process::ExitCode {
         args::Command::Tables(a) => query_cmd::tables(a),
         args::Command::Schema(a) => query_cmd::schema(a),
         args::Command::Download(a) => download_cmd::run(a),
+        args::Command::Push(a) => sync_cmd::push(a),
+        args::Command::Pull(a) => sync_cmd::pull(a),
     };
     match res {
         Ok(code) => code,
