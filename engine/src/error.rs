@@ -116,6 +116,7 @@ pub enum Error {
         reason: String,
     },
     /// Delta Lake (deltalake) failed on a synced table.
+    #[cfg(feature = "sync")]
     #[error("table '{table}': {context}")]
     Delta {
         /// The table (store) name or location.

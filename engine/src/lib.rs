@@ -33,6 +33,7 @@ mod redact;
 mod sink;
 mod source;
 mod store_read;
+#[cfg(feature = "sync")]
 mod sync;
 mod transfer;
 mod verify;
@@ -56,6 +57,7 @@ pub use redact::{is_secret_key, redact_url, Redactor, REDACTED};
 pub use sink::{CountingWriter, Entry, LocalSink, Sink, SinkFile};
 pub use source::{for_each_block, open, store_name_of, Compression, Source};
 pub use store_read::{ReadOptions, StoreBatches, StoreReader};
+#[cfg(feature = "sync")]
 pub use sync::{
     pull, push, KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStatus, TablePush,
 };
