@@ -1,14 +1,13 @@
-#!/usr/bin/env python3
 """idbsync convert vs. DuckDB, Polars, pyarrow, json2parquet and Spark: the same
-generated NDJSON file -> zstd Parquet, at several sizes.
+generated NDJSON file -> zstd Parquet, at several sizes; then the SQL previews of
+query_vs_duckdb.py and the HDFS uploads of put_vs_fsshell.py, in one report.
 
-Run through benches/compare/compare.sh (builds the release binaries, the venv and
-json2parquet first). Reuses the machinery of infer_vs_duckdb.py: every measurement is
-a fresh process under a small launcher (`measure`) that gives the run a timeout and
-reports its wall time, CPU (user+sys) and peak RSS with those of the descendants it
-waited for; tools alternate run by run; medians are reported. Every output is
-checked with DuckDB against idbsync's: rows and a checksum of a few columns. See
-benches/compare/README.md.
+`bench.py compare` (benches/compare/compare.sh builds the release binaries, the venv,
+json2parquet and the test HDFS launcher first). Every measurement is a fresh process
+under the launcher of harness.py (`measure`), which gives the run a timeout and reports
+its wall time, CPU (user+sys) and peak RSS with those of the descendants it waited for;
+tools alternate run by run; medians are reported. Every output is checked with DuckDB
+against idbsync's: rows and a checksum of a few columns. See benches/compare/README.md.
 """
 
 from __future__ import annotations
@@ -24,26 +23,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-sys.dont_write_bytecode = True  # keep benches/compare free of __pycache__
-from convert_vs_duckdb import ConvertCase, count_lines, parquet_bytes  # noqa: E402  (same directory)
-from infer_vs_duckdb import (  # noqa: E402
+from harness import (
     DATA,
     DUCKDB_CHILD,
     RESULTS,
     ROOT,
+    ConvertCase,
+    Session,
+    add_common_args,
     check_inputs,
+    count_lines,
     generate,
-    load,
-    machine,
     measure,
+    parquet_bytes,
+    progress,
     rel,
+    resolve_runs,
     sh,
-    versions,
     warm,
-    with_snapshot,
-    write_report,
 )
 
+HELP = "every tool on the same file at three sizes, plus SQL previews and HDFS uploads (compare.sh)"
 DEFAULT_SIZES = [250_000, 1_000_000, 4_000_000]  # ~100 MB, ~400 MB, ~1.6 GB of NDJSON
 QUICK_SIZES = [250_000]
 DEFAULT_RUNS = 3
@@ -52,7 +52,6 @@ EXTRAS_MAX_RECORDS = 1_000_000  # idbsync --threads 1 and the Dexie input: on si
 SPARK_DRIVER_MEMORY = "4g"
 DUCKDB_GOAL = 0.5  # idbsync should take at most half of DuckDB's wall time
 JSON2PARQUET = ROOT / "benches" / ".tools" / "bin" / "json2parquet"
-LOAD_WARN = 1.5
 SLOW_SECONDS = 45.0  # a first run longer than this is not repeated on that size (the time budget)
 # The SQL-preview and HDFS-upload comparisons that follow the conversions: records of
 # their datasets (default, --quick; never more than the largest size) and runs per tool
@@ -363,17 +362,14 @@ def run_size(args, idbsync: Path, gen: Path, records: int, work: Path, first: bo
                     args.stopped[c.key] = f"not run: {r.error} on {records:,} records"
                 if c.key == "spark" and (work / "spark.log").exists():
                     shutil.copy(work / "spark.log", DATA / f"compare-spark-{records}.log")
-            print(
-                f"{records:>9,} run {i + 1}/{args.runs} {c.key:14} {r.wall:7.2f} s wall {r.cpu:7.2f} s cpu "
-                f"{r.rss_kib / 1024:7.0f} MiB  {'ok' if r.ok else 'FAIL'} {note}{r.error[:120]}",
-                file=sys.stderr,
-            )
+            progress(i, args.runs, c.key, r, note, prefix=f"{records:>9,} ", width=14)
     shutil.rmtree(out, ignore_errors=True)
     size = SizeResult(records, nd.stat().st_size, dexie.stat().st_size if extras else 0, timeout, cases)
     return size, starts
 
 
-def tool_versions(idbsync: Path, origin: Path) -> list[str]:
+def tool_versions() -> list[str]:
+    """The peers' versions (the header's machine, idbsync, duckdb and rustc lines come first)."""
     py = sys.executable
     names = "polars, pyarrow, pyspark, matplotlib"
     mods = f"import {names}; print(*(m.__version__ for m in ({names})))"
@@ -382,21 +378,19 @@ def tool_versions(idbsync: Path, origin: Path) -> list[str]:
         java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
     except (OSError, IndexError):
         java = "java: ?"
-    return versions(idbsync, origin) + [
+    return [
         f"- polars {pl}, pyarrow {pa}, pyspark {ps} on {java.strip()}, matplotlib {mpl} (chart only)",
         f"- {sh([str(JSON2PARQUET), '--version'])} (`cargo install json2parquet --locked`)",
     ]
 
 
-def run(args, idbsync: Path, gen: Path, origin: Path) -> tuple[str, Path]:
+def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tuple[str, Path]:
     from compare_chart import plot
     from compare_report import render
 
-    started = dt.datetime.now(dt.timezone.utc)
-    header = machine() + tool_versions(idbsync, origin)
-    load_start = load()
-    if os.getloadavg()[0] > LOAD_WARN:
-        print(f"warning: load average {load_start} at start; the numbers will be noisy", file=sys.stderr)
+    session = Session(idbsync, origin)
+    started, header = session.started, session.header
+    header += tool_versions()
     args.stopped = {}
     work = Path(tempfile.mkdtemp(prefix="compare-out-", dir=DATA))
     sizes, startup = [], []
@@ -425,7 +419,7 @@ def run(args, idbsync: Path, gen: Path, origin: Path) -> tuple[str, Path]:
             sections.append(["## Upload into HDFS: idbsync put vs. Hadoop FsShell -put", "",
                              "Not measured: no `java` on PATH or the test HDFS launcher is not built "
                              "(`scripts/minidfs.sh build`)."])
-    header.append(f"- load average (1/5/15 min) at start: {load_start}; at end: {load()} (other work shares it)")
+    session.end(" (other work shares it)")
     header.append(f"- took {(dt.datetime.now(dt.timezone.utc) - started).total_seconds() / 60:.1f} min in all")
     stem = f"{started:%Y-%m-%d}-compare{'-quick' if args.quick else ''}"
     out = args.out or RESULTS / f"{stem}.md"
@@ -436,11 +430,13 @@ def run(args, idbsync: Path, gen: Path, origin: Path) -> tuple[str, Path]:
     return render(res), out
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help=f"{QUICK_SIZES[0]:,} records (~100 MB), {QUICK_RUNS} runs")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common_args(
+        p, records=None, quick=f"{QUICK_SIZES[0]:,} records (~100 MB), {QUICK_RUNS} runs",
+        runs=f"runs per tool and size (default {DEFAULT_RUNS}; --quick: {QUICK_RUNS})",
+        out="benches/results/<date>-compare[-quick].md",
+    )
     p.add_argument("--sizes", help="comma-separated record counts (default 250000,1000000,4000000: ~0.1/0.4/1.6 GB)")
-    p.add_argument("--runs", type=int, help=f"runs per tool and size (default {DEFAULT_RUNS}; --quick: {QUICK_RUNS})")
     p.add_argument("--timeout", type=float, help="seconds per run (default max(180, 0.4 s per MB of input))")
     p.add_argument(
         "--slow", type=float, default=SLOW_SECONDS,
@@ -450,27 +446,17 @@ def main() -> int:
         "--skip", default="",
         help="comma-separated tool keys to leave out (e.g. spark,polars), and `query`/`put` for those comparisons",
     )
-    p.add_argument("--out", type=Path, help="result file (default benches/results/<date>-compare[-quick].md)")
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
-    p.add_argument("--idbsync", type=Path, default=target / "idbsync", help="idbsync binary")
-    p.add_argument("--gen", type=Path, default=target / "idbsync-gen", help="idbsync-gen binary")
-    args = p.parse_args()
-    args.command = "benches/compare/compare.sh" + "".join(f" {a}" for a in sys.argv[1:] if not a.startswith(str(ROOT)))
+
+
+def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    # The report names the command that made it (without machine paths).
+    args.command = "benches/compare/compare.sh" + "".join(f" {a}" for a in args.argv if not a.startswith(str(ROOT)))
     default = QUICK_SIZES if args.quick else DEFAULT_SIZES
     args.sizes = [int(x.replace("_", "")) for x in args.sizes.split(",")] if args.sizes else default
-    args.runs = args.runs or (QUICK_RUNS if args.quick else DEFAULT_RUNS)
+    resolve_runs(p, args, QUICK_RUNS if args.quick else DEFAULT_RUNS)
     args.skip = {x.strip() for x in args.skip.split(",") if x.strip()}
-    if args.runs < 1 or min(args.sizes) < 1:
+    if min(args.sizes) < 1:
         p.error("--runs and --sizes must be positive")
     check_inputs(p, args)
     if "json2parquet" not in args.skip and not os.access(JSON2PARQUET, os.X_OK):
         p.error(f"{rel(JSON2PARQUET)} not found: cargo install json2parquet --locked --root benches/.tools")
-    report, path = with_snapshot(
-        args.idbsync, lambda idbsync: run(args, idbsync, args.gen.resolve(), args.idbsync.resolve())
-    )
-    write_report(path, report)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

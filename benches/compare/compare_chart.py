@@ -1,4 +1,4 @@
-"""The PNG chart of compare.py: median wall time and peak RSS per tool and size.
+"""The PNG chart of `bench.py compare` (compare.py): median wall time and peak RSS per tool and size.
 
 Grouped bars, one group per input size, log scales. A tool that failed gets a hatched,
 pale bar (its time until the failure) marked "failed"; one whose output differs from

@@ -1,4 +1,4 @@
-"""The Markdown report of compare.py.
+"""The Markdown report of `bench.py compare` (compare.py).
 
 `render` writes the head (command, machine, versions, method), the chart, then every
 function of SECTIONS in order; each takes the Results and returns Markdown lines. The
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from infer_vs_duckdb import fmt_s, pct
+from harness import fmt_s, pct
 
 
 def mb(n: int) -> str:

@@ -1,53 +1,70 @@
-#!/usr/bin/env python3
 """idbsync convert vs. DuckDB: NDJSON (and a Dexie export) -> zstd Parquet.
 
-Run through benches/compare/convert-vs-duckdb.sh (builds the release binaries and
-the venv first). Reuses the machinery of infer_vs_duckdb.py: every measurement is a
-fresh process under a small launcher (`measure`), which reports its wall time, CPU
-(user+sys) and peak RSS; tools alternate run by run, medians reported.
-Every output is counted back with DuckDB and checked against the input's record
-count. See benches/compare/README.md.
+`bench.py convert` (benches/compare/convert-vs-duckdb.sh builds the release binaries
+and the venv first). Every measurement is a fresh process under the launcher of
+harness.py (`measure`), which reports its wall time, CPU (user+sys) and peak RSS; tools
+alternate run by run, medians reported. Every output is counted back with DuckDB and
+checked against the input's record count (exit status 1 when one differs). See
+benches/compare/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
 import shutil
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-sys.dont_write_bytecode = True  # keep benches/compare free of __pycache__
-from infer_vs_duckdb import (  # noqa: E402  (same directory)
-    check_inputs,
-    with_snapshot,
-    write_report,
+from harness import (
     DATA,
     DUCKDB_CHILD,
     RESULTS,
-    ROOT,
-    TRUNCATE_FRACTION,
     Case,
+    ConvertCase,
+    Session,
+    add_common_args,
+    check_inputs,
+    count_lines,
     fmt_s,
     generate,
-    load,
-    machine,
     measure,
+    parquet_bytes,
     pct,
+    progress,
     rel,
+    resolve_records,
+    resolve_runs,
+    rounds,
     truncate_lines,
-    versions,
     warm,
 )
+from infer_vs_duckdb import TRUNCATE_FRACTION
 
+HELP = "the whole conversion vs. DuckDB (convert-vs-duckdb.sh)"
 DEFAULT_RECORDS = 1_000_000
 QUICK_RECORDS = 200_000
 MEMORY_FACTOR = 4  # --memory: a file with 4x the records (4M by default, ~1.6 GB)
 RSS_GROWTH_TARGET = 0.10  # peak RSS on the 4x file: at most 10% above the 1x file
-LOAD_WARN = 1.5
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common_args(
+        p, records=(DEFAULT_RECORDS, QUICK_RECORDS), runs="runs per row (default 5)",
+        out="benches/results/<date>-convert[-quick|-memory].md",
+    )
+    p.add_argument(
+        "--memory",
+        action="store_true",
+        help=f"also convert a {MEMORY_FACTOR}x NDJSON file (4M records, ~1.6 GB) and compare its peak RSS "
+        "with the 1x file; result file gets a -memory suffix",
+    )
+
+
+def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    resolve_runs(p, args, 5)
+    check_inputs(p, args)
 
 
 def duck_count(target: Path) -> tuple[int, int]:
@@ -72,59 +89,9 @@ def duck_count(target: Path) -> tuple[int, int]:
     return int(rows[0]), int(rows[1])
 
 
-def parquet_bytes(target: Path) -> int:
-    if target.is_file():
-        return target.stat().st_size
-    return sum(p.stat().st_size for p in target.rglob("*.parquet") if "_rejects" not in p.parts)
-
-
-class ConvertCase(Case):
-    """A Case whose every successful run leaves an output that is measured and counted."""
-
-    def __init__(self, key: str, tool: str, what: str, file: Path, argv: list[str], fname: str, records: int):
-        super().__init__(key, tool, what, file, argv)
-        self.fname = fname
-        self.records = records  # what the input holds: the output must have exactly this many rows
-        self.rows: list[int] = []
-        self.rejects: list[int] = []
-        self.out_bytes: list[int] = []
-
-    def rows_cell(self) -> str:
-        if not self.rows:
-            return "—"
-        distinct = sorted(set(self.rows))
-        return " / ".join(f"{r:,}" for r in distinct)
-
-    def check_cell(self) -> str:
-        if not self.rows:
-            return "—"
-        bad = [r for r in self.rows if r != self.records]
-        rej = max(self.rejects, default=0)
-        note = f" ({rej:,} in `_rejects/`)" if rej else ""
-        if bad:
-            return f"**{len(bad)}/{len(self.rows)} runs ≠ {self.records:,}**{note}"
-        return f"= input{note}"
-
-    def checked_ok(self) -> bool:
-        return bool(self.rows) and all(r == self.records for r in self.rows)
-
-    def bytes_cell(self) -> str:
-        if not self.out_bytes:
-            return "—"
-        lo, hi = min(self.out_bytes), max(self.out_bytes)
-        return f"{lo / 1e6:.1f} MB" if hi - lo < 50_000 else f"{lo / 1e6:.1f}–{hi / 1e6:.1f} MB"
-
-
-def count_lines(path: Path) -> int:
-    n = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(16 << 20):
-            n += chunk.count(b"\n")
-    return n
-
 
 def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tuple[str, Path, bool]:
-    records = QUICK_RECORDS if args.quick and args.records is None else (args.records or DEFAULT_RECORDS)
+    records = resolve_records(args, DEFAULT_RECORDS, QUICK_RECORDS)
     full = DATA / f"orders-{records}.ndjson"
     part_lines = int(records * TRUNCATE_FRACTION)
     part = DATA / f"orders-{records}-first90.ndjson"
@@ -144,8 +111,7 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
         have = count_lines(f)
         if have != want:
             raise SystemExit(f"{rel(f)} has {have:,} lines, expected {want:,}: delete it and rerun")
-    for f in inputs:
-        warm(f)
+    warm(inputs)
 
     work = Path(tempfile.mkdtemp(prefix="convert-out-", dir=DATA))
     duck_out = work / "out.parquet"
@@ -173,39 +139,30 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
     startup = Case("startup", "duckdb", "python -c 'import duckdb'", full, [sys.executable, "-c", "import duckdb"])
     by = {c.key: c for c in cases}
 
-    started = dt.datetime.now(dt.timezone.utc)
-    header = machine() + versions(idbsync, origin)
-    load_start = load()
-    if os.getloadavg()[0] > LOAD_WARN:
-        print(f"warning: load average {load_start} at start; the numbers will be noisy", file=sys.stderr)
+    session = Session(idbsync, origin)
+    started = session.started
     try:
-        for i in range(args.runs):
-            for c in cases + [startup]:
-                for p in (duck_out, idb_out):  # fresh output for every run
-                    shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-                r = measure(c.argv)
-                c.runs.append(r)
-                out = idb_out if c.tool == "idbsync" else duck_out
-                extra = ""
-                if isinstance(c, ConvertCase) and r.ok:
-                    if out.exists():
-                        rows, rej = duck_count(out)
-                        c.rows.append(rows)
-                        c.rejects.append(rej)
-                        c.out_bytes.append(parquet_bytes(out))
-                        extra = f"{rows:,} rows{'' if rows == c.records else ' MISMATCH'}"
-                    else:
-                        c.rows.append(0)
-                        extra = "NO OUTPUT"
-                state = "ok" if r.ok else "FAIL"
-                print(
-                    f"run {i + 1}/{args.runs} {c.key:18} {r.wall:7.2f} s wall {r.cpu:7.2f} s cpu "
-                    f"{r.rss_kib / 1024:8.0f} MiB  {state} {extra}{r.error[:100]}",
-                    file=sys.stderr,
-                )
+        for i, c in rounds(args.runs, cases + [startup]):
+            for p in (duck_out, idb_out):  # fresh output for every run
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+            r = measure(c.argv)
+            c.runs.append(r)
+            out = idb_out if c.tool == "idbsync" else duck_out
+            extra = ""
+            if isinstance(c, ConvertCase) and r.ok:
+                if out.exists():
+                    rows, rej = duck_count(out)
+                    c.rows.append(rows)
+                    c.rejects.append(rej)
+                    c.out_bytes.append(parquet_bytes(out))
+                    extra = f"{rows:,} rows{'' if rows == c.records else ' MISMATCH'}"
+                else:
+                    c.rows.append(0)
+                    extra = "NO OUTPUT"
+            progress(i, args.runs, c.key, r, extra)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    header.append(f"- load average (1/5/15 min) at start: {load_start}; at end: {load()} (other work shares the machine)")
+    session.end(" (other work shares the machine)")
 
     size = {f: f.stat().st_size for f in inputs}
     mode = " --memory" if args.memory else ""
@@ -216,7 +173,7 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
         f"{f' --records {args.records}' if args.records else ''}{f' --runs {args.runs}' if args.runs != 5 else ''}`"
         f" at {started:%Y-%m-%d %H:%M} UTC.",
         "",
-        *header,
+        *session.header,
         f"- inputs (all in the page cache): `idbsync-gen --records {records} --format ndjson` = `{rel(full)}` "
         f"({size[full] / 1e6:.0f} MB, {records:,} lines); `{rel(part)}` = its first {part_lines:,} lines "
         f"({size[part] / 1e6:.0f} MB); `idbsync-gen --records {records} --format dexie` = `{rel(dexie)}` "
@@ -340,33 +297,3 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
     ]
     suffix = "-memory" if args.memory else ("-quick" if args.quick else "")
     return "\n".join(lines) + "\n", RESULTS / f"{started:%Y-%m-%d}-convert{suffix}.md", all_ok
-
-
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--records", type=int, help=f"records (default {DEFAULT_RECORDS:,}; --quick: {QUICK_RECORDS:,})")
-    p.add_argument("--quick", action="store_true", help=f"{QUICK_RECORDS:,} records; result file gets a -quick suffix")
-    p.add_argument("--runs", type=int, default=5, help="runs per row (default 5)")
-    p.add_argument(
-        "--memory",
-        action="store_true",
-        help=f"also convert a {MEMORY_FACTOR}x NDJSON file (4M records, ~1.6 GB) and compare its peak RSS "
-        "with the 1x file; result file gets a -memory suffix",
-    )
-    p.add_argument("--out", type=Path, help="result file (default benches/results/<date>-convert[-quick|-memory].md)")
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
-    p.add_argument("--idbsync", type=Path, default=target / "idbsync", help="idbsync binary")
-    p.add_argument("--gen", type=Path, default=target / "idbsync-gen", help="idbsync-gen binary")
-    args = p.parse_args()
-    if args.runs < 1:
-        p.error("--runs must be at least 1")
-    check_inputs(p, args)
-    report, path, all_ok = with_snapshot(
-        args.idbsync, lambda idbsync: run(args, idbsync, args.gen.resolve(), args.idbsync.resolve())
-    )
-    write_report(args.out or path, report)
-    return 0 if all_ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,51 +1,64 @@
-#!/usr/bin/env python3
 """Upload throughput: `idbsync put` vs. Hadoop's own `FsShell -put` (the Java client),
 into one MiniDFSCluster, side by side.
 
-Run through benches/compare/put-vs-fsshell.sh (builds the release binaries and the test
-HDFS launcher first). The dataset is a converted one: generated orders, converted by
+`bench.py put` (benches/compare/put-vs-fsshell.sh builds the release binaries and the
+test HDFS launcher first). The dataset is a converted one: generated orders, converted by
 idbsync into Parquet partitioned by month (about 1 GB with `--compression none`).
 One cluster (3 DataNodes, replication 3, 64 MiB blocks) serves every run; the tools
 alternate run by run, each run uploads into a fresh path, and after each run the
 uploaded tree is checked (`FsShell -count`: files and bytes equal the local tree's).
 Wall time is around the client process; CPU and peak RSS are the client's own (the
-DataNodes' work is the same for both and not counted).
+DataNodes' work is the same for both and not counted). compare.py embeds the same
+measurement (`section`).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-sys.dont_write_bytecode = True  # keep benches/compare free of __pycache__
-from infer_vs_duckdb import (  # noqa: E402  (same directory)
+from harness import (
     DATA,
     RESULTS,
     ROOT,
     Case,
+    Session,
+    add_common_args,
     check_inputs,
     fmt_s,
     generate,
-    load,
-    machine,
     measure,
-    versions,
+    progress,
+    resolve_records,
+    resolve_runs,
+    rounds,
     warm,
-    with_snapshot,
-    write_report,
 )
+
+HELP = "uploads into HDFS vs. Hadoop's FsShell -put (put-vs-fsshell.sh)"
 
 DEFAULT_RECORDS = 4_000_000
 QUICK_RECORDS = 500_000
 BLOCK = 64 << 20
 JAVA_DIR = ROOT / "testdata" / "minidfs" / "java"
 GOAL = 1.5  # idbsync at least as fast as FsShell -put; goal 1.5x its throughput
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common_args(
+        p, records=(DEFAULT_RECORDS, QUICK_RECORDS), records_help="orders to generate",
+        quick="a small dataset; the result file gets a -quick suffix",
+        runs="runs per client (default 3)", out="benches/results/<date>-put[-quick].md",
+    )
+
+
+def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    resolve_runs(p, args, 3)
+    check_inputs(p, args, need_duckdb=False)
+    if not (JAVA_DIR / "target" / "classpath.txt").exists():
+        p.error("the test HDFS launcher is not built: scripts/minidfs.sh build")
 
 
 def classpath() -> str:
@@ -114,9 +127,7 @@ def section(records: int, runs: int, idbsync: Path, gen: Path) -> list[str]:
     it too."""
     data = dataset(idbsync, gen, records)
     files, size = tree_stats(data)
-    for p in data.rglob("*"):
-        if p.is_file():
-            warm(p)
+    warm(p for p in data.rglob("*") if p.is_file())
     base = Path(tempfile.mkdtemp(prefix="minidfs-", dir=DATA))
     cluster = Cluster(base / "cluster")
     try:
@@ -126,28 +137,23 @@ def section(records: int, runs: int, idbsync: Path, gen: Path) -> list[str]:
             Case("fsshell", "fsshell", "Hadoop `FsShell -put` (Java client, same cluster)", data, []),
         ]
         cluster.shell("-mkdir", "-p", "/bench")
-        for i in range(runs):
-            for c in cases if i % 2 == 0 else cases[::-1]:
-                dest = f"/bench/{c.key}-{i}"
-                if c.tool == "idbsync":
-                    argv = [str(idbsync), "put", str(data), cluster.url + dest, "--quiet"]
-                    if c.key == "idbsync-nv":
-                        argv.append("--no-verify")
-                else:
-                    argv = cluster.shell_argv("-put", str(data), dest)
-                r = measure(argv)
-                if r.ok:
-                    # `-count`: DIR_COUNT FILE_COUNT CONTENT_SIZE PATHNAME
-                    _, nfiles, nbytes, _ = cluster.shell("-count", dest).split()
-                    if (int(nfiles), int(nbytes)) != (files, size):
-                        r.ok, r.error = False, f"uploaded {nfiles} files / {nbytes} bytes, expected {files} / {size}"
-                c.runs.append(r)
-                cluster.shell("-rm", "-r", "-skipTrash", dest)
-                print(
-                    f"put run {i + 1}/{runs} {c.key:11} {r.wall:7.2f} s wall {r.cpu:7.2f} s cpu "
-                    f"{r.rss_kib / 1024:7.0f} MiB  {size / 1e6 / r.wall:6.0f} MB/s  {'ok' if r.ok else 'FAIL ' + r.error}",
-                    file=sys.stderr,
-                )
+        for i, c in rounds(runs, cases, swap=True):
+            dest = f"/bench/{c.key}-{i}"
+            if c.tool == "idbsync":
+                argv = [str(idbsync), "put", str(data), cluster.url + dest, "--quiet"]
+                if c.key == "idbsync-nv":
+                    argv.append("--no-verify")
+            else:
+                argv = cluster.shell_argv("-put", str(data), dest)
+            r = measure(argv)
+            if r.ok:
+                # `-count`: DIR_COUNT FILE_COUNT CONTENT_SIZE PATHNAME
+                _, nfiles, nbytes, _ = cluster.shell("-count", dest).split()
+                if (int(nfiles), int(nbytes)) != (files, size):
+                    r.ok, r.error = False, f"uploaded {nfiles} files / {nbytes} bytes, expected {files} / {size}"
+            c.runs.append(r)
+            cluster.shell("-rm", "-r", "-skipTrash", dest)
+            progress(i, runs, c.key, r, f"{size / 1e6 / r.wall:6.0f} MB/s ", prefix="put ", width=11)
     finally:
         cluster.stop()
         subprocess.run(["rm", "-rf", str(base)], check=False)
@@ -183,45 +189,19 @@ def section(records: int, runs: int, idbsync: Path, gen: Path) -> list[str]:
     return lines
 
 
-def run(args: argparse.Namespace, idbsync: Path, origin: Path) -> tuple[str, Path]:
-    records = args.records or (QUICK_RECORDS if args.quick else DEFAULT_RECORDS)
-    started = dt.datetime.now(dt.timezone.utc)
-    header = machine() + [v for v in versions(idbsync, origin) if "duckdb" not in v]
-    load_start = load()
-    table = section(records, args.runs, idbsync, args.gen.resolve())
-    header.append(f"- load average (1/5/15 min) at start: {load_start}; at end: {load()}")
+def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tuple[str, Path]:
+    records = resolve_records(args, DEFAULT_RECORDS, QUICK_RECORDS)
+    session = Session(idbsync, origin, duckdb=False)
+    started = session.started
+    table = section(records, args.runs, idbsync, gen)
+    session.end()
     lines = [
         f"# Upload into HDFS: idbsync put vs. Hadoop FsShell -put — {started:%Y-%m-%d}",
         "",
         f"Generated by `benches/compare/put-vs-fsshell.sh{' --quick' if args.quick else ''}` at {started:%Y-%m-%d %H:%M} UTC.",
         "",
-        *header,
+        *session.header,
         *table[1:],
     ]
     suffix = "-quick" if args.quick else ""
     return "\n".join(lines) + "\n", RESULTS / f"{started:%Y-%m-%d}-put{suffix}.md"
-
-
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--records", type=int, help=f"orders to generate (default {DEFAULT_RECORDS:,}; --quick {QUICK_RECORDS:,})")
-    p.add_argument("--quick", action="store_true", help="a small dataset; the result file gets a -quick suffix")
-    p.add_argument("--runs", type=int, default=3, help="runs per client (default 3)")
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
-    p.add_argument("--idbsync", type=Path, default=target / "idbsync", help="idbsync binary")
-    p.add_argument("--gen", type=Path, default=target / "idbsync-gen", help="idbsync-gen binary")
-    args = p.parse_args()
-    if args.runs < 1:
-        p.error("--runs must be at least 1")
-    check_inputs(p, args, need_duckdb=False)
-    if not (JAVA_DIR / "target" / "classpath.txt").exists():
-        p.error("the test HDFS launcher is not built: scripts/minidfs.sh build")
-    t0 = time.perf_counter()
-    report, path = with_snapshot(args.idbsync, lambda b: run(args, b, args.idbsync.resolve()))
-    write_report(path, report)
-    print(f"took {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

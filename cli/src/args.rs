@@ -1,6 +1,7 @@
 //! Command-line arguments. These types stay in the binary: they convert into the
 //! libraries' own types with `From`.
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -33,8 +34,10 @@ pub enum Command {
     /// Write a store as a Dexie export (for importDB), NDJSON, CSV or Parquet.
     Download(DownloadArgs),
     /// Merge an export (or the changes since the last sync) into one Delta table per store, by key.
+    #[cfg(feature = "sync")]
     Push(PushArgs),
     /// Write a synced table's changes since a checkpoint (or all of it) for IndexedDB.
+    #[cfg(feature = "sync")]
     Pull(PullArgs),
 }
 
@@ -73,6 +76,12 @@ pub struct RootArgs {
     /// HDFS client setting over HADOOP_CONF_DIR's files, repeatable.
     #[arg(long = "hdfs-conf", value_name = "KEY=VALUE")]
     pub hdfs_conf: Vec<String>,
+}
+
+impl From<&RootArgs> for engine::StorageOptions {
+    fn from(r: &RootArgs) -> Self {
+        r.hdfs_conf.iter().fold(engine::StorageOptions::new(), |o, kv| o.with_hdfs_conf(kv))
+    }
 }
 
 /// What `download` writes.
@@ -186,6 +195,21 @@ pub struct HdfsArgs {
     /// HDFS replication of written files (default: the cluster's).
     #[arg(long, value_name = "N")]
     pub replication: Option<u32>,
+}
+
+/// The sizes are parsed here; the engine checks what HDFS accepts when it opens a location.
+impl TryFrom<&HdfsArgs> for engine::StorageOptions {
+    type Error = anyhow::Error;
+    fn try_from(h: &HdfsArgs) -> anyhow::Result<Self> {
+        let mut o = h.hdfs_conf.iter().fold(engine::StorageOptions::new(), |o, kv| o.with_hdfs_conf(kv));
+        if let Some(s) = &h.block_size {
+            o = o.with_block_size(crate::size::parse_size(s).map_err(anyhow::Error::msg).context("--block-size")?);
+        }
+        if let Some(r) = h.replication {
+            o = o.with_replication(r);
+        }
+        Ok(o)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -409,11 +433,12 @@ pub struct InferArgs {
     pub explain: bool,
 }
 
+#[cfg(feature = "sync")]
 #[derive(Debug, Args)]
 pub struct PushArgs {
     #[command(flatten)]
     pub read: ReadArgs,
-    /// The root of the synced tables: a folder or a URL (one Delta table per store: <ROOT>/<store>/).
+    /// The root of the synced tables: a folder or an hdfs:// URL (one Delta table per store: <ROOT>/<store>/).
     pub root: String,
     /// The primary key path of the records: `id`, `a.b`, `[a+b]` (default: the Dexie schema's).
     #[arg(long, value_name = "PATH")]
@@ -435,6 +460,7 @@ pub struct PushArgs {
     pub quiet: bool,
 }
 
+#[cfg(feature = "sync")]
 /// What `pull` writes.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PullFormatArg {
@@ -445,6 +471,7 @@ pub enum PullFormatArg {
     Dexie,
 }
 
+#[cfg(feature = "sync")]
 impl From<PullFormatArg> for engine::PullFormat {
     fn from(f: PullFormatArg) -> Self {
         match f {
@@ -454,6 +481,7 @@ impl From<PullFormatArg> for engine::PullFormat {
     }
 }
 
+#[cfg(feature = "sync")]
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// The root of the synced tables (as given to push).

@@ -3,11 +3,13 @@
 use crate::args::{ConvertArgs, DemoArgs};
 use crate::infer_cmd::options;
 use crate::interrupt;
-use crate::location::open_sink;
 use crate::progress::bytes_bar;
 use crate::size::{human, parse_size};
 use anyhow::{Context, Result};
-use engine::{Cancel, ConvertOptions, ConvertReport, LocalSink, ParquetOptions, PartitionField, Phase, Sink};
+use engine::{
+    Cancel, ConvertOptions, ConvertReport, LocalSink, Location, ParquetOptions, PartitionField, Phase, Sink,
+    StorageOptions,
+};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -27,7 +29,7 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
         ..ParquetOptions::default()
     };
     let out = a.out.to_string_lossy().into_owned();
-    let sink = open_sink(&out, &a.hdfs)?;
+    let sink = engine::open_sink(&Location::parse(&out)?, &StorageOptions::try_from(&a.hdfs)?)?;
     let cancel = interrupt::install()?;
     let opts = ConvertOptions::new()
         .with_cancel(cancel.clone())
@@ -72,7 +74,7 @@ fn run_convert(
     })
     .with_context(|| format!("converting {} into {out}", input.display()));
     bar.finish_and_clear();
-    let report = interrupt::stopped(cancel, report, || format!("nothing was committed to {out} (staging removed)"))?;
+    let report = interrupt::stopped(report, || format!("nothing was committed to {out} (staging removed)"))?;
     interrupt::note_completed(cancel, "commit");
     if !quiet {
         eprintln!("idbsync: job {} done in {:.2} s", report.job_id, started.elapsed().as_secs_f64());

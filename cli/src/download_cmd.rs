@@ -1,13 +1,13 @@
 //! `idbsync download`: a whole store written as a Dexie export (for dexie-export-import's
 //! importDB / importInto), NDJSON, CSV or Parquet, to a file or stdout.
 
-use crate::args::{DownloadArgs, HdfsArgs};
+use crate::args::DownloadArgs;
 use crate::interrupt;
-use crate::location::open_sink;
 use crate::size::human;
 use anyhow::{Context, Result};
 use engine::{
-    download_store, write_download, DownloadOptions, DownloadReport, ParquetOptions, ReadOptions, StoreReader,
+    download_store, write_download, DownloadOptions, DownloadReport, Location, ParquetOptions, ReadOptions,
+    StorageOptions, StoreReader,
 };
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,7 +16,6 @@ use std::process::ExitCode;
 const SHOWN_WARNINGS: usize = 20;
 
 pub fn run(a: DownloadArgs) -> Result<ExitCode> {
-    let hdfs = HdfsArgs { hdfs_conf: a.root.hdfs_conf.clone(), block_size: None, replication: None };
     let parquet = ParquetOptions {
         codec: a.compression.parse().map_err(anyhow::Error::msg).context("--compression")?,
         ..ParquetOptions::default()
@@ -33,7 +32,7 @@ pub fn run(a: DownloadArgs) -> Result<ExitCode> {
         opts = opts.with_dexie_schema(s);
     }
     let format = a.format.into();
-    let report = interrupt::stopped(&cancel, download(&a, format, opts, &hdfs), || {
+    let report = interrupt::stopped(download(&a, format, opts), || {
         if a.to == "-" {
             "the output on stdout is incomplete".to_owned()
         } else {
@@ -50,15 +49,11 @@ pub fn run(a: DownloadArgs) -> Result<ExitCode> {
 }
 
 /// Writes the store or the query result of `a` to `a.to`.
-fn download(
-    a: &DownloadArgs,
-    format: engine::DownloadFormat,
-    opts: DownloadOptions,
-    hdfs: &HdfsArgs,
-) -> Result<DownloadReport> {
+fn download(a: &DownloadArgs, format: engine::DownloadFormat, opts: DownloadOptions) -> Result<DownloadReport> {
+    let storage = StorageOptions::from(&a.root);
     Ok(match (&a.table, &a.sql) {
         (Some(table), None) => {
-            let sink = open_sink(&a.root.root, hdfs)?;
+            let sink = engine::open_sink(&Location::parse(&a.root.root)?, &storage)?;
             let read = ReadOptions::new().with_allow_uncommitted(a.root.allow_uncommitted);
             let store = StoreReader::open(sink, table, &read)?;
             if !store.committed() && !a.quiet {
@@ -75,7 +70,7 @@ fn download(
             // carries field metadata through projections); computed columns are plain values.
             let session = query::Session::open(
                 &a.root.root,
-                &query::OpenOptions { allow_uncommitted: a.root.allow_uncommitted, hdfs: hdfs.options()? },
+                &query::OpenOptions { allow_uncommitted: a.root.allow_uncommitted, storage },
             )?;
             let df = session.sql(sql)?;
             let schema = std::sync::Arc::new(df.schema().as_arrow().clone());

@@ -38,15 +38,12 @@ impl fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 /// `res`, except that a job stopped by the token is the interruption, reported as `left`.
-/// The engine says so with [`engine::Error::Cancelled`]; any other engine error (one from
-/// a commit, which is finished rather than stopped) stays what it is. Errors that are not
-/// the engine's (a copy's) count as the interruption once the token is set.
-pub fn stopped<T>(cancel: &Cancel, res: Result<T>, left: impl FnOnce() -> String) -> Result<T> {
+/// The engine says so with [`engine::Error::Cancelled`] (found through any context the
+/// command added); any other error (one from a commit or a publish, which is finished
+/// rather than stopped) stays what it is.
+pub fn stopped<T>(res: Result<T>, left: impl FnOnce() -> String) -> Result<T> {
     let Err(e) = res else { return res };
-    let engine_errors: Vec<&engine::Error> = e.chain().filter_map(|c| c.downcast_ref::<engine::Error>()).collect();
-    let by_cancel = engine_errors.iter().any(|e| matches!(e, engine::Error::Cancelled))
-        || (cancel.is_cancelled() && engine_errors.is_empty());
-    if by_cancel {
+    if e.chain().any(|c| matches!(c.downcast_ref::<engine::Error>(), Some(engine::Error::Cancelled))) {
         return Err(Interrupted(left()).into());
     }
     Err(e)

@@ -5,11 +5,11 @@ mod convert_cmd;
 mod download_cmd;
 mod infer_cmd;
 mod interrupt;
-mod location;
 mod progress;
 mod query_cmd;
 mod redact;
 mod size;
+#[cfg(feature = "sync")]
 mod sync_cmd;
 mod transfer_cmd;
 mod tree;
@@ -41,7 +41,9 @@ fn main() -> std::process::ExitCode {
         args::Command::Tables(a) => query_cmd::tables(a),
         args::Command::Schema(a) => query_cmd::schema(a),
         args::Command::Download(a) => download_cmd::run(a),
+        #[cfg(feature = "sync")]
         args::Command::Push(a) => sync_cmd::push(a),
+        #[cfg(feature = "sync")]
         args::Command::Pull(a) => sync_cmd::pull(a),
     };
     match res {
@@ -51,9 +53,16 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(interrupt::EXIT_CODE)
         }
         Err(e) => {
-            eprintln!("idbsync: error: {}", redact::text(&e.to_string()));
+            let mut above = e.to_string();
+            eprintln!("idbsync: error: {}", redact::text(&above));
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {}", redact::text(&cause.to_string()));
+                // A cause the message above already quotes (DataFusion's errors quote
+                // theirs) is not repeated.
+                let text = cause.to_string();
+                if !above.contains(&text) {
+                    eprintln!("  caused by: {}", redact::text(&text));
+                }
+                above = text;
             }
             std::process::ExitCode::from(1)
         }

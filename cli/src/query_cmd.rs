@@ -1,6 +1,6 @@
 //! `idbsync query`, `idbsync tables` and `idbsync schema`: SQL previews over datasets.
 
-use crate::args::{HdfsArgs, QueryArgs, QueryFormatArg, RootArgs, SchemaArgs, TablesArgs};
+use crate::args::{QueryArgs, QueryFormatArg, RootArgs, SchemaArgs, TablesArgs};
 use crate::size::human;
 use anyhow::Result;
 use query::{OpenOptions, Session};
@@ -11,8 +11,7 @@ use std::process::ExitCode;
 const PREVIEW_ROWS: usize = 20;
 
 fn open(r: &RootArgs) -> Result<Session> {
-    let hdfs = HdfsArgs { hdfs_conf: r.hdfs_conf.clone(), block_size: None, replication: None }.options()?;
-    Ok(Session::open(&r.root, &OpenOptions { allow_uncommitted: r.allow_uncommitted, hdfs })?)
+    Ok(Session::open(&r.root, &OpenOptions { allow_uncommitted: r.allow_uncommitted, storage: r.into() })?)
 }
 
 pub fn run(a: QueryArgs) -> Result<ExitCode> {

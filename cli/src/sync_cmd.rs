@@ -27,7 +27,8 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
     }
     let res = engine::push(&a.read.input, &a.root, opts)
         .with_context(|| format!("pushing {} into {}", a.read.input.display(), a.root));
-    let report = interrupt::stopped(&cancel, res, || "no table was changed by the tables not yet merged".to_owned())?;
+    let report = interrupt::stopped(res, || "no table was changed by the tables not yet merged".to_owned())?;
+    interrupt::note_completed(&cancel, "merge");
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !a.quiet {
@@ -96,7 +97,10 @@ pub fn pull(a: PullArgs) -> Result<ExitCode> {
     } else {
         to_file(&a.to, |out| engine::pull(&a.root, &a.table, &opts, out)).with_context(what)
     };
-    let report = interrupt::stopped(&cancel, res, || format!("{} was not written", a.to))?;
+    let report = interrupt::stopped(res, || format!("{} was not written", a.to))?;
+    if a.to != "-" {
+        interrupt::note_completed(&cancel, "final rename");
+    }
     if format == PullFormat::Dexie {
         let side = format!("{}.sync.json", a.to);
         let text = serde_json::to_vec_pretty(&report.sidecar())?;

@@ -2,11 +2,10 @@
 
 use crate::args::TransferArgs;
 use crate::interrupt;
-use crate::location::{open_parent, open_sink};
 use crate::progress::bytes_bar;
 use crate::size::human;
-use anyhow::Result;
-use engine::{copy_tree, TransferOptions};
+use anyhow::{Context, Result};
+use engine::{copy_tree, open_sink, Location, StorageOptions, TransferOptions};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,8 +31,10 @@ pub fn run(a: TransferArgs, dir: Direction) -> Result<ExitCode> {
             "get copies from hdfs://… to a local folder: `idbsync get <hdfs://nn:port/path> <LOCAL_DIR>`"
         ),
     }
-    let src = open_sink(&a.from, &a.hdfs)?;
-    let (dst, name) = open_parent(&a.to, &a.hdfs)?;
+    let storage = StorageOptions::try_from(&a.hdfs)?;
+    let src = open_sink(&Location::parse(&a.from)?, &storage)?;
+    let (parent, name) = Location::parse(&a.to)?.parent()?;
+    let dst = open_sink(&parent, &storage)?;
     let cancel = interrupt::install()?;
     let opts =
         TransferOptions { update: a.update, verify: !a.no_verify, parallel: a.parallel.max(1), cancel: Some(&cancel) };
@@ -45,10 +46,9 @@ pub fn run(a: TransferArgs, dir: Direction) -> Result<ExitCode> {
     let report = copy_tree(src.as_ref(), "", dst.as_ref(), &name, &job, opts, &|n| {
         bar.set_position(done.fetch_add(n, Ordering::Relaxed) + n);
     })
-    .map_err(|e| anyhow::anyhow!("copying {} to {}: {e}", a.from, a.to));
+    .with_context(|| format!("copying {} to {}", a.from, a.to));
     bar.finish_and_clear();
-    let report =
-        interrupt::stopped(&cancel, report, || format!("nothing was published to {} (staging removed)", a.to))?;
+    let report = interrupt::stopped(report, || format!("nothing was published to {} (staging removed)", a.to))?;
     interrupt::note_completed(&cancel, "publishing");
     let secs = started.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();

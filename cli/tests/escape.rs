@@ -155,7 +155,9 @@ fn a_partition_value_too_long_for_a_directory_name_is_a_clear_error() {
     let input = format!("{}\n{}\n", json!({"id": 1, "city": "Berlin"}), json!({"id": 2, "city": long}));
     let (run, out, tmp) = convert("orders.ndjson", input.as_bytes(), &["--partition-by", "city"]);
     assert_eq!(run.code, Some(1), "{}", run.stdout);
-    let want = "store 'orders': partition by city: the directory name city=..%2Fidbsync-escape-marker-";
+    // The store, then the cause (a typed error with its source since the errors keep it).
+    assert!(run.stderr.contains("caused by: store 'orders'\n"), "{}", run.stderr);
+    let want = "caused by: partition by city: the directory name city=..%2Fidbsync-escape-marker-";
     assert!(run.stderr.contains(want), "{}", run.stderr);
     assert!(run.stderr.contains("more than the 255 a filesystem or HDFS allows"), "{}", run.stderr);
     assert!(run.stderr.contains("bucket(N, city)"), "{}", run.stderr);

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{files, idbsync, is_whole_parquet, local_tree, s, KillTest, Left, BIN};
-use engine::{HdfsOptions, HdfsSink, Sink};
+use engine::{HdfsSink, Sink, StorageOptions};
 use minidfs::MiniDfs;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,7 +27,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn sink(dfs: &MiniDfs, path: &str) -> HdfsSink {
-    HdfsSink::connect(&dfs.uri(path), &HdfsOptions::default()).unwrap()
+    HdfsSink::connect(&dfs.uri(path), &StorageOptions::new()).unwrap()
 }
 
 /// Every file under `dir` of `sink` with its size, as sorted relative paths.

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{fixture, idbsync, idbsync_env, local_tree, s, Run};
-use engine::{HdfsOptions, HdfsSink, Sink};
+use engine::{HdfsSink, Sink, StorageOptions};
 use serde_json::{json, Value};
 
 #[test]
@@ -234,7 +234,7 @@ fn escaped_on_hdfs(fs: &HdfsSink, inside: &[&str], marker: &str) -> Vec<String> 
 fn hostile_names_stay_inside_the_output_root_on_hdfs() {
     let Some(dfs) = minidfs::shared_or_skip("hostile_names_stay_inside_the_output_root_on_hdfs") else { return };
     let m = common::marker();
-    let fs = HdfsSink::connect(&dfs.uri("/"), &HdfsOptions::default()).unwrap();
+    let fs = HdfsSink::connect(&dfs.uri("/"), &StorageOptions::new()).unwrap();
     let base = format!("/escape-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
 
@@ -253,7 +253,7 @@ fn hostile_names_stay_inside_the_output_root_on_hdfs() {
     let report = run.json();
     let stores = report["stores"].as_array().unwrap();
     assert_eq!(stores.iter().map(|st| st["store"].as_str().unwrap()).collect::<Vec<_>>(), names);
-    let out = HdfsSink::connect(&dfs.uri(&root), &HdfsOptions::default()).unwrap();
+    let out = HdfsSink::connect(&dfs.uri(&root), &StorageOptions::new()).unwrap();
     let mut want: Vec<String> = names.iter().map(|n| engine::store_dir_name(n)).collect();
     want.sort();
     let got: Vec<String> = out.list("").unwrap().into_iter().map(|e| e.name).collect();
@@ -276,7 +276,7 @@ fn hostile_names_stay_inside_the_output_root_on_hdfs() {
     let root = format!("{base}/a/b/parts");
     idbsync(dir.path(), &["convert", s(&input), "--out", &dfs.uri(&root), "--partition-by", "city", "-q"], None)
         .success();
-    let ds = HdfsSink::connect(&dfs.uri(&format!("{root}/orders")), &HdfsOptions::default()).unwrap();
+    let ds = HdfsSink::connect(&dfs.uri(&format!("{root}/orders")), &StorageOptions::new()).unwrap();
     let dirs: Vec<String> =
         ds.list("").unwrap().into_iter().map(|e| e.name).filter(|n| n.starts_with("city=")).collect();
     assert_eq!(dirs, common::city_dirs(&values));

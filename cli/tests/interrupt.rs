@@ -316,6 +316,7 @@ fn an_interrupted_download_removes_its_temporary_file_and_a_rerun_writes_the_sam
 // put and get (HDFS)
 // ---------------------------------------------------------------------------------------
 
+#[cfg(feature = "hdfs")]
 #[test]
 fn interrupted_put_and_get_publish_nothing_and_reruns_copy_the_same_bytes() {
     use engine::Sink;
@@ -324,7 +325,7 @@ fn interrupted_put_and_get_publish_nothing_and_reruns_copy_the_same_bytes() {
     let input = orders(dir.path(), "orders.ndjson", 40_000, 23);
     // Many files: the copy takes a while and the interrupt lands between them.
     idbsync(dir.path(), &["convert", s(&input), "--out", "shop", "--max-file-size", "256KB", "-q"], None).success();
-    let parent = engine::HdfsSink::connect(&dfs.uri("/interrupt"), &engine::HdfsOptions::default()).unwrap();
+    let parent = engine::HdfsSink::connect(&dfs.uri("/interrupt"), &engine::StorageOptions::new()).unwrap();
     let remote = dfs.uri("/interrupt/shop");
     let remote_names = || parent.list("").unwrap().into_iter().map(|e| e.name).collect::<Vec<_>>();
 

@@ -17,49 +17,43 @@
 #![warn(missing_docs)]
 
 mod cancel;
-mod column;
-mod commit;
-mod convert;
-mod decode;
-mod download;
+mod dataset;
 mod error;
-#[cfg(feature = "hdfs")]
-mod hdfs;
-mod infer;
-mod parquet_out;
-mod partition;
-mod recover;
+mod input;
+mod ops;
+mod output;
 mod redact;
-mod sink;
-mod source;
-mod store_read;
+mod storage;
 #[cfg(feature = "sync")]
 mod sync;
-mod transfer;
-mod verify;
 
 pub use cancel::Cancel;
-pub use column::NoValue;
-pub use commit::{new_job_id, Counts, Job, Manifest, Mode, Timings, MANIFEST, META_DIR, REJECTS, SUCCESS, TEMPORARY};
-pub use convert::{convert, ConvertOptions, ConvertReport, OnInvalid, Phase, RejectRecord, StoreReport};
-pub use decode::{decode_all, Decoder, Reject};
-pub use download::{
+pub use dataset::checksum::{checksum, crc_hex};
+pub use dataset::commit::{new_job_id, Job, Mode};
+pub use dataset::manifest::{Counts, FileInfo, Manifest, Timings, MANIFEST, META_DIR, REJECTS, SUCCESS, TEMPORARY};
+pub use dataset::reader::{ReadOptions, StoreBatches, StoreReader};
+pub use dataset::verify::verify_dataset;
+pub use error::{Error, Result};
+pub use input::column::NoValue;
+pub use input::decode::{decode_all, Decoder, Reject};
+pub use input::infer::{infer_path, infer_source, infer_source_with, BLOCK_BYTES};
+pub use input::source::{for_each_block, open, store_name_of, Compression, Source};
+pub use ops::convert::{convert, ConvertOptions, ConvertReport, OnInvalid, Phase, RejectRecord, StoreReport};
+pub use ops::download::{
     download_store, write_download, DownloadFormat, DownloadOptions, DownloadReport, DownloadWarning, DownloadWriter,
     IMPORTER_MAX_STRING,
 };
-pub use error::{Error, Result};
-#[cfg(feature = "hdfs")]
-pub use hdfs::{is_hdfs_url, split_url, HdfsOptions, HdfsSink};
-pub use infer::{infer_path, infer_source, infer_source_with, BLOCK_BYTES};
-pub use parquet_out::{Codec, FileInfo, ParquetOptions, StoreWriter};
-pub use partition::{escape_path_name, murmur3_32, store_dir_name, PartitionField, Transform, HIVE_NULL};
+pub use ops::transfer::{copy_tree, TransferOptions, TransferReport};
+pub use output::parquet::{Codec, ParquetOptions, StoreWriter};
+pub use output::partition::{escape_path_name, murmur3_32, store_dir_name, PartitionField, Transform, HIVE_NULL};
 pub use redact::{is_secret_key, redact_url, Redactor, REDACTED};
-pub use sink::{CountingWriter, Entry, LocalSink, Sink, SinkFile};
-pub use source::{for_each_block, open, store_name_of, Compression, Source};
-pub use store_read::{ReadOptions, StoreBatches, StoreReader};
+#[cfg(feature = "hdfs")]
+pub use storage::hdfs::HdfsSink;
+pub use storage::location::{is_hdfs_url, Location};
+pub use storage::options::StorageOptions;
+pub use storage::sink::{join_path, CountingWriter, Entry, LocalSink, Sink, SinkFile};
+pub use storage::{open_object_store, open_sink, StorageError};
 #[cfg(feature = "sync")]
 pub use sync::{
     pull, push, KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStatus, TablePush,
 };
-pub use transfer::{copy_tree, TransferOptions, TransferReport};
-pub use verify::{checksum, crc_hex, verify_dataset};

@@ -1143,12 +1143,120 @@ fn typeson_root_forms_and_unicode_round_trip() {
 /// Converts `text` (written to `name` in a temp dir) and returns the dir, the sink and
 /// the report.
 fn converted_text(name: &str, text: &str) -> (tempfile::TempDir, Arc<dyn Sink>, engine::ConvertReport) {
+    converted_parts(name, text, &[])
+}
+
+/// [`converted_text`], partitioned by `parts`.
+fn converted_parts(
+    name: &str,
+    text: &str,
+    parts: &[&str],
+) -> (tempfile::TempDir, Arc<dyn Sink>, engine::ConvertReport) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join(name);
     std::fs::write(&input, text).unwrap();
     let sink: Arc<dyn Sink> = Arc::new(LocalSink::new(dir.path().join("out")));
-    let report = convert(&input, sink.clone(), ConvertOptions::new(), &|_, _| {}).unwrap();
+    let opts = ConvertOptions::new().with_partition_by(parts.iter().map(|p| p.parse().unwrap()).collect());
+    let report = convert(&input, sink.clone(), opts, &|_, _| {}).unwrap();
     (dir, sink, report)
+}
+
+/// Converts a one-table Dexie export and requires its Dexie download to equal it.
+fn dexie_round_trip(rows: &str) {
+    let export = format!(
+        r#"{{"formatName":"dexie","formatVersion":1,"data":{{"databaseName":"m","databaseVersion":1,"tables":[{{"name":"t","schema":"id","rowCount":{n}}}],"data":[{{"tableName":"t","inbound":true,"rows":[{rows}]}}]}}}}"#,
+        n = rows.matches("{\"id\"").count()
+    );
+    let (dir, sink, report) = converted_text("m.json", &export);
+    assert_eq!(report.stores[0].counts.rejected, 0, "{rows}");
+    let orig = original_at(&dir.path().join("m.json"));
+    let (out, _) = download(&sink, "t", DownloadFormat::Dexie);
+    check_dexie("m.json", &orig, &orig.tables[0], &out, true);
+}
+
+/// Issue 14, round-trip findings N1 and N2: a Map keyed by a Map made `convert` panic
+/// (a Map key's JSON-text flag leaked to the Map's value column), and a Map keyed by
+/// a Date and a string rejected its record (its keys were taken for a utf8 column).
+#[test]
+fn issue14_maps_with_keys_of_mixed_or_nested_types_are_json_text() {
+    dexie_round_trip(
+        r#"{"id":0},{"id":1,"a":[[[[[],1]],2]],"$types":{"a":"map","a.0":"arrayNonindexKeys","a.0.0":"map","a.0.0.0":"arrayNonindexKeys","a.0.0.0.0":"arrayNonindexKeys"}}"#,
+    );
+    dexie_round_trip(
+        r#"{"id":1,"a":[[0,1],["a",2]],"$types":{"a":"map","a.0":"arrayNonindexKeys","a.0.0":"date","a.1":"arrayNonindexKeys"}}"#,
+    );
+}
+
+/// Issue 14, round-trip finding N10: a record kept whole in `__value` (a field named
+/// `__key`) with a tagged field was rejected ("field '$types' is not in the schema").
+#[test]
+fn issue14_records_kept_whole_keep_their_tags() {
+    dexie_round_trip(r#"{"id":1,"__key":0,"$types":{"__key":"date"}},{"id":2,"__key":"k"}"#);
+}
+
+/// Issue 14, round-trip finding N7: the typeson in dexie-export-import writes the empty
+/// key as an empty keypath component (`x.`); idbsync wrote `x.''`, which stock
+/// `importInto` does not revive.
+#[test]
+fn issue14_tags_under_an_empty_key_keep_the_exporters_keypath() {
+    dexie_round_trip(r#"{"id":1,"x":{"":0},"$types":{"x.":"date"}},{"id":2,"x":{"''":0},"$types":{"x.''":"date"}}"#);
+}
+
+/// Issue 14, round-trip findings N11, N14, N15, N6: -0 came back 0 in NDJSON; a
+/// one-line `.ndjson` file `{"a":[1,2]}` was read as a `{store: [records]}` dump; an
+/// identity partition on the only column left files without columns (and rows); a
+/// partitioned store whose every record was rejected could not be downloaded.
+#[test]
+fn issue14_ndjson_edge_cases_round_trip() {
+    let (_d, sink, _) = converted_text("z.ndjson", "{\"a\":-0}\n");
+    let (out, _) = download(&sink, "z", DownloadFormat::Ndjson);
+    assert_eq!(String::from_utf8(out).unwrap(), "{\"a\":-0}\n");
+    let (_d, sink, _) = converted_text("one.ndjson", "{\"a\":[1,2]}");
+    assert_eq!(ndjson_lines(&sink, "one"), vec![json!({"a": [1, 2]})]);
+    let (_d, sink, _) = converted_parts("only.ndjson", "{\"c\":1}\n{\"c\":2}\n", &["c"]);
+    assert_eq!(ndjson_lines(&sink, "only"), vec![json!({"c": 1}), json!({"c": 2})]);
+    let (_d, sink, report) = converted_parts("bad.ndjson", "{\"c\":1,\"d\":1}\n{\"c\":2,\"d\":1\n", &["c"]);
+    assert_eq!((report.stores[0].counts.written, report.stores[0].counts.rejected), (1, 1));
+    assert_eq!(ndjson_lines(&sink, "bad"), vec![json!({"c": 1, "d": 1})]);
+    // Undecodable base64: valid for inference (which types it), rejected by the decoder.
+    let export = r#"{"formatName":"dexie","formatVersion":1,"data":{"databaseName":"m","databaseVersion":1,"tables":[{"name":"t","schema":"id","rowCount":1}],"data":[{"tableName":"t","inbound":true,"rows":[{"id":1,"c":1,"b":"@@@@","$types":{"b":"arraybuffer"}}]}]}}"#;
+    let (_d, sink, report) = converted_parts("m.json", export, &["c"]);
+    assert_eq!((report.stores[0].counts.written, report.stores[0].counts.rejected), (0, 1));
+    assert_eq!(ndjson_lines(&sink, "t"), Vec::<Value>::new());
+}
+
+/// Issue 14, round-trip finding N4: an identity partition on a struct, list or Map
+/// column (or on the `__idb_nulls` side column) was accepted, and the dataset could not
+/// be downloaded: it is refused, naming the column.
+#[test]
+fn issue14_nested_columns_are_no_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    for (line, why) in [
+        ("{\"c\":{\"x\":1},\"d\":1}", "it is a struct"),
+        ("{\"c\":[1],\"d\":1}", "it is a list"),
+        ("{\"c\":null,\"d\":1}\n{\"c\":\"\",\"d\":1}\n{\"d\":1}", "it is a Map"),
+        ("{\"c\":1,\"__key\":1}", "it is idbsync's column of whole records"),
+        (
+            r#"{"formatName":"dexie","formatVersion":1,"data":{"databaseName":"m","databaseVersion":1,"tables":[{"name":"n","schema":"id","rowCount":1}],"data":[{"tableName":"n","inbound":true,"rows":[{"id":1,"c":"AAE=","$types":{"c":"arraybuffer"}}]}]}}"#,
+            "it is binary data",
+        ),
+    ] {
+        let input = dir.path().join(if line.starts_with("{\"formatName\"") { "n.json" } else { "n.ndjson" });
+        std::fs::write(&input, line).unwrap();
+        let term = match why {
+            "it is a Map" => "__idb_nulls",
+            w if w.contains("whole records") => "__value",
+            _ => "c",
+        };
+        let sink: Arc<dyn Sink> = Arc::new(LocalSink::new(dir.path().join("out")));
+        let opts = ConvertOptions::new().with_partition_by(vec![term.parse().unwrap()]);
+        let err = convert(&input, sink, opts, &|_, _| {}).unwrap_err();
+        let err: Vec<String> = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+            .map(|e| e.to_string())
+            .collect();
+        let err = err.join(": ");
+        assert!(err.contains(&format!("cannot partition by '{term}': {why}")), "{err}");
+    }
 }
 
 fn ndjson_lines(sink: &Arc<dyn Sink>, store: &str) -> Vec<Value> {

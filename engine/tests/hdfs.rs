@@ -3,8 +3,8 @@
 //! writes is read back with hdfs-native and with Hadoop's own Java client (`FsShell`).
 
 use engine::{
-    convert, ConvertOptions, ConvertReport, HdfsOptions, HdfsSink, LocalSink, Manifest, OnInvalid, ParquetOptions,
-    Sink, MANIFEST, SUCCESS,
+    convert, ConvertOptions, ConvertReport, HdfsSink, LocalSink, Manifest, OnInvalid, ParquetOptions, Sink,
+    StorageOptions, MANIFEST, SUCCESS,
 };
 use schema_infer::{InferOptions, SchemaDoc};
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(FIXTURES).join(name)
 }
 
-fn hdfs(dfs: &minidfs::MiniDfs, path: &str, opts: HdfsOptions) -> Arc<HdfsSink> {
+fn hdfs(dfs: &minidfs::MiniDfs, path: &str, opts: StorageOptions) -> Arc<HdfsSink> {
     Arc::new(HdfsSink::connect(&dfs.uri(path), &opts).unwrap())
 }
 
@@ -54,7 +54,7 @@ fn fixtures_converted_to_hdfs_equal_the_local_output_and_hadoop_agrees() {
                 .with_verify(true)
         };
         let root = format!("/fixtures/{}", fixture_name.trim_end_matches(".json"));
-        let sink = hdfs(dfs, &root, HdfsOptions::default());
+        let sink = hdfs(dfs, &root, StorageOptions::new());
         let on_hdfs = run(&fixture(fixture_name), sink.clone(), opts()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let local = run(&fixture(fixture_name), Arc::new(LocalSink::new(dir.path())), opts()).unwrap();
@@ -112,7 +112,7 @@ fn files_get_the_requested_block_size_and_replication_and_span_blocks() {
     let mut f = std::fs::File::create(&input).unwrap();
     testdata_gen::OrderGen::new().with_seed(7).with_records(40_000).write_ndjson(&mut f).unwrap();
     drop(f);
-    let opts = HdfsOptions { block_size: Some(512 * 1024), replication: Some(2), ..Default::default() };
+    let opts = StorageOptions::new().with_block_size(512 * 1024).with_replication(2);
     let sink = hdfs(dfs, "/blocks", opts);
     let report = run(&input, sink.clone(), ConvertOptions::new().with_verify(true)).unwrap();
     let st = &report.stores[0];
@@ -150,7 +150,7 @@ fn a_failed_conversion_leaves_nothing_on_hdfs() {
     v["stores"][0]["schema"]["fields"][0]["metadata"] = serde_json::json!({});
     assert_eq!(v["stores"][0]["schema"]["fields"][0]["name"], "a");
     let pinned = SchemaDoc::from_json(&v.to_string()).unwrap();
-    let sink = hdfs(dfs, "/failed", HdfsOptions::default());
+    let sink = hdfs(dfs, "/failed", StorageOptions::new());
     let opts = ConvertOptions::new()
         .with_infer(InferOptions::new().with_pinned(Some(pinned)))
         .with_on_invalid(OnInvalid::Fail)
@@ -168,7 +168,7 @@ fn put_and_get_round_trip_and_update_copies_only_what_changed() {
     let opts = ConvertOptions::new().with_partition_by(vec!["day(created)".parse().unwrap()]);
     run(&fixture("dexie-shop.json"), Arc::new(LocalSink::new(&src)), opts).unwrap();
     let local = LocalSink::new(&src);
-    let parent = hdfs(dfs, "/copies", HdfsOptions::default());
+    let parent = hdfs(dfs, "/copies", StorageOptions::new());
     let t = engine::TransferOptions { verify: true, ..Default::default() };
     let up = engine::copy_tree(&local, "", parent.as_ref(), "shop", "j1", t, &|_| {}).unwrap();
     assert_eq!((up.files, up.copied), (tree(&local, "").len(), tree(&local, "").len()));
@@ -197,7 +197,7 @@ fn stores_download_from_hdfs_as_they_do_from_a_local_folder() {
     let Some(dfs) = minidfs::shared_or_skip("stores_download_from_hdfs") else { return };
     // Partitioned: `status` is an identity term, dropped from the files and restored on read.
     let parts = || vec!["day(created)".parse().unwrap(), "status".parse().unwrap()];
-    let sink = hdfs(dfs, "/downloads/shop", HdfsOptions::default());
+    let sink = hdfs(dfs, "/downloads/shop", StorageOptions::new());
     run(&fixture("dexie-shop.json"), sink.clone(), ConvertOptions::new().with_partition_by(parts())).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let local: Arc<dyn Sink> = Arc::new(LocalSink::new(dir.path()));

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use arrow_schema::{DataType, Field, Schema};
-use engine::{Manifest, PartitionField, Sink, Transform, MANIFEST, META_DIR, SUCCESS};
+use engine::{join_path, Manifest, PartitionField, Sink, Transform, MANIFEST, META_DIR, SUCCESS};
 use std::sync::Arc;
 
 /// How deep below the root datasets are looked for (`root/db/store` is depth 2).
@@ -48,14 +48,6 @@ impl TableInfo {
     }
 }
 
-fn join(a: &str, b: &str) -> String {
-    if a.is_empty() {
-        b.to_owned()
-    } else {
-        format!("{a}/{b}")
-    }
-}
-
 /// The SQL type of a partition directory's values.
 fn partition_type(p: &PartitionField, schema: &Schema) -> DataType {
     match p.transform {
@@ -96,14 +88,11 @@ fn partition_type(p: &PartitionField, schema: &Schema) -> DataType {
 }
 
 fn load(sink: &dyn Sink, dir: &str) -> Result<TableInfo> {
-    let mpath = join(dir, MANIFEST);
-    let bytes = sink.read(&mpath).map_err(|e| Error::Io(format!("cannot read {}: {e}", sink.describe(&mpath))))?;
-    let manifest: Manifest = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Io(format!("{} is not an idbsync manifest: {e}", sink.describe(&mpath))))?;
-    let schema: Schema = serde_json::from_value(manifest.schema.clone())
-        .map_err(|e| Error::Io(format!("{}: the schema does not parse: {e}", sink.describe(&mpath))))?;
-    let committed =
-        sink.exists(&join(dir, SUCCESS)).map_err(|e| Error::Io(format!("cannot read {}: {e}", sink.describe(dir))))?;
+    let (manifest, schema) = Manifest::load_with_schema(sink, dir)?;
+    let mpath = join_path(dir, MANIFEST);
+    let committed = sink
+        .exists(&join_path(dir, SUCCESS))
+        .map_err(|e| Error::Io(format!("cannot read {}: {e}", sink.describe(dir))))?;
     let partitions = manifest
         .partition_by
         .iter()
@@ -125,7 +114,8 @@ fn load(sink: &dyn Sink, dir: &str) -> Result<TableInfo> {
 
 fn walk(sink: &dyn Sink, dir: &str, depth: usize, out: &mut Vec<TableInfo>) -> Result<()> {
     let entries = sink.list(dir).map_err(|e| Error::Io(format!("cannot list {}: {e}", sink.describe(dir))))?;
-    if entries.iter().any(|e| e.is_dir && e.name == META_DIR) && sink.exists(&join(dir, MANIFEST)).unwrap_or(false) {
+    if entries.iter().any(|e| e.is_dir && e.name == META_DIR) && sink.exists(&join_path(dir, MANIFEST)).unwrap_or(false)
+    {
         out.push(load(sink, dir)?);
         return Ok(());
     }
@@ -135,7 +125,7 @@ fn walk(sink: &dyn Sink, dir: &str, depth: usize, out: &mut Vec<TableInfo>) -> R
     for e in entries {
         // `_temporary`, `_rejects`, `_idbsync`, hidden folders and partition folders hold no datasets.
         if e.is_dir && !e.name.starts_with('_') && !e.name.starts_with('.') && !e.name.contains('=') {
-            walk(sink, &join(dir, &e.name), depth + 1, out)?;
+            walk(sink, &join_path(dir, &e.name), depth + 1, out)?;
         }
     }
     Ok(())

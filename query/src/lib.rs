@@ -1,9 +1,9 @@
 //! # idbsync query
 //!
 //! SQL previews over committed idbsync datasets with DataFusion: every store under a root
-//! (a local folder or `hdfs://…`, read through hdfs-native-object-store) is a table, Hive
-//! partition columns are typed and prune files, and only SELECT, WITH, EXPLAIN, SHOW and
-//! DESCRIBE run. JSON-text columns are queryable with datafusion-functions-json
+//! (a local folder or `hdfs://…`, opened by `engine::open_sink` and read through
+//! `engine::open_object_store`) is a table, Hive partition columns are typed and prune
+//! files, and only SELECT, WITH, EXPLAIN, SHOW and DESCRIBE run. JSON-text columns are queryable with datafusion-functions-json
 //! (`json_get_int(col)`, `json_get_str(col, 'key')`, …).
 #![warn(missing_docs)]
 

@@ -120,7 +120,7 @@ fn convert(batch: &RecordBatch, f: impl Fn(&ArrayRef) -> ArrayRef) -> RecordBatc
 }
 
 fn io(e: arrow::error::ArrowError) -> io::Error {
-    io::Error::other(e.to_string())
+    io::Error::other(e)
 }
 
 /// Writes `batches` in `format`. For a table, `total` (rows in the whole result) adds a

@@ -13,7 +13,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
-use engine::{HdfsOptions, LocalSink, Sink};
+use engine::{Location, StorageOptions};
 use futures::StreamExt;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
@@ -23,8 +23,8 @@ use tokio::runtime::Runtime;
 pub struct OpenOptions {
     /// Register datasets without `_SUCCESS` too.
     pub allow_uncommitted: bool,
-    /// HDFS client settings (for `hdfs://` roots).
-    pub hdfs: HdfsOptions,
+    /// How the root is opened (HDFS client settings for `hdfs://` roots).
+    pub storage: StorageOptions,
 }
 
 /// The committed datasets under a root, ready for SQL.
@@ -44,19 +44,15 @@ impl Session {
     /// Finds the datasets under `root` and registers the committed ones (all with
     /// `allow_uncommitted`).
     pub fn open(root: &str, opts: &OpenOptions) -> Result<Session> {
-        let hdfs = engine::is_hdfs_url(root);
-        let sink: Arc<dyn Sink> = if hdfs {
-            Arc::new(engine::HdfsSink::connect(root, &opts.hdfs).map_err(|e| Error::Io(e.to_string()))?)
-        } else {
-            let p = std::path::Path::new(root);
+        let location = Location::parse(root).map_err(engine::Error::from)?;
+        if let Location::Local(p) = &location {
             if !p.is_dir() {
                 return Err(Error::Io(format!("{root}: no such folder")));
             }
-            Arc::new(LocalSink::new(p))
-        };
+        }
+        let sink = engine::open_sink(&location, &opts.storage)?;
         let tables = discover(sink.as_ref())?;
-        let rt =
-            tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Io(e.to_string()))?;
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
         // IndexedDB names are camelCase (`customerId`): identifiers keep the case they are
         // written in, as the stores spell them.
         let config = SessionConfig::new()
@@ -64,21 +60,16 @@ impl Session {
             .with_default_catalog_and_schema("idbsync", "public")
             .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
         let mut ctx = SessionContext::new_with_config(config);
-        datafusion_functions_json::register_all(&mut ctx).map_err(|e| Error::Sql(e.to_string()))?;
-        let base = if hdfs {
-            let (base, _) = engine::split_url(root).map_err(|e| Error::Io(e.to_string()))?;
+        datafusion_functions_json::register_all(&mut ctx)?;
+        // Files are read through the location's object store (HDFS I/O on this session's runtime).
+        let (store_url, store) = {
             let _guard = rt.enter();
-            let store = hdfs_native_object_store::HdfsObjectStoreBuilder::new()
-                .with_url(base.clone())
-                .with_config(opts.hdfs.config.clone())
-                .with_io_runtime(rt.handle().clone())
-                .build()
-                .map_err(|e| Error::Io(format!("{root}: {e}")))?;
-            let url = url::Url::parse(&base).map_err(|e| Error::Io(format!("{root}: {e}")))?;
-            ctx.register_object_store(&url, Arc::new(store));
-            None
-        } else {
-            Some(std::fs::canonicalize(root).map_err(|e| Error::Io(format!("{root}: {e}")))?)
+            engine::open_object_store(&location, &opts.storage)?
+        };
+        ctx.register_object_store(&store_url, store);
+        let base = match &location {
+            Location::Local(p) => Some(std::fs::canonicalize(p).map_err(|e| Error::Io(format!("{root}: {e}")))?),
+            Location::Hdfs { .. } => None,
         };
         for t in &tables {
             if !t.committed && !opts.allow_uncommitted {
@@ -96,9 +87,10 @@ impl Session {
                 .with_table_partition_cols(t.partitions.clone());
             let config =
                 ListingTableConfig::new(url).with_listing_options(listing).with_schema(Arc::new(t.file_schema()));
-            let table = ListingTable::try_new(config).map_err(|e| Error::Sql(format!("table {}: {e}", t.name)))?;
+            let table =
+                ListingTable::try_new(config).map_err(|source| Error::Table { table: t.name.clone(), source })?;
             ctx.register_table(datafusion::common::TableReference::bare(t.name.as_str()), Arc::new(table))
-                .map_err(|e| Error::Sql(format!("table {}: {e}", t.name)))?;
+                .map_err(|source| Error::Table { table: t.name.clone(), source })?;
         }
         Ok(Session { rt, ctx, tables, allow_uncommitted: opts.allow_uncommitted, root: root.to_owned() })
     }
@@ -112,14 +104,12 @@ impl Session {
     pub fn sql(&self, sql: &str) -> Result<DataFrame> {
         self.check_read_only(sql)?;
         let opts = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        self.rt.block_on(self.ctx.sql_with_options(sql, opts)).map_err(|e| self.explain_error(e.to_string()))
+        self.rt.block_on(self.ctx.sql_with_options(sql, opts)).map_err(|e| self.explain_error(e))
     }
 
     fn check_read_only(&self, sql: &str) -> Result<()> {
         let state = self.ctx.state();
-        let stmt = state
-            .sql_to_statement(sql, &datafusion::config::Dialect::Generic)
-            .map_err(|e| Error::Sql(e.to_string()))?;
+        let stmt = state.sql_to_statement(sql, &datafusion::config::Dialect::Generic)?;
         let ok = match &stmt {
             DfStatement::Statement(s) => matches!(
                 s.as_ref(),
@@ -142,7 +132,8 @@ impl Session {
 
     /// DataFusion's message, with the table list when a table is unknown and a hint when
     /// the table exists but is not committed.
-    fn explain_error(&self, msg: String) -> Error {
+    fn explain_error(&self, e: datafusion::error::DataFusionError) -> Error {
+        let msg = e.to_string();
         if msg.contains("not found") && msg.contains("table") {
             let named = |n: &str| msg.contains(&format!("'{n}'")) || msg.contains(&format!(".{n}'"));
             for t in &self.tables {
@@ -156,14 +147,14 @@ impl Session {
                     ));
                 }
             }
-            return Error::Sql(format!("{msg}\ntables under {}: {}", self.root, self.table_names().join(", ")));
+            return Error::UnknownTable { root: self.root.clone(), tables: self.table_names().join(", "), source: e };
         }
-        Error::Sql(msg)
+        Error::Sql(e)
     }
 
     /// Runs a plan as a stream of batches.
     pub fn stream(&self, df: DataFrame) -> Result<BatchIter<'_>> {
-        let stream = self.rt.block_on(df.execute_stream()).map_err(|e| Error::Sql(e.to_string()))?;
+        let stream = self.rt.block_on(df.execute_stream())?;
         Ok(BatchIter { rt: &self.rt, stream })
     }
 
@@ -190,8 +181,8 @@ impl Session {
     pub fn explain(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         self.check_read_only(sql)?;
         let df = self.sql(sql)?;
-        let df = df.explain(false, false).map_err(|e| Error::Sql(e.to_string()))?;
-        self.rt.block_on(df.collect()).map_err(|e| Error::Sql(e.to_string()))
+        let df = df.explain(false, false)?;
+        Ok(self.rt.block_on(df.collect())?)
     }
 }
 
@@ -214,6 +205,6 @@ pub struct BatchIter<'a> {
 impl Iterator for BatchIter<'_> {
     type Item = Result<RecordBatch>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.rt.block_on(self.stream.next()).map(|r| r.map_err(|e| Error::Sql(e.to_string())))
+        self.rt.block_on(self.stream.next()).map(|r| r.map_err(Error::from))
     }
 }

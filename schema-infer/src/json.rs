@@ -558,6 +558,13 @@ fn validate_at(buf: &[u8], pos: usize, depth: usize) -> Result<usize, ScanError>
                 if buf.get(p) != Some(&b'"') {
                     return Err(ScanError::Syntax(p, "object key expected"));
                 }
+                // A key with a lone surrogate is refused here as where objects are walked
+                // into columns: a record's validity must not depend on which of the two
+                // meets it (a JSON-text column once took what a struct column refused).
+                let (kend, escaped) = skip_string(buf, p + 1)?;
+                if escaped && check_string_body(&buf[p + 1..kend - 1], true).map_err(|m| ScanError::Syntax(p, m))? {
+                    return Err(ScanError::Syntax(p, LONE_SURROGATE));
+                }
                 p = skip_ws(buf, validate_at(buf, p, depth + 1)?);
                 if buf.get(p) != Some(&b':') {
                     return Err(ScanError::Syntax(p, "':' expected"));
@@ -885,6 +892,11 @@ mod tests {
             assert_eq!(check_string_body(body, true), Ok(true), "{body:?}");
         }
         assert_eq!(check_string_body(br"\ud83d\ude00", true), Ok(false));
+        // Round-trip finding N16: a key with one, inside a value checked as JSON text, was
+        // accepted where the same object walked into columns was refused (so a record's
+        // validity depended on the records before it, and its reject reason was wrong).
+        assert!(matches!(validate_value(br#"{"a":{"\ud800":0}}"#, 0), Err(ScanError::Syntax(6, LONE_SURROGATE))));
+        assert_eq!(validate_value(br#"{"a":"\ud800","\ud83d\ude00":1}"#, 0).ok(), Some(31));
         assert_eq!(check_string_body(b"plain", false), Ok(false));
     }
 }

@@ -35,9 +35,11 @@ mod format;
 mod infer;
 pub mod json;
 mod lattice;
+mod lower;
+mod options;
 mod pin;
+mod result;
 mod scan;
-mod schema;
 mod split;
 mod tag;
 pub mod typeson;
@@ -49,14 +51,16 @@ pub use carry::Carry;
 pub use dexie::{DatabaseInfo, KeySpec, TableDecl};
 pub use error::{Error, Result};
 pub use format::{detect, Format};
-pub use infer::{InferOptions, Inferrer, OnConflict, RecordIssue, UnknownTags};
+pub use infer::Inferrer;
 pub use lattice::Pos;
+pub use lower::apply_pins;
+pub use options::{InferOptions, OnConflict, UnknownTags};
 pub use pin::check_schema;
-pub use scan::path_at;
-pub use schema::{
-    apply_pins, InferResult, SchemaDoc, StoreSchema, Widening, EXTENSION_METADATA, EXTENSION_NAME, JSON_EXTENSION,
+pub use result::{
+    InferResult, RecordIssue, SchemaDoc, StoreSchema, Widening, EXTENSION_METADATA, EXTENSION_NAME, JSON_EXTENSION,
     KEY_COLUMN, META_NULLS, META_TAG, NULLS_COLUMN, VALUE_COLUMN,
 };
+pub use scan::path_at;
 pub use split::{group_pieces, DexieHeader, Piece, Splitter, StoreDecl};
 pub use tag::{Elem, Tag, ALL_TAGS};
 pub use typeson::escape_component;

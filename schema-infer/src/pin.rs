@@ -5,10 +5,10 @@
 //!
 //! This is the list of the Arrow types idbsync converts to, and of what the field
 //! metadata (`idb.tag`, `arrow.json`, `idb.conflict`) asks of them. The engine's column
-//! builder (`engine/src/column.rs`) fills exactly these.
+//! builder (`engine/src/input/column.rs`) fills exactly these.
 
 use crate::error::{Error, Result};
-use crate::schema::{SchemaDoc, EXTENSION_NAME, JSON_EXTENSION, META_TAG};
+use crate::result::{SchemaDoc, EXTENSION_NAME, JSON_EXTENSION, META_TAG};
 use crate::tag::Tag;
 use arrow_schema::{DataType, Field, Fields, Schema};
 

@@ -252,22 +252,18 @@ pub fn read_string(buf: &[u8], pos: usize, out: &mut String) -> Result<usize, Sc
     Ok(end)
 }
 
-/// Undoes typeson's keypath escaping of one component (`~1` → `.`, `~0` → `~`,
-/// `''` → the empty key, `''''` → `''`).
+/// Undoes typeson's keypath escaping of one component (`~1` → `.`, `~0` → `~`), as
+/// the typeson inside dexie-export-import 4 does it: an empty key is an empty component
+/// (`x.` is key `''` of `x`), and `''` is a key of two quotes. (Issue 14, round-trip
+/// finding N7: idbsync read and wrote `''` for the empty key, as newer typeson does, and
+/// stock `importInto` left a Date under an empty key unrevived.)
 pub fn unescape_component(s: &str) -> String {
-    if s == "''" {
-        return String::new();
-    }
-    let s = s.replace("~1", ".").replace("~0", "~");
-    s.replace("''''", "''")
+    s.replace("~1", ".").replace("~0", "~")
 }
 
 /// Escapes one key for a typeson keypath (the inverse of [`unescape_component`]).
 pub fn escape_component(s: &str) -> String {
-    if s.is_empty() {
-        return "''".to_owned();
-    }
-    s.replace("''", "''''").replace('~', "~0").replace('.', "~1")
+    s.replace('~', "~0").replace('.', "~1")
 }
 
 /// Finds the value at a typeson `keypath` (as in a `#` reference) in the record
@@ -519,8 +515,9 @@ mod tests {
 
     #[test]
     fn keypaths_with_escapes_and_chains() {
-        let t =
-            trie_of(r#"{"nested.when":"date","a~1b":"date","c~0d":["set","arrayNonindexKeys"],"''":"date","":"map"}"#);
+        let t = trie_of(
+            r#"{"nested.when":"date","a~1b":"date","c~0d":["set","arrayNonindexKeys"],"''":"date","e.":"date","":"map"}"#,
+        );
         let nested = t.child(ROOT, "nested").unwrap();
         let when = t.child(nested, "when").unwrap();
         assert_eq!(t.chain(when), &[TagRef::Known(Tag::Date)]);
@@ -528,7 +525,9 @@ mod tests {
         assert!(t.child(ROOT, "a.b").is_some());
         let cd = t.child(ROOT, "c~d").unwrap();
         assert_eq!(t.chain(cd).len(), 2);
-        assert!(t.child(ROOT, "").is_some());
+        assert!(t.child(ROOT, "''").is_some());
+        let e = t.child(ROOT, "e").unwrap();
+        assert_eq!(t.chain(t.child(e, "").unwrap()), &[TagRef::Known(Tag::Date)]);
         assert_eq!(t.chain(ROOT), &[TagRef::Known(Tag::Map)]);
     }
 

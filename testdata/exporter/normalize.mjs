@@ -15,7 +15,7 @@ export async function normalize(v) {
   if (v instanceof Map) {
     const entries = [...v];
     v.clear();
-    for (const [k, x] of entries) v.set(k, await normalize(x));
+    for (const [k, x] of entries) v.set(await normalize(k), await normalize(x));
     return v;
   }
   if (v instanceof Set) {

@@ -19,6 +19,7 @@ pub use pull::{pull, PullFormat, PullOptions, PullReport};
 pub use push::{push, PushOptions, PushReport, PushStatus, TablePush};
 
 use crate::error::{Error, Result};
+use crate::storage::location::Location;
 use deltalake::DeltaTable;
 use std::path::Path;
 use url::Url;
@@ -41,25 +42,31 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|source| Error::Write { path: "the sync runtime".into(), source })
 }
 
-/// The URL of the table of `store` under `root` (a local folder or a URL). With
-/// `create`, a local table folder is made when missing (deltalake opens only folders
-/// that exist).
+/// The URL of the table of `store` under `root`, a location as every command takes it
+/// ([`Location::parse`]: a local folder or `hdfs://…`; without the `hdfs` feature, HDFS
+/// is refused with the message the storage layer gives). With `create`, a local table
+/// folder is made when missing (deltalake opens only folders that exist).
 fn table_url(root: &str, store: &str, create: bool) -> Result<Url> {
+    let dir = crate::output::partition::store_dir_name(store);
+    match Location::parse(root)? {
+        Location::Local(p) => local_url(&p, &dir, store, create),
+        hdfs @ Location::Hdfs { .. } => hdfs_url(&hdfs, &dir, store),
+    }
+}
+
+#[cfg(feature = "hdfs")]
+fn hdfs_url(root: &Location, dir: &str, store: &str) -> Result<Url> {
     static HANDLERS: std::sync::Once = std::sync::Once::new();
     HANDLERS.call_once(|| deltalake::hdfs::register_handlers(None));
-    let dir = crate::partition::store_dir_name(store);
-    if root.contains("://") {
-        let mut base = Url::parse(root).map_err(|e| sync_err(store, format!("'{root}' is not a URL: {e}")))?;
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        if base.scheme() == "file" {
-            let p = base.to_file_path().map_err(|_| sync_err(store, format!("'{root}' is not a local path")))?;
-            return local_url(&p, &dir, store, create);
-        }
-        return base.join(&format!("{dir}/")).map_err(|e| sync_err(store, format!("bad table URL: {e}")));
-    }
-    local_url(Path::new(root), &dir, store, create)
+    let base = format!("{}/", root.to_string().trim_end_matches('/'));
+    Url::parse(&base)
+        .and_then(|b| b.join(&format!("{dir}/")))
+        .map_err(|e| sync_err(store, format!("bad table URL under {root}: {e}")))
+}
+
+#[cfg(not(feature = "hdfs"))]
+fn hdfs_url(root: &Location, _: &str, _: &str) -> Result<Url> {
+    Err(crate::storage::StorageError::NoHdfs(root.to_string()).into())
 }
 
 fn local_url(root: &Path, dir: &str, store: &str, create: bool) -> Result<Url> {
@@ -80,4 +87,30 @@ async fn open_table(url: &Url, store: &str) -> Result<(DeltaTable, bool)> {
     let t = DeltaTable::try_from_url(url.clone()).await.map_err(delta_err(store, format!("cannot open {url}")))?;
     let exists = t.version().is_some();
     Ok((t, exists))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_locations_are_read_as_every_command_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = table_url(dir.path().to_str().unwrap(), "people", true).unwrap();
+        assert_eq!(url, Url::from_directory_path(dir.path().join("people")).unwrap());
+        assert!(dir.path().join("people").is_dir());
+        let e = table_url("s3://bucket/x", "people", false).unwrap_err().to_string();
+        assert!(e.contains("only local folders and hdfs://"), "{e}");
+        #[cfg(feature = "hdfs")]
+        {
+            // User-info is dropped, as for every other location.
+            let url = table_url("hdfs://alice:pw@nn:8020/data/", "people", false).unwrap();
+            assert_eq!(url.as_str(), "hdfs://nn:8020/data/people/");
+        }
+        #[cfg(not(feature = "hdfs"))]
+        {
+            let e = table_url("hdfs://nn:8020/data", "people", false).unwrap_err().to_string();
+            assert!(e.contains("without HDFS support"), "{e}");
+        }
+    }
 }

@@ -5,8 +5,8 @@ use super::key::KeyPath;
 use super::schema::{self, original_schema, KEY_TEXT};
 use super::{delta_err, open_table, runtime, sync_err, table_url};
 use crate::cancel::Cancel;
-use crate::download::{DownloadFormat, DownloadOptions, DownloadWriter};
 use crate::error::{Error, Result};
+use crate::ops::download::{DownloadFormat, DownloadOptions, DownloadWriter};
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use deltalake::datafusion::prelude::SessionContext;
@@ -261,10 +261,10 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
         }
         serde_json::to_writer(&mut text, &serde_json::json!({"_checkpoint": version})).expect("JSON");
         text.push(b'\n');
-        out.write_all(&text).map_err(crate::download::write_err)?;
+        out.write_all(&text).map_err(crate::ops::download::write_err)?;
         bytes += text.len() as u64;
     }
-    out.flush().map_err(crate::download::write_err)?;
+    out.flush().map_err(crate::ops::download::write_err)?;
     Ok(PullReport {
         table: name.to_owned(),
         location: url.to_string(),

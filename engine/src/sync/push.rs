@@ -5,10 +5,10 @@ use super::key::{canonical, KeyPath};
 use super::schema::{self, delta_column, original_schema, HASH, KEY_TEXT};
 use super::{delta_err, open_table, runtime, sync_err, table_url};
 use crate::cancel::Cancel;
-use crate::convert::RejectRecord;
-use crate::decode::{Decoder, Reject};
 use crate::error::{Error, Result};
-use crate::source;
+use crate::input::decode::{Decoder, Reject};
+use crate::input::source;
+use crate::ops::convert::RejectRecord;
 use arrow::array::{
     new_null_array, Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
 };
