@@ -155,6 +155,48 @@ fn batches_apply_once_and_older_batches_are_refused() {
     assert_eq!(by_id(&whole.upserts), by_id(&[json!({"id": 1, "n": 10}), json!({"id": 3, "n": 3})]));
 }
 
+/// Bug found by the model test: a batch that changed nothing (records equal to the rows
+/// there, deletes of keys not there) was not recorded, since deltalake makes no commit for
+/// a merge without changes; pushed again it was merged again and reported committed.
+#[test]
+fn a_batch_that_changes_nothing_is_recorded_as_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let b = [json!({"id": 7, "v": 2})];
+    let c0 = one(&push_items(dir.path(), &root, &b, PushOptions::new().with_batch("c", 0)).unwrap()).checkpoint;
+    let nothing = [json!({"id": 7, "v": 2}), json!({"id": 8, "_deleted": true})];
+    let r = push_items(dir.path(), &root, &nothing, PushOptions::new().with_batch("c", 1)).unwrap();
+    let t = one(&r);
+    assert_eq!((t.status, t.upserted, t.deleted, t.unchanged, t.checkpoint), (PushStatus::Committed, 0, 0, 2, c0 + 1));
+    let r = push_items(dir.path(), &root, &nothing, PushOptions::new().with_batch("c", 1)).unwrap();
+    assert_eq!((one(&r).status, one(&r).checkpoint), (PushStatus::AlreadyApplied, c0 + 1));
+    let err = push_items(dir.path(), &root, &b, PushOptions::new().with_batch("c", 0)).unwrap_err();
+    assert!(err.to_string().contains("older than batch 1"), "{err}");
+    // The commit that records the batch changes no data: a pull since before it is empty.
+    let p = pull_ndjson(&root, "items", Some(c0));
+    assert!(p.upserts.is_empty() && p.deleted.is_empty() && p.checkpoint == c0 + 1);
+    // Without a batch id, a push that changes nothing commits nothing.
+    let r = push_items(dir.path(), &root, &nothing, PushOptions::new()).unwrap();
+    assert_eq!((one(&r).status, one(&r).checkpoint), (PushStatus::NoChange, c0 + 1));
+}
+
+/// Bug found by the Dexie pull round trip (testdata/exporter/sync.mjs): a column added by
+/// a later push is null in the rows already there, and a pull gave those records the field
+/// as `null`, though they never had it.
+#[test]
+fn rows_older_than_a_new_column_come_back_without_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    push_items(dir.path(), &root, &[json!({"id": 1, "a": "x"})], PushOptions::new()).unwrap();
+    let r = push_items(dir.path(), &root, &[json!({"id": 2, "a": "y", "note": "n"})], PushOptions::new()).unwrap();
+    assert_eq!(one(&r).new_columns, ["note"]);
+    let mut out = Vec::new();
+    pull(&root, "items", &PullOptions::new(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[..2], [r#"{"id":1,"a":"x"}"#, r#"{"id":2,"a":"y","note":"n"}"#], "{text}");
+}
+
 #[test]
 fn mirror_deletes_the_keys_the_input_lacks_and_new_fields_add_columns() {
     let dir = tempfile::tempdir().unwrap();

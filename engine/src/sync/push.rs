@@ -16,8 +16,9 @@ use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
 use deltalake::datafusion::prelude::{col, SessionContext};
 use deltalake::datafusion::{common::Column, logical_expr::Expr};
 use deltalake::kernel::engine::arrow_conversion::TryFromKernel;
-use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::Transaction;
+use deltalake::protocol::{DeltaOperation, OutputMode};
 use deltalake::{DeltaTable, TableProperty};
 use schema_infer::{InferOptions, InferResult, Inferrer, KeySpec, Splitter, StoreSchema};
 use serde::{Deserialize, Serialize};
@@ -462,7 +463,10 @@ async fn apply(t: Target, d: Decoded, st: &StoreSchema, opts: &PushOptions) -> R
         let target: Field = match table_data.iter().find(|f| f.name() == n) {
             Some(f) => f.clone(),
             None => {
-                let inferred = data.schema().field_with_name(n).expect("batch field").clone();
+                let mut inferred = data.schema().field_with_name(n).expect("batch field").clone();
+                if t.exists {
+                    inferred = absent_before(inferred);
+                }
                 let (sf, back) = delta_column(&inferred).map_err(|r| sync_err(&name, r))?;
                 create_columns.push(sf);
                 if t.exists {
@@ -541,9 +545,18 @@ async fn apply(t: Target, d: Decoded, st: &StoreSchema, opts: &PushOptions) -> R
         report.checkpoint = table.version().map_or(0, |v| v as i64);
         return Ok(report);
     }
-    if rows.is_empty() && opts.batch.is_none() {
+    if rows.is_empty() {
+        // Nothing to merge. With a batch id the batch must still count as applied (a merge
+        // that changes nothing makes no commit, so it would not be recorded, and the same
+        // batch pushed again would be merged again).
+        if let Some((client, seq)) = &opts.batch {
+            report.checkpoint = record_batch(&t.table, &name, client, *seq, commit).await?;
+            report.status = PushStatus::Committed;
+        }
         return Ok(report);
     }
+    let before = t.table.version();
+    let batch_commit = opts.batch.as_ref().map(|_| commit.clone());
 
     let ctx = SessionContext::new();
     let df = ctx.read_batch(source).map_err(|e| sync_err(&name, format!("cannot read the rows to merge: {e}")))?;
@@ -588,9 +601,52 @@ async fn apply(t: Target, d: Decoded, st: &StoreSchema, opts: &PushOptions) -> R
         report.deleted = removed.saturating_sub(report.mirror_deleted);
         report.unchanged = report.read - report.rejected - report.upserted - report.deleted.min(report.read);
     }
+    if table.version() == before {
+        // The merge changed nothing (another writer had made the same changes first).
+        match (&opts.batch, batch_commit) {
+            (Some((client, seq)), Some(commit)) => {
+                report.checkpoint = record_batch(&table, &name, client, *seq, commit).await?;
+                report.status = PushStatus::Committed;
+            }
+            _ => report.status = PushStatus::NoChange,
+        }
+        return Ok(report);
+    }
     report.status = PushStatus::Committed;
     report.checkpoint = table.version().map_or(0, |v| v as i64);
     Ok(report)
+}
+
+/// A column added to a table that has rows: those rows lack the field, so a null there
+/// stands for an absent key (`idb.nulls`), unless this push's records hold other kinds of
+/// "no value" too (then nulls stay as inferred: a documented limit).
+fn absent_before(f: Field) -> Field {
+    let mut meta = f.metadata().clone();
+    match meta.get(schema_infer::META_NULLS).map(String::as_str) {
+        None | Some("") | Some("absent") => {
+            meta.insert(schema_infer::META_NULLS.to_owned(), "absent".to_owned());
+            f.with_metadata(meta)
+        }
+        Some(_) => f,
+    }
+}
+
+/// Records batch `seq` of `client` as applied to `table` in a commit of its own that
+/// changes no data (Delta's `txn` action, as a streaming writer records an empty
+/// micro-batch), and gives the new table version. For a batch that changed nothing:
+/// deltalake makes no commit for a merge without changes.
+async fn record_batch(table: &DeltaTable, name: &str, client: &str, seq: i64, commit: CommitProperties) -> Result<i64> {
+    let snapshot = table.snapshot().map_err(delta_err(name, "cannot read the table's state"))?;
+    let operation = DeltaOperation::StreamingUpdate {
+        output_mode: OutputMode::Append,
+        query_id: format!("idbsync:{client}"),
+        epoch_id: seq,
+    };
+    let done = CommitBuilder::from(commit)
+        .build(Some(snapshot), table.log_store(), operation)
+        .await
+        .map_err(delta_err(name, "cannot record the batch"))?;
+    Ok(done.version() as i64)
 }
 
 /// The key and content hash of every row of the table.
