@@ -92,6 +92,21 @@ step "round-trip findings: each minimal input the property round trip found, rep
   npm run --silent findings -- --idbsync "$bin"
 )
 
+step "sync round trip: random batches pushed, pulled whole and --since into Dexie by stock importInto + bulkDelete (npm, fast-check)"
+# testdata/exporter/sync.mjs (issue 17): fast-check generates batches of puts and deletes
+# (two stores, an inbound and a compound key, Dates, nested objects, a field that adds a
+# column) from two clients; each batch is exported by the stock exportDB and pushed with
+# `$bin push --client C --batch N` (again: nothing applied; the client's previous batch:
+# refused). After each push another fake-indexeddb database applies `pull --format dexie`
+# (the whole table, then `--since` its last checkpoint) with the stock importInto
+# {overwriteValues: true} and bulkDelete of the sidecar's deleted keys; its records and
+# keys, and those of a whole-table pull into an empty database, must be
+# util.isDeepStrictEqual to an in-memory model. SYNC_SEED and SYNC_RUNS change it.
+(
+  cd testdata/exporter
+  npm run --silent sync -- --idbsync "$bin" --seed "${SYNC_SEED:-17}" --runs "${SYNC_RUNS:-25}"
+)
+
 step "browser round trip: headless Chromium, Dexie export -> convert -> query -> download -> importInto (npm, apt)"
 # Debian's chromium, installed here when missing (as root, or with password-less sudo).
 if ! command -v chromium > /dev/null; then

@@ -33,6 +33,12 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Write a store as a Dexie export (for importDB), NDJSON, CSV or Parquet.
     Download(DownloadArgs),
+    /// Merge an export (or the changes since the last sync) into one Delta table per store, by key.
+    #[cfg(feature = "sync")]
+    Push(PushArgs),
+    /// Write a synced table's changes since a checkpoint (or all of it) for IndexedDB.
+    #[cfg(feature = "sync")]
+    Pull(PullArgs),
 }
 
 /// How `query` prints its result.
@@ -425,4 +431,77 @@ pub struct InferArgs {
     /// List every widening: field, from → to, and the record that caused it.
     #[arg(long)]
     pub explain: bool,
+}
+
+#[cfg(feature = "sync")]
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// The root of the synced tables: a folder or an hdfs:// URL (one Delta table per store: <ROOT>/<store>/).
+    pub root: String,
+    /// The primary key path of the records: `id`, `a.b`, `[a+b]` (default: the Dexie schema's).
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<String>,
+    /// The client sending the batch (with --batch: an idempotent batch).
+    #[arg(long, value_name = "ID", requires = "batch")]
+    pub client: Option<String>,
+    /// The batch's sequence number: pushed again it changes nothing; an older one is refused.
+    #[arg(long, value_name = "N", requires = "client")]
+    pub batch: Option<i64>,
+    /// The input is the whole store: delete the keys it lacks.
+    #[arg(long)]
+    pub mirror: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[cfg(feature = "sync")]
+/// What `pull` writes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PullFormatArg {
+    /// Records, then `{"_deleted": true, <key>}` lines, then `{"_checkpoint": N}`
+    Ndjson,
+    /// A Dexie export of the records (importInto with overwriteValues); the deleted keys and
+    /// the checkpoint go to FILE.sync.json
+    Dexie,
+}
+
+#[cfg(feature = "sync")]
+impl From<PullFormatArg> for engine::PullFormat {
+    fn from(f: PullFormatArg) -> Self {
+        match f {
+            PullFormatArg::Ndjson => engine::PullFormat::Ndjson,
+            PullFormatArg::Dexie => engine::PullFormat::Dexie,
+        }
+    }
+}
+
+#[cfg(feature = "sync")]
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The root of the synced tables (as given to push).
+    pub root: String,
+    /// The table (store) to pull.
+    #[arg(long)]
+    pub table: String,
+    /// Only the changes committed after this checkpoint (as push or an earlier pull printed).
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub since: Option<i64>,
+    /// The file to write (replaced atomically), or `-` for stdout (ndjson only).
+    #[arg(long)]
+    pub to: String,
+    /// What to write.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    pub format: PullFormatArg,
+    /// Print the summary (on stderr) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No summary.
+    #[arg(long, short)]
+    pub quiet: bool,
 }

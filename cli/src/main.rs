@@ -9,6 +9,8 @@ mod progress;
 mod query_cmd;
 mod redact;
 mod size;
+#[cfg(feature = "sync")]
+mod sync_cmd;
 mod transfer_cmd;
 mod tree;
 
@@ -39,6 +41,10 @@ fn main() -> std::process::ExitCode {
         args::Command::Tables(a) => query_cmd::tables(a),
         args::Command::Schema(a) => query_cmd::schema(a),
         args::Command::Download(a) => download_cmd::run(a),
+        #[cfg(feature = "sync")]
+        args::Command::Push(a) => sync_cmd::push(a),
+        #[cfg(feature = "sync")]
+        args::Command::Pull(a) => sync_cmd::pull(a),
     };
     match res {
         Ok(code) => code,

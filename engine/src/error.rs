@@ -198,6 +198,27 @@ pub enum Error {
     /// its staging and published nothing; a download stopped between batches.
     #[error("cancelled")]
     Cancelled,
+    /// A synced (Delta) table refused an operation: an older batch, a key path that
+    /// differs from the table's, a checkpoint that is not there any more …
+    #[error("table '{table}': {reason}")]
+    Sync {
+        /// The table (store) name or location.
+        table: String,
+        /// What is wrong, and what to do about it.
+        reason: String,
+    },
+    /// Delta Lake (deltalake) failed on a synced table.
+    #[cfg(feature = "sync")]
+    #[error("table '{table}': {context}")]
+    Delta {
+        /// The table (store) name or location.
+        table: String,
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: Box<deltalake::DeltaTableError>,
+    },
     /// The input's content could not be inferred.
     #[error("{path}")]
     Infer {

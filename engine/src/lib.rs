@@ -24,6 +24,8 @@ mod ops;
 mod output;
 mod redact;
 mod storage;
+#[cfg(feature = "sync")]
+mod sync;
 
 pub use cancel::Cancel;
 pub use dataset::checksum::{checksum, crc_hex};
@@ -51,3 +53,7 @@ pub use storage::location::{is_hdfs_url, Location};
 pub use storage::options::StorageOptions;
 pub use storage::sink::{join_path, CountingWriter, Entry, LocalSink, Sink, SinkFile};
 pub use storage::{open_object_store, open_sink, StorageError};
+#[cfg(feature = "sync")]
+pub use sync::{
+    pull, push, KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStatus, TablePush,
+};

@@ -307,7 +307,7 @@ impl Brackets {
         if self.depth >= MAX_DEPTH {
             return Err(ScanError::TooDeep(at));
         }
-        if self.depth > 0 && self.depth % 64 == 0 {
+        if self.depth > 0 && self.depth.is_multiple_of(64) {
             self.spill.push(self.bits);
             self.bits = 0;
         }
@@ -324,7 +324,7 @@ impl Brackets {
         }
         self.bits >>= 1;
         self.depth -= 1;
-        if self.depth > 0 && self.depth % 64 == 0 {
+        if self.depth > 0 && self.depth.is_multiple_of(64) {
             self.bits = self.spill.pop().unwrap_or(0);
         }
         Ok(self.depth == 0)

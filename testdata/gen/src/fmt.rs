@@ -25,7 +25,7 @@ pub(crate) fn push_cents(buf: &mut Vec<u8>, cents: u64) {
     if frac != 0 {
         buf.push(b'.');
         buf.push(b'0' + frac / 10);
-        if frac % 10 != 0 {
+        if !frac.is_multiple_of(10) {
             buf.push(b'0' + frac % 10);
         }
     }

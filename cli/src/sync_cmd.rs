@@ -1,0 +1,147 @@
+//! `idbsync push` and `idbsync pull`: synced Delta tables, merged by IndexedDB key.
+
+use crate::args::{PullArgs, PushArgs};
+use crate::infer_cmd;
+use crate::interrupt;
+use crate::size::human;
+use anyhow::{Context, Result};
+use engine::{KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStatus};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Rejected records printed in full per table; `--json` lists more.
+const SHOWN_REJECTS: usize = 5;
+
+pub fn push(a: PushArgs) -> Result<ExitCode> {
+    let key = a.key.as_deref().map(KeyPath::parse).transpose().map_err(anyhow::Error::msg).context("--key")?;
+    let cancel = interrupt::install()?;
+    let mut opts = PushOptions::new()
+        .with_infer(infer_cmd::options(&a.read)?)
+        .with_store(a.read.store.clone())
+        .with_key(key)
+        .with_mirror(a.mirror)
+        .with_cancel(cancel.clone());
+    if let (Some(client), Some(batch)) = (&a.client, a.batch) {
+        opts = opts.with_batch(client, batch);
+    }
+    let res = engine::push(&a.read.input, &a.root, opts)
+        .with_context(|| format!("pushing {} into {}", a.read.input.display(), a.root));
+    let report = interrupt::stopped(res, || "no table was changed by the tables not yet merged".to_owned())?;
+    interrupt::note_completed(&cancel, "merge");
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if !a.quiet {
+        print_push(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_push(r: &PushReport) {
+    println!(
+        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        "table", "read", "upserted", "deleted", "unchanged", "rejected", "checkpoint"
+    );
+    for t in &r.tables {
+        println!(
+            "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+            t.table, t.read, t.upserted, t.deleted, t.unchanged, t.rejected, t.checkpoint
+        );
+    }
+    for t in &r.tables {
+        match (t.status, &r.batch) {
+            (PushStatus::AlreadyApplied, Some((client, seq))) => println!(
+                "{}: batch {seq} of client '{client}' was already applied: nothing changed (checkpoint {})",
+                t.table, t.checkpoint
+            ),
+            (PushStatus::NoChange, _) => println!("{}: nothing to change: no commit", t.table),
+            _ => {}
+        }
+        if t.created {
+            println!("{}: created {}", t.table, t.location);
+        }
+        if !t.new_columns.is_empty() {
+            println!("{}: new columns: {}", t.table, t.new_columns.join(", "));
+        }
+        if t.mirror_deleted > 0 {
+            println!("{}: --mirror deleted {} rows whose keys the input lacks", t.table, t.mirror_deleted);
+        }
+        if t.superseded > 0 {
+            println!(
+                "{}: {} records were followed by a later one with the same key (counted unchanged)",
+                t.table, t.superseded
+            );
+        }
+        for rej in t.rejects.iter().take(SHOWN_REJECTS) {
+            println!(
+                "{}: rejected record {} (byte {}), field '{}': {}",
+                t.table, rej.record, rej.offset, rej.path, rej.reason
+            );
+        }
+        if t.rejected as usize > SHOWN_REJECTS {
+            println!("{}: … {} rejected in all (--json lists the first {})", t.table, t.rejected, t.rejects.len());
+        }
+    }
+}
+
+pub fn pull(a: PullArgs) -> Result<ExitCode> {
+    let format: PullFormat = a.format.into();
+    if format == PullFormat::Dexie && a.to == "-" {
+        anyhow::bail!("--format dexie writes the deleted keys beside the export (FILE.sync.json): give --to FILE");
+    }
+    let cancel = interrupt::install()?;
+    let opts = PullOptions::new().with_since(a.since).with_format(format).with_cancel(cancel.clone());
+    let what = || format!("pulling table '{}' from {}", a.table, a.root);
+    let res = if a.to == "-" {
+        engine::pull(&a.root, &a.table, &opts, std::io::stdout()).with_context(what)
+    } else {
+        to_file(&a.to, |out| engine::pull(&a.root, &a.table, &opts, out)).with_context(what)
+    };
+    let report = interrupt::stopped(res, || format!("{} was not written", a.to))?;
+    if a.to != "-" {
+        interrupt::note_completed(&cancel, "final rename");
+    }
+    if format == PullFormat::Dexie {
+        let side = format!("{}.sync.json", a.to);
+        let text = serde_json::to_vec_pretty(&report.sidecar())?;
+        std::fs::write(&side, text).with_context(|| format!("cannot write {side}"))?;
+    }
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["deleted"] = serde_json::Value::from(report.deleted.len());
+        eprintln!("{}", serde_json::to_string_pretty(&v)?);
+    } else if !a.quiet {
+        summary(&report, &a.to, format);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(r: &PullReport, to: &str, format: PullFormat) {
+    let dest = if to == "-" { "stdout" } else { to };
+    let since = r.since.map_or_else(|| "the whole table".to_owned(), |s| format!("changes after checkpoint {s}"));
+    eprintln!(
+        "idbsync: '{}', {since}: {} records to upsert, {} keys deleted, written to {dest} ({})",
+        r.table,
+        r.upserts,
+        r.deleted.len(),
+        human(r.bytes)
+    );
+    if format == PullFormat::Dexie {
+        eprintln!("idbsync: deleted keys and checkpoint in {to}.sync.json");
+    }
+    eprintln!("idbsync: checkpoint {}", r.checkpoint);
+}
+
+/// Runs `write` into a temporary file beside `to`, renamed over it when it succeeds.
+fn to_file<T>(to: &str, write: impl FnOnce(&mut std::fs::File) -> Result<T, engine::Error>) -> Result<T> {
+    let target = Path::new(to);
+    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".idbsync-pull.")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let out = write(tmp.as_file_mut())?;
+    tmp.as_file_mut().flush()?;
+    tmp.persist(target).with_context(|| format!("cannot write {to}"))?;
+    Ok(out)
+}

@@ -1,0 +1,158 @@
+//! Primary keys of synced tables: where a record's key is (the store's key path, or the
+//! out-of-line `__key`), and its canonical text, the merge key of the Delta table.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where the records of a store keep their primary key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPath {
+    /// An inbound key path: one part (`id`, `a.b`), or several for a compound `[a+b]` key.
+    Inbound {
+        /// The parts; each may be a dotted path into nested objects.
+        parts: Vec<String>,
+        /// A compound `[a+b]` key (its canonical text is a JSON array even with one part).
+        compound: bool,
+    },
+    /// Out-of-line keys: records are `[key, value]` pairs (the `__key` column).
+    OutOfLine,
+}
+
+impl KeyPath {
+    /// Parses a key path as `--key` or a Dexie schema writes it: `id`, `++id`, `a.b`,
+    /// `[a+b]`. An empty path is an error.
+    pub fn parse(s: &str) -> Result<KeyPath, String> {
+        let mut p = s.trim();
+        p = p.strip_prefix("++").unwrap_or(p).trim_start_matches(['&', '*']);
+        if let Some(inner) = p.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+            let parts: Vec<String> = inner.split('+').map(|x| x.trim().to_owned()).collect();
+            if parts.iter().any(|x| x.is_empty()) {
+                return Err(format!("key path '{s}' has an empty part"));
+            }
+            return Ok(KeyPath::Inbound { parts, compound: true });
+        }
+        if p.is_empty() || p.split('.').any(str::is_empty) {
+            return Err(format!("key path '{s}' is empty or has an empty part"));
+        }
+        Ok(KeyPath::Inbound { parts: vec![p.to_owned()], compound: false })
+    }
+
+    /// The key path as Dexie writes it (`id`, `[a+b]`, or `__key` for out-of-line keys).
+    pub fn display(&self) -> String {
+        match self {
+            KeyPath::Inbound { parts, compound: true } => format!("[{}]", parts.join("+")),
+            KeyPath::Inbound { parts, .. } => parts.join("+"),
+            KeyPath::OutOfLine => schema_infer::KEY_COLUMN.to_owned(),
+        }
+    }
+
+    /// The key of `record` (for out-of-line stores, the `[key, value]` pair), and the
+    /// value object the record holds (whose `_deleted` flag marks a delete).
+    pub(crate) fn extract<'a>(&self, record: &'a Value) -> Result<(Value, &'a Value), String> {
+        match self {
+            // Dexie writes a typed pair as {"$": [key, value], "$types": {…}}.
+            KeyPath::OutOfLine => match record.get("$").unwrap_or(record) {
+                Value::Array(pair) if pair.len() == 2 => Ok((pair[0].clone(), &pair[1])),
+                _ => Err("an out-of-line record is not a [key, value] pair".into()),
+            },
+            KeyPath::Inbound { parts, compound } => {
+                let mut values = Vec::with_capacity(parts.len());
+                for p in parts {
+                    let mut v = record;
+                    for seg in p.split('.') {
+                        v = match v.get(seg) {
+                            Some(x) if !x.is_null() => x,
+                            _ => return Err(format!("the record has no key '{p}'")),
+                        };
+                    }
+                    values.push(v.clone());
+                }
+                let key = if *compound { Value::Array(values) } else { values.pop().expect("one part") };
+                Ok((key, record))
+            }
+        }
+    }
+
+    /// A record that holds only `key`, with `"_deleted": true` (RxDB's pull shape).
+    pub(crate) fn tombstone(&self, key: &Value) -> Value {
+        let mut obj = serde_json::Map::new();
+        match self {
+            KeyPath::OutOfLine => {
+                obj.insert(schema_infer::KEY_COLUMN.to_owned(), key.clone());
+            }
+            KeyPath::Inbound { parts, compound } => {
+                let values: Vec<Value> = if *compound {
+                    key.as_array().cloned().unwrap_or_else(|| vec![key.clone()])
+                } else {
+                    vec![key.clone()]
+                };
+                for (p, v) in parts.iter().zip(values) {
+                    let segs: Vec<&str> = p.split('.').collect();
+                    let mut at = &mut obj;
+                    for s in &segs[..segs.len() - 1] {
+                        let e = at.entry((*s).to_owned()).or_insert_with(|| Value::Object(Default::default()));
+                        if !e.is_object() {
+                            *e = Value::Object(Default::default());
+                        }
+                        at = e.as_object_mut().expect("object");
+                    }
+                    at.insert(segs[segs.len() - 1].to_owned(), v);
+                }
+            }
+        }
+        obj.insert("_deleted".into(), Value::Bool(true));
+        Value::Object(obj)
+    }
+}
+
+/// The canonical text of a key: JSON with integral numbers written as integers (`1` and
+/// `1.0` are the same IndexedDB key), the merge key of a synced table.
+pub(crate) fn canonical(key: &Value) -> String {
+    fn norm(v: &Value) -> Value {
+        match v {
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if n.as_i64().is_none() && n.as_u64().is_none() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                    Value::from(f as i64)
+                }
+                _ => v.clone(),
+            },
+            Value::Array(a) => Value::Array(a.iter().map(norm).collect()),
+            Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), norm(v))).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_string(&norm(key)).expect("JSON values serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_paths_parse_as_dexie_writes_them() {
+        assert_eq!(KeyPath::parse("++id").unwrap(), KeyPath::Inbound { parts: vec!["id".into()], compound: false });
+        assert_eq!(
+            KeyPath::parse("[a+b.c]").unwrap(),
+            KeyPath::Inbound { parts: vec!["a".into(), "b.c".into()], compound: true }
+        );
+        assert!(KeyPath::parse("").is_err());
+        assert!(KeyPath::parse("a..b").is_err());
+        assert_eq!(KeyPath::parse("[a+b]").unwrap().display(), "[a+b]");
+    }
+
+    #[test]
+    fn keys_are_extracted_and_made_canonical() {
+        let k = KeyPath::parse("[user.id+n]").unwrap();
+        let rec = json!({"user": {"id": "u1"}, "n": 2.0, "x": 1});
+        let (key, _) = k.extract(&rec).unwrap();
+        assert_eq!(canonical(&key), r#"["u1",2]"#);
+        assert_eq!(k.tombstone(&key), json!({"user": {"id": "u1"}, "n": 2.0, "_deleted": true}));
+        assert!(k.extract(&json!({"n": 1})).unwrap_err().contains("user.id"));
+        let o = KeyPath::OutOfLine;
+        let rec = json!([7, {"_deleted": true}]);
+        let (key, value) = o.extract(&rec).unwrap();
+        assert_eq!((canonical(&key), value["_deleted"].clone()), ("7".into(), json!(true)));
+    }
+}

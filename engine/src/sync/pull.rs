@@ -1,0 +1,310 @@
+//! `pull`: a synced table's changes since a checkpoint (or the whole table), as records
+//! to upsert and keys to delete, written for IndexedDB.
+
+use super::key::KeyPath;
+use super::schema::{self, original_schema, KEY_TEXT};
+use super::{delta_err, open_table, runtime, sync_err, table_url};
+use crate::cancel::Cancel;
+use crate::error::{Error, Result};
+use crate::ops::download::{DownloadFormat, DownloadOptions, DownloadWriter};
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow_schema::{DataType, Schema, SchemaRef};
+use deltalake::datafusion::prelude::SessionContext;
+use deltalake::delta_datafusion::DeltaCdfTableProvider;
+use deltalake::kernel::engine::arrow_conversion::TryFromKernel;
+use deltalake::logstore::LogStore as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// What a pull writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullFormat {
+    /// One record per line (as `download --format ndjson` writes them), then one
+    /// `{"_deleted": true, <key>}` line per deleted key (RxDB's pull shape), then a last
+    /// line `{"_checkpoint": N}`.
+    #[default]
+    Ndjson,
+    /// A Dexie export of the records to upsert, for `importInto(db, blob,
+    /// {overwriteValues: true})`; the deleted keys and the checkpoint are in the report
+    /// ([`PullReport::sidecar`]), which the CLI writes beside the export.
+    Dexie,
+}
+
+impl FromStr for PullFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ndjson" | "jsonl" => Ok(PullFormat::Ndjson),
+            "dexie" => Ok(PullFormat::Dexie),
+            other => Err(format!("unknown pull format '{other}' (ndjson, dexie)")),
+        }
+    }
+}
+
+/// Options of a pull, built with consuming `with_*` setters.
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    since: Option<i64>,
+    format: PullFormat,
+    cancel: Cancel,
+}
+
+impl PullOptions {
+    /// The whole table, as NDJSON.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Only what was committed after checkpoint `since` (a table version that `push` or an
+    /// earlier `pull` printed); `None` for the whole current table.
+    pub fn with_since(mut self, since: Option<i64>) -> Self {
+        self.since = since;
+        self
+    }
+    /// The output format.
+    pub fn with_format(mut self, f: PullFormat) -> Self {
+        self.format = f;
+        self
+    }
+    /// A token that stops the pull between batches.
+    pub fn with_cancel(mut self, c: Cancel) -> Self {
+        self.cancel = c;
+        self
+    }
+}
+
+/// What a pull wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullReport {
+    /// The table.
+    pub table: String,
+    /// The table's URL.
+    pub location: String,
+    /// The checkpoint the changes start after (`None`: the whole table).
+    pub since: Option<i64>,
+    /// The table version the output is current to: the next pull's `since`.
+    pub checkpoint: i64,
+    /// The table's key path (`id`, `[a+b]`, `__key`).
+    pub key_path: String,
+    /// Records written (to insert or replace).
+    pub upserts: u64,
+    /// Keys deleted since `since`, as records holding only the key and `"_deleted": true`.
+    pub deleted: Vec<Value>,
+    /// Bytes written to the output.
+    pub bytes: u64,
+}
+
+impl PullReport {
+    /// The small JSON document that goes beside a Dexie export:
+    /// `{"table", "since", "checkpoint", "key_path", "deleted": [keys]}`, where each
+    /// deleted key is what `Table.bulkDelete` takes.
+    pub fn sidecar(&self) -> Value {
+        let keys: Vec<Value> = self.deleted.iter().map(key_of_tombstone).collect();
+        serde_json::json!({
+            "table": self.table,
+            "since": self.since,
+            "checkpoint": self.checkpoint,
+            "key_path": self.key_path,
+            "deleted": keys,
+        })
+    }
+}
+
+/// The key a tombstone holds, as IndexedDB takes it (an array for compound keys).
+fn key_of_tombstone(t: &Value) -> Value {
+    t.get("_key").cloned().unwrap_or(Value::Null)
+}
+
+/// Writes the changes of table `table` under `root` since `opts`' checkpoint (or the
+/// whole table) to `out`, and reports the new checkpoint.
+pub fn pull<W: Write + Send>(root: &str, table: &str, opts: &PullOptions, out: W) -> Result<PullReport> {
+    runtime()?.block_on(pull_async(root, table, opts, out))
+}
+
+fn vacuumed(table: &str, since: i64) -> Error {
+    sync_err(
+        table,
+        format!(
+            "checkpoint {since} is older than the history the table keeps (vacuumed or log-cleaned): \
+             pull without --since for the whole table"
+        ),
+    )
+}
+
+async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions, mut out: W) -> Result<PullReport> {
+    let url = table_url(root, name, false)?;
+    if url.scheme() == "file" && !url.to_file_path().map(|p| p.exists()).unwrap_or(false) {
+        return Err(sync_err(name, format!("there is no synced table at {url}")));
+    }
+    let (t, exists) = open_table(&url, name).await?;
+    if !exists {
+        return Err(sync_err(name, format!("there is no synced table at {url}")));
+    }
+    let version = t.version().map_or(0, |v| v as i64);
+    let snap = t.snapshot().map_err(delta_err(name, "cannot read the table's state"))?;
+    let cfg = snap.metadata().configuration().clone();
+    let key: KeyPath = cfg
+        .get(schema::PROP_KEY)
+        .and_then(|k| serde_json::from_str(k).ok())
+        .ok_or_else(|| sync_err(name, "the table has no idbsync key (it was not made by idbsync push)"))?;
+    let meta: HashMap<String, String> =
+        cfg.get(schema::PROP_SCHEMA_METADATA).and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
+    let delta = Schema::try_from_kernel(snap.schema().as_ref())
+        .map_err(|e| sync_err(name, format!("the table's schema cannot be read: {e}")))?;
+    let out_schema = original_schema(&delta, meta);
+
+    let ctx = SessionContext::new();
+    t.update_datafusion_session(&ctx.state()).map_err(delta_err(name, "cannot read the table"))?;
+    let read_err = |e: deltalake::datafusion::error::DataFusionError| sync_err(name, format!("cannot read: {e}"));
+    let (batches, change_type): (Vec<RecordBatch>, bool) = match opts.since {
+        None => {
+            let provider = t.table_provider().await.map_err(read_err)?;
+            let df = ctx.read_table(provider).map_err(read_err)?;
+            let df = df.sort(vec![deltalake::datafusion::prelude::col(KEY_TEXT).sort(true, true)]).map_err(read_err)?;
+            (df.collect().await.map_err(read_err)?, false)
+        }
+        Some(s) if s < 0 => return Err(sync_err(name, format!("checkpoint {s} is not a table version"))),
+        Some(s) if s > version => {
+            return Err(sync_err(
+                name,
+                format!("checkpoint {s} is newer than the table (version {version}): is this the right table?"),
+            ))
+        }
+        Some(s) if s == version => (Vec::new(), true),
+        Some(s) => {
+            match t.log_store().read_commit_entry((s + 1) as u64).await {
+                Ok(Some(_)) => {}
+                _ => return Err(vacuumed(name, s)),
+            }
+            let cdf = t.clone().scan_cdf().with_starting_version((s + 1) as u64).with_ending_version(version as u64);
+            let provider = DeltaCdfTableProvider::try_new(cdf).map_err(delta_err(name, "cannot read the changes"))?;
+            ctx.register_table("cdf", Arc::new(provider)).map_err(read_err)?;
+            let sql = format!(
+                "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {KEY_TEXT} ORDER BY _commit_version DESC, \
+                 CASE WHEN _change_type = 'delete' THEN 1 ELSE 0 END) AS __idbsync_rn \
+                 FROM cdf WHERE _change_type <> 'update_preimage') WHERE __idbsync_rn = 1 ORDER BY {KEY_TEXT}"
+            );
+            let df = ctx.sql(&sql).await.map_err(read_err)?;
+            let batches = df.collect().await.map_err(|e| {
+                let text = e.to_string();
+                if text.contains("not found") || text.contains("No such file") || text.contains("NotFound") {
+                    vacuumed(name, s)
+                } else {
+                    read_err(e)
+                }
+            })?;
+            (batches, true)
+        }
+    };
+
+    // Split into rows to upsert and keys deleted.
+    let mut upserts: Vec<RecordBatch> = Vec::new();
+    let mut deleted = Vec::new();
+    for b in &batches {
+        opts.cancel.check()?;
+        let keys = text_column(b, KEY_TEXT, name)?;
+        let is_delete: BooleanArray = if change_type {
+            let ct = text_column(b, "_change_type", name)?;
+            (0..b.num_rows()).map(|i| Some(ct.value(i) == "delete")).collect()
+        } else {
+            BooleanArray::from(vec![false; b.num_rows()])
+        };
+        for i in 0..b.num_rows() {
+            if is_delete.value(i) && keys.is_valid(i) {
+                let k: Value = serde_json::from_str(keys.value(i)).unwrap_or(Value::Null);
+                let mut tomb = key.tombstone(&k);
+                if let Value::Object(o) = &mut tomb {
+                    o.insert("_key".into(), k);
+                }
+                deleted.push(tomb);
+            }
+        }
+        let keep = arrow::compute::not(&is_delete).map_err(|source| arrow_err(name, source))?;
+        let kept = arrow::compute::filter_record_batch(b, &keep).map_err(|source| arrow_err(name, source))?;
+        if kept.num_rows() > 0 {
+            upserts.push(restore(&kept, &out_schema, name)?);
+        }
+    }
+    let rows: u64 = upserts.iter().map(|b| b.num_rows() as u64).sum();
+
+    let format = match opts.format {
+        PullFormat::Ndjson => DownloadFormat::Ndjson,
+        PullFormat::Dexie => DownloadFormat::Dexie,
+    };
+    let mut dl = DownloadOptions::new().with_row_count(Some(rows)).with_cancel(opts.cancel.clone());
+    // A store that came without a Dexie declaration (NDJSON, a plain dump) is declared with
+    // the table's key, so that importInto puts each record under its own key.
+    if !out_schema.metadata().contains_key("idb.dexie_schema") {
+        dl = match &key {
+            KeyPath::Inbound { .. } => dl.with_dexie_schema(key.display()).with_inbound(true),
+            KeyPath::OutOfLine => dl.with_dexie_schema("").with_inbound(false),
+        };
+    }
+    let mut w = DownloadWriter::new(format, out_schema.clone(), &dl, &mut out)?;
+    for b in &upserts {
+        w.write(b)?;
+    }
+    let mut bytes = w.finish()?.bytes;
+    if opts.format == PullFormat::Ndjson {
+        let mut text = Vec::new();
+        for d in &deleted {
+            let mut d = d.clone();
+            if let Value::Object(o) = &mut d {
+                o.remove("_key");
+            }
+            serde_json::to_writer(&mut text, &d).expect("JSON values serialise");
+            text.push(b'\n');
+        }
+        serde_json::to_writer(&mut text, &serde_json::json!({"_checkpoint": version})).expect("JSON");
+        text.push(b'\n');
+        out.write_all(&text).map_err(crate::ops::download::write_err)?;
+        bytes += text.len() as u64;
+    }
+    out.flush().map_err(crate::ops::download::write_err)?;
+    Ok(PullReport {
+        table: name.to_owned(),
+        location: url.to_string(),
+        since: opts.since,
+        checkpoint: version,
+        key_path: key.display(),
+        upserts: rows,
+        deleted,
+        bytes,
+    })
+}
+
+fn arrow_err(name: &str, source: arrow::error::ArrowError) -> Error {
+    Error::Arrow { context: format!("table '{name}': reading the changes"), source }
+}
+
+/// A text column of `b` (DataFusion may read it as a string view) as plain UTF-8.
+fn text_column(b: &RecordBatch, col: &str, name: &str) -> Result<StringArray> {
+    let c = b.column_by_name(col).ok_or_else(|| sync_err(name, format!("the table has no column {col}")))?;
+    let c = cast(c, &DataType::Utf8).map_err(|source| arrow_err(name, source))?;
+    Ok(c.as_any().downcast_ref::<StringArray>().expect("utf8").clone())
+}
+
+/// The data columns of `b`, with the types and metadata idbsync inferred.
+fn restore(b: &RecordBatch, out: &SchemaRef, name: &str) -> Result<RecordBatch> {
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for f in out.fields() {
+        let c = b.column_by_name(f.name()).ok_or_else(|| sync_err(name, format!("no column '{}'", f.name())))?;
+        cols.push(cast(c, f.data_type()).map_err(|source| Error::Arrow {
+            context: format!("table '{name}': column '{}' ({}) as {}", f.name(), c.data_type(), f.data_type()),
+            source,
+        })?);
+    }
+    let o = arrow::array::RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+    RecordBatch::try_new_with_options(out.clone(), cols, &o).map_err(|source| arrow_err(name, source))
+}
+
+fn cast(a: &ArrayRef, to: &DataType) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    if a.data_type() == to {
+        return Ok(a.clone());
+    }
+    arrow::compute::cast_with_options(a, to, &arrow::compute::CastOptions { safe: false, ..Default::default() })
+}
