@@ -29,6 +29,15 @@ export function checkAborted(signal) {
   if (signal?.aborted) throw new SyncError('aborted', 'idbsync: sync aborted', { cause: signal.reason });
 }
 
+/** `text` (a 2xx answer) parsed as JSON; an answer that is not JSON is a server error. */
+export function parseAnswer(text, what) {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SyncError('server', `idbsync: ${what}: the answer is not JSON: ${e.message}`, { cause: e });
+  }
+}
+
 /**
  * A function that sends one request to the server at `url` for `database` and resolves
  * to [Response, body text] for a 2xx answer; anything else throws a SyncError.

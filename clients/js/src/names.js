@@ -5,8 +5,11 @@ export const CHANGES = '_idbsync_changes';
 /** The client's bookkeeping: one row per name (see sync.js). */
 export const STATE = '_idbsync_state';
 
-/** Whether `name` is one of the client's own tables (never tracked, pushed or pulled). */
-export const isInternal = (name) => name === CHANGES || name === STATE;
+/**
+ * Whether `name` is one of the client's own tables, or Dexie's ('$meta'): never tracked,
+ * pushed or pulled.
+ */
+export const isInternal = (name) => name === CHANGES || name === STATE || name.startsWith('$');
 
 /**
  * Marks an IndexedDB transaction whose writes the change tracker must not record (the

@@ -5,38 +5,37 @@ import Dexie from 'dexie';
 import { importInto } from 'dexie-export-import';
 import { CHANGES, STATE, UNTRACKED } from './names.js';
 import { keyId } from './keys.js';
-import { SyncError, checkAborted } from './http.js';
+import { SyncError, checkAborted, parseAnswer } from './http.js';
 
 /** A primary key path as the server writes it: `id`, `[a+b]`, `a.b`; null out of line. */
 const keyPathText = (kp) => (kp == null ? null : Array.isArray(kp) ? `[${kp.join('+')}]` : kp);
 
 /**
- * The rows of the export `doc` for `table`, revived by the stock importInto (the same
- * typeson and Blob handling as any import): values for an inbound table, [key, value]
- * pairs out of line. importInto writes in transactions of its own, so it is given a
- * filter that keeps each revived row and lets none through; this module then writes
- * them in its own transaction. Every row is declared inbound to it, so that it revives
- * an out-of-line [key, value] row as one value and hands it to the filter whole.
+ * `rows` (typeson-encoded, as in a Dexie export of `table`) revived by the stock
+ * importInto: the same typeson and Blob handling as any import. importInto writes in
+ * transactions of its own, so it is given a filter that keeps each revived row and lets
+ * none through; this module then writes them in its own transaction. Every row is
+ * declared inbound to it, so that it revives an out-of-line [key, value] row as one
+ * value and hands it to the filter whole.
  */
-async function revive(db, table, doc) {
-  const part = doc.data.data.find((d) => d.tableName === table);
-  if (!part?.rows.length) return [];
-  const rows = [];
+async function revive(db, table, rows) {
+  if (!rows.length) return [];
+  const revived = [];
   const feed = {
     formatName: 'dexie',
     formatVersion: 1,
     data: {
       databaseName: db.name,
       databaseVersion: db.verno,
-      tables: [{ name: table, schema: doc.data.tables.find((t) => t.name === table)?.schema ?? '', rowCount: part.rows.length }],
-      data: [{ tableName: table, inbound: true, rows: part.rows }],
+      tables: [{ name: table, schema: '', rowCount: rows.length }],
+      data: [{ tableName: table, inbound: true, rows }],
     },
   };
   await importInto(db, new Blob([JSON.stringify(feed)]), {
     acceptNameDiff: true, acceptVersionDiff: true, acceptChangedPrimaryKey: true, noTransaction: true,
-    filter: (_, row) => (rows.push(row), false),
+    filter: (_, row) => (revived.push(row), false),
   });
-  return rows;
+  return revived;
 }
 
 /**
@@ -82,7 +81,7 @@ async function apply(db, table, rows, deleted, checkpoint, sinceField, whole) {
  */
 export async function pull(db, { request, tables, changedSince, signal, progress }) {
   const [, list] = await request('GET', 'tables', { what: 'list of tables' });
-  const remote = new Map(JSON.parse(list).tables.filter((t) => t.kind === 'delta').map((t) => [t.name, t]));
+  const remote = new Map(parseAnswer(list, 'list of tables').tables.filter((t) => t.kind === 'delta').map((t) => [t.name, t]));
   const result = {};
   for (const table of [...tables].filter((t) => remote.has(t))) {
     const since = (await db.table(STATE).get(`checkpoint/${table}`))?.value;
@@ -93,7 +92,7 @@ export async function pull(db, { request, tables, changedSince, signal, progress
     progress({ phase: 'pull', stage: 'fetch', table, since });
     const what = `pull of '${table}'`;
     const [, text] = await request('GET', 'pull', { query: { table, since, format: 'dexie' }, what });
-    const doc = JSON.parse(text);
+    const doc = parseAnswer(text, what);
     const meta = doc.idbsync;
     if (!meta || !Number.isInteger(meta.checkpoint) || !Array.isArray(meta.deleted)) {
       throw new SyncError('server', `idbsync: ${what}: the answer has no "idbsync" member with checkpoint and deleted keys`);
@@ -102,9 +101,12 @@ export async function pull(db, { request, tables, changedSince, signal, progress
     if ((meta.key_path ?? null) !== local && !(local === null && meta.key_path === '__key')) {
       throw new SyncError('refused', `idbsync: ${what}: the server's table has primary key '${meta.key_path}', this database '${local ?? '(out of line)'}'`);
     }
-    const rows = await revive(db, table, doc);
+    const rows = await revive(db, table, doc.data.data.find((d) => d.tableName === table)?.rows ?? []);
+    // Deleted keys as plain JSON; typed keys (Dates, binary) only if the member carries
+    // their typeson tags (`$types`, paths `deleted.<i>…`), revived like a row.
+    const deleted = meta.$types ? (await revive(db, table, [meta]))[0].deleted : meta.deleted;
     checkAborted(signal);
-    result[table] = await apply(db, table, rows, meta.deleted, meta.checkpoint, changedSince[table], since === undefined);
+    result[table] = await apply(db, table, rows, deleted, meta.checkpoint, changedSince[table], since === undefined);
     progress({ phase: 'pull', stage: 'done', table, ...result[table] });
   }
   return result;

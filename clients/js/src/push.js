@@ -12,7 +12,7 @@ import Dexie from 'dexie';
 import { exportDB } from 'dexie-export-import';
 import { CHANGES, STATE } from './names.js';
 import { keyId, normalizeKey, tombstoneRow } from './keys.js';
-import { checkAborted } from './http.js';
+import { checkAborted, parseAnswer } from './http.js';
 
 /**
  * The pending batch, or a new one of the changes recorded in `tables` (a Set), or null
@@ -137,8 +137,9 @@ export async function pushBatch(db, { request, tables, changedSince, gzip: compr
     progress({ phase: 'push', stage: 'send', batch: batch.n, sent });
     const headers = { 'content-type': 'application/json', 'idempotency-key': `${batch.client}/${batch.n}` };
     if (compress) headers['content-encoding'] = 'gzip';
-    const [, text] = await request('POST', 'push', { headers, body: compress ? await gzip(body) : body, what: `push of batch ${batch.client}/${batch.n}` });
-    answer = JSON.parse(text);
+    const what = `push of batch ${batch.client}/${batch.n}`;
+    const [, text] = await request('POST', 'push', { headers, body: compress ? await gzip(body) : body, what });
+    answer = parseAnswer(text, what);
     for (const t of answer.tables ?? []) for (const r of t.rejects ?? []) r.key = order.get(t.table)?.[r.record];
   }
   await settle(db, batch);

@@ -1,8 +1,9 @@
 // An in-memory model of `idbsync serve`'s sync contract, as a `fetch` function, for the
 // tests that run without the binary (batching, retries, errors, pull application). It
 // keeps the typeson rows it is sent as they are and gives them back in pulls, so values
-// come back exactly; deleted keys are given as plain JSON (untyped keys only). The real
-// server is tested in server.test.mjs.
+// come back exactly; deleted keys are given as plain JSON, with their typeson tags in the
+// member's `$types` when made with `typedDeletes`. The real server is tested in
+// server.test.mjs.
 
 import Dexie from 'dexie';
 
@@ -12,19 +13,23 @@ const keyFields = (schema) => {
   return src.startsWith('[') ? src.slice(1, -1).split('+') : [src];
 };
 
-/** [identity of the key, the row's key part as plain JSON, is it a tombstone]. */
+/** The typeson tags of `types` under `path`, with paths relative to it ('' for itself). */
+const under = (types, path, as) => Object.entries(types ?? {}).flatMap(([p, tag]) => (p === path ? [[as, tag]]
+  : p.startsWith(`${path}.`) ? [[`${as}${as ? '.' : ''}${p.slice(path.length + 1)}`, tag]] : []));
+
+/** [identity of the key, the key as plain JSON, its tags (relative paths), is it a tombstone]. */
 function rowKey(fields, row) {
   if (fields === null) {
     const [k, v] = row.$ ?? row;
-    const types = Object.entries(row.$types?.$ ?? {}).filter(([p]) => p === '0' || p.startsWith('0.'));
-    return [JSON.stringify([k, types]), k, v._deleted === true];
+    const types = under(row.$types?.$, '0', '');
+    return [JSON.stringify([k, types]), k, types, v._deleted === true];
   }
   const parts = fields.map((f) => Dexie.getByKeyPath(row, f));
-  const types = Object.entries(row.$types ?? {}).filter(([p]) => fields.some((f) => p === f || p.startsWith(`${f}.`)));
-  return [JSON.stringify([parts, types]), fields.length > 1 ? parts : parts[0], row._deleted === true];
+  const types = fields.flatMap((f, j) => under(row.$types, f, fields.length > 1 ? String(j) : ''));
+  return [JSON.stringify([parts, types]), fields.length > 1 ? parts : parts[0], types, row._deleted === true];
 }
 
-export function fakeServer({ token = 'secret', database = 'app' } = {}) {
+export function fakeServer({ token = 'secret', database = 'app', typedDeletes = false } = {}) {
   const tables = new Map(); // name → {schema, rows: Map(id → row), version, log: [{version, id, key}], batches: Map}
   const server = { tables, requests: [], failNext: null, loseNextAnswer: false, beforeAnswer: null, reject: () => null };
   const json = (status, body, headers = {}) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
@@ -51,17 +56,17 @@ export function fakeServer({ token = 'secret', database = 'app' } = {}) {
       part.rows.forEach((row, i) => {
         const reason = server.reject(part.tableName, row);
         if (reason) return r.rejects.push({ record: i, reason, path: '' }) && r.rejected++;
-        const [id, key, dead] = rowKey(keyFields(schema), row);
+        const [id, key, types, dead] = rowKey(keyFields(schema), row);
         if (dead && !t.rows.has(id)) return r.unchanged++;
         if (!dead && JSON.stringify(t.rows.get(id)) === JSON.stringify(row)) return r.unchanged++;
-        changes.push({ id, key, row: dead ? null : row });
+        changes.push({ id, key, types, row: dead ? null : row });
         r[dead ? 'deleted' : 'upserted']++;
       });
       if (changes.length || client) t.version++;
       for (const c of changes) {
         if (c.row) t.rows.set(c.id, c.row);
         else t.rows.delete(c.id);
-        t.log.push({ version: t.version, id: c.id, key: c.key });
+        t.log.push({ version: t.version, id: c.id, key: c.key, types: c.types });
       }
       if (client) t.batches.set(client, n);
       answer.tables.push({ ...r, status: changes.length || client ? 'committed' : 'no_change', checkpoint: t.version });
@@ -74,13 +79,16 @@ export function fakeServer({ token = 'secret', database = 'app' } = {}) {
     if (!t) return error(404, 'no_table', `there is no synced table '${table}'`);
     const ids = since === null ? new Set(t.rows.keys()) : new Set(t.log.filter((e) => e.version > since).map((e) => e.id));
     const rows = [...ids].filter((id) => t.rows.has(id)).map((id) => t.rows.get(id));
-    const deleted = [...ids].filter((id) => !t.rows.has(id)).map((id) => t.log.findLast((e) => e.id === id).key);
+    const gone = [...ids].filter((id) => !t.rows.has(id)).map((id) => t.log.findLast((e) => e.id === id));
+    const deleted = gone.map((e) => e.key);
+    const $types = Object.fromEntries(gone.flatMap((e, i) => e.types.map(([p, tag]) => [`deleted.${i}${p ? `.${p}` : ''}`, tag])));
     const doc = {
       formatName: 'dexie', formatVersion: 1,
       data: { databaseName: database, databaseVersion: 1, tables: [{ name: table, schema: t.schema, rowCount: rows.length }],
         data: [{ tableName: table, inbound: keyFields(t.schema) !== null, rows }] },
       idbsync: { table, since, checkpoint: t.version, key_path: keyFields(t.schema) === null ? null : t.schema.split(',')[0].replace(/^\+\+|^&/, ''), deleted },
     };
+    if (typedDeletes && Object.keys($types).length) doc.idbsync.$types = $types;
     return json(200, doc, { 'idbsync-checkpoint': String(t.version) });
   }
 

@@ -5,6 +5,7 @@
 import './env.mjs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { isDeepStrictEqual, inspect } from 'node:util';
 import { SyncError, sync } from '../src/index.js';
 import { changed, entries, openDb } from './helpers.mjs';
@@ -32,15 +33,22 @@ describe('against idbsync serve', () => {
   });
   after(async () => server?.stop());
 
-  /** POST /v1/app/query: the rows of `sql` as objects. */
+  /**
+   * The current records of table `t` on the server, read apart from the server and the
+   * client: `idbsync pull <root>/app --table t --format ndjson` (plain JSON; by key).
+   */
+  async function held(t) {
+    const out = await server.idbsync('pull', join(server.root, 'app'), '--table', t, '--format', 'ndjson', '--to', '-', '-q');
+    return out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => !('_checkpoint' in r));
+  }
+
+  /** POST /v1/app/query: the answer's status and JSON. */
   async function query(sql) {
     const res = await fetch(`${server.url}/v1/app/query`, {
       method: 'POST', headers: { authorization: `Bearer ${server.tokens.app}`, 'content-type': 'application/json' },
       body: JSON.stringify({ sql, limit: 1000 }),
     });
-    const body = await res.json();
-    assert.equal(res.status, 200, JSON.stringify(body));
-    return body.rows.map((r) => Object.fromEntries(body.columns.map((c, i) => [c.name ?? c, r[i]])));
+    return [res.status, await res.json()];
   }
 
   test('create, update, delete on one device: the server holds exactly that, a second device converges', { skip }, async () => {
@@ -66,8 +74,10 @@ describe('against idbsync serve', () => {
     assert.deepEqual([s2.pushed.notes.upserted, s2.pushed.notes.deleted, s2.pushed.settings.deleted, s2.pushed.pairs.deleted], [2, 1, 1, 1]);
     assert.deepEqual(await changed(a), []);
 
-    const rows = await query('SELECT id, title, done FROM notes ORDER BY id');
+    const rows = (await held('notes')).map(({ id, title, done }) => ({ id, title, done }));
     assert.deepEqual(rows, [{ id: 'n1', title: 'ONE', done: 1 }, { id: 'n3', title: 'three', done: 0 }, { id: 'n4', title: 'four', done: 0 }]);
+    assert.deepEqual((await held('pairs')).map(({ a, b }) => [a, b]), [[1, 'x']]);
+    assert.deepEqual(await held('settings'), [{ __key: 'ui', theme: 'dark', since: '1970-01-01T00:00:00.005Z' }]);
 
     const b = await openDb(stores);
     await sync(b, options);
@@ -116,11 +126,29 @@ describe('against idbsync serve', () => {
       return res;
     };
     await assert.rejects(sync(db, { ...options, signal: ac.signal, fetch: losing }), (e) => e instanceof SyncError && e.kind === 'aborted');
-    assert.deepEqual(await query('SELECT count(*) AS n FROM orders'), [{ n: 2 }]);
+    assert.equal((await held('orders')).length, 2);
+    const retry = await sync(db, options);
+    assert.deepEqual(retry.batches.map(([, n]) => n), [1]);
+    // The retried batch changed nothing: the server answers it with its first answer
+    // again (`replayed`) or, once it no longer holds that, with status already_applied.
+    const answer = retry.pushed.orders;
+    assert.ok(answer.replayed || answer.status === 'already_applied', inspect(answer));
     await db.orders.put({ id: 3, qty: 3 });
-    const s = await sync(db, options);
-    assert.deepEqual(s.batches.map(([, n]) => n), [1, 2]);
-    assert.deepEqual(await query('SELECT id, qty FROM orders ORDER BY id'), [{ id: 1, qty: 1 }, { id: 2, qty: 2 }, { id: 3, qty: 3 }]);
+    assert.equal((await sync(db, options)).batch, 2);
+    assert.deepEqual((await held('orders')).map(({ id, qty }) => ({ id, qty })), [{ id: 1, qty: 1 }, { id: 2, qty: 2 }, { id: 3, qty: 3 }]);
+    assert.deepEqual(await changed(db), []);
+  });
+
+  test('records the server rejects: SyncError "refused" with the key and the reason, the rest synced', { skip }, async () => {
+    const db = await openDb({ typed: 'id' });
+    await db.typed.add({ id: 1, n: 1 });
+    await sync(db, options);
+    await db.typed.bulkAdd([{ id: 2, n: 'not a number' }, { id: 3, n: 3 }]);
+    const e = await sync(db, options).catch((x) => x);
+    assert.ok(e instanceof SyncError && e.kind === 'refused', inspect(e));
+    assert.deepEqual(e.rejects.map((r) => [r.table, r.key]), [['typed', 2]]);
+    assert.match(e.message, /rejected 1 record\(s\), e\.g\. record 0 of 'typed': .+/);
+    assert.deepEqual((await held('typed')).map((r) => r.id), [1, 3]);
     assert.deepEqual(await changed(db), []);
   });
 
@@ -173,6 +201,47 @@ describe('against idbsync serve', () => {
     const e = await sync(db, options).catch((x) => x);
     assert.ok(e instanceof SyncError && e.kind === 'refused' && e.status === 409, inspect(e));
     await sync(db, options);
-    assert.deepEqual(await query('SELECT id FROM restored ORDER BY id'), [{ id: 1 }, { id: 2 }, { id: 3 }]);
+    assert.deepEqual((await held('restored')).map((r) => r.id), [1, 2, 3]);
+  });
+
+  test('a table whose first push is only deletes (records made and deleted between syncs)', { skip }, async () => {
+    const db = await openDb({ fleeting: 'id' });
+    await db.fleeting.add({ id: 1, v: 'x' });
+    await db.fleeting.delete(1);
+    const s = await sync(db, options);
+    assert.deepEqual([s.pushed.fleeting.deletes, s.pushed.fleeting.deleted], [1, 0]);
+    await db.fleeting.add({ id: 2, v: 'y' });
+    await sync(db, options);
+    assert.deepEqual(await held('fleeting'), [{ id: 2, v: 'y' }]);
+  });
+
+  // Known deviations of the server from the contract (issue 18), kept as todo tests so
+  // that they show in every run and start passing when the server is fixed.
+
+  test('deletes of Date and binary keys reach a second device', {
+    skip, todo: "the pull's `idbsync.deleted` gives typed keys untyped (a Date key as epoch ms, an ArrayBuffer key as base64 text), so bulkDelete deletes nothing",
+  }, async () => {
+    const stores = { moments: 'at', blobkeys: '' };
+    const [a, b] = [await openDb(stores), await openDb(stores)];
+    await a.moments.bulkAdd([{ at: new Date(1000), n: 1 }, { at: new Date(2000), n: 2 }]);
+    await a.blobkeys.bulkPut(['x', 'y'], [new Uint8Array([1, 2]).buffer, new Date(5)]);
+    await sync(a, options);
+    await sync(b, options);
+    await a.moments.delete(new Date(1000));
+    await a.blobkeys.bulkDelete([new Uint8Array([1, 2]).buffer, new Date(5)]);
+    await sync(a, options);
+    await sync(b, options);
+    await assertSame(a, b, Object.keys(stores));
+  });
+
+  test('POST /query reads the synced (Delta) tables', {
+    skip, todo: "POST /v1/{database}/query over a database of synced tables answers 500 'no idbsync dataset under <root>/app' (query reads convert's datasets only)",
+  }, async () => {
+    const db = await openDb({ queried: 'id' });
+    await db.queried.bulkAdd([{ id: 1, n: 10 }, { id: 2, n: 20 }]);
+    await sync(db, options);
+    const [status, body] = await query('SELECT sum(n) AS total FROM queried');
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.deepEqual(body.rows, [[30]]);
   });
 });

@@ -257,3 +257,22 @@ test('property: two devices converge to the server state', async () => {
     }
   }), { seed, numRuns: Number(process.env.IDBSYNC_JS_RUNS ?? 100) });
 });
+
+test('deleted keys carried with typeson tags (Dates, binary, compound) are revived for bulkDelete', async () => {
+  const server = fakeServer({ typedDeletes: true });
+  const options = { url: 'http://fake', token: 'secret', database: 'app', fetch: server.fetch };
+  const s = { events: 'at', blobs: '', pairs: '[a+b]' };
+  const [a, b] = [await openDb(s), await openDb(s)];
+  await a.events.bulkAdd([{ at: new Date(1), n: 1 }, { at: new Date(2), n: 2 }]);
+  await a.blobs.bulkPut(['x', 'y'], [new Uint8Array([1]).buffer, [new Date(3), 'k']]);
+  await a.pairs.bulkAdd([{ a: new Date(4), b: 1 }, { a: new Date(5), b: 1 }]);
+  await sync(a, options);
+  await sync(b, options);
+  await a.events.delete(new Date(1));
+  await a.blobs.bulkDelete([new Uint8Array([1]).buffer, [new Date(3), 'k']]);
+  await a.pairs.delete([new Date(4), 1]);
+  await sync(a, options);
+  const pulled = (await sync(b, options)).pulled;
+  assert.deepEqual([pulled.events.deleted, pulled.blobs.deleted, pulled.pairs.deleted], [1, 2, 1]);
+  for (const t of Object.keys(s)) assert.ok(isDeepStrictEqual(await entries(b, t), await entries(a, t)), t);
+});
