@@ -19,12 +19,12 @@ const freePort = () => new Promise((resolve, reject) => {
 });
 
 /**
- * Runs `idbsync serve` and resolves to {url, root, tokens, idbsync(...args), log(), stop()}
+ * Runs `idbsync serve` (with more `args`) and resolves to {url, root, tokens, idbsync(...args), log(), stop()}
  * once /healthz answers. tokens: `app` (read and write database 'app'), `other` (read
  * and write database 'other'), `appRead` (read 'app'), made by `idbsync token new`
  * before the server starts (it reads the file at start and on SIGHUP).
  */
-export async function startServer(bin) {
+export async function startServer(bin, { args = [] } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'idbsync-js-'));
   const root = join(dir, 'root');
   const tokens = join(dir, 'tokens');
@@ -37,7 +37,7 @@ export async function startServer(bin) {
   };
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(bin, ['serve', '--root', root, '--listen', `127.0.0.1:${port}`, '--tokens', tokens], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(bin, ['serve', '--root', root, '--listen', `127.0.0.1:${port}`, '--tokens', tokens, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(`exited (${code ?? signal})`)));
