@@ -62,7 +62,10 @@ export interface SyncOptions {
    * default: a random UUID, kept in `_idbsync_state`.
    */
   clientId?: string;
-  /** The tables to sync (default: all but the client's own). */
+  /**
+   * The tables to sync (default: all but the client's own). A batch left pending by an
+   * earlier sync is sent whole, whatever tables it holds.
+   */
   tables?: string[];
   onProgress?: (event: SyncProgress) => void;
   signal?: AbortSignal;
