@@ -121,6 +121,16 @@ fi
   node run.mjs --idbsync "$bin" --chromium "$(command -v chromium)"
 )
 
+step "JavaScript client: change tracking, batches, pulls, types; sync against idbsync serve (npm)"
+# clients/js (issue 18): node's test runner over fake-indexeddb, fast-check seeded; the
+# tests against a real `idbsync serve` ($bin on 127.0.0.1, a temporary root) run in Node
+# and in headless Chromium (two browser contexts, CORS).
+(
+  cd clients/js
+  npm ci --no-audit --no-fund --loglevel=error
+  IDBSYNC_BIN="$bin" CHROMIUM="$(command -v chromium)" npm test
+)
+
 step "readback: pyarrow and DuckDB read the Parquet output (pip)"
 scripts/python-env.sh
 # `cargo test --workspace` above built target/debug/idbsync (the CLI tests run it); a

@@ -39,6 +39,13 @@ pub enum Command {
     /// Write a synced table's changes since a checkpoint (or all of it) for IndexedDB.
     #[cfg(feature = "sync")]
     Pull(PullArgs),
+    /// Serve push, pull, query and tables over HTTP to browsers (the JavaScript client).
+    #[cfg(feature = "sync")]
+    Serve(ServeArgs),
+    /// Manage the bearer tokens of `idbsync serve`.
+    #[cfg(feature = "sync")]
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 /// How `query` prints its result.
@@ -504,4 +511,66 @@ pub struct PullArgs {
     /// No summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[cfg(feature = "sync")]
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where the databases are: a local folder or hdfs://… (each database is a folder in it).
+    #[arg(long)]
+    pub root: String,
+    /// The address to listen on (keep it on 127.0.0.1 behind a proxy, or use --tls-cert).
+    #[arg(long, default_value = "127.0.0.1:8750")]
+    pub listen: std::net::SocketAddr,
+    /// The tokens file (`idbsync token new` makes it); re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+    /// Let requests without a token pull, query and list tables (never push).
+    #[arg(long)]
+    pub allow_anonymous_read: bool,
+    /// An origin browsers may call from (CORS), e.g. https://app.example.com; repeatable; `*` for any.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+    /// The largest request body (e.g. 1GiB, 200MiB); larger ones get 413.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = crate::size::parse_size)]
+    pub max_body: u64,
+    /// TLS certificate chain (PEM); with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); with --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a client may take to send its request headers, or pause while sending a body.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Pushes one token may have running at once (more get 429).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub pushes_per_token: usize,
+    /// Where request bodies are spooled while they arrive (default: the system's temp folder).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+}
+
+#[cfg(feature = "sync")]
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token: its hash is appended to the tokens file, the token is printed once.
+    New(TokenNewArgs),
+}
+
+#[cfg(feature = "sync")]
+#[derive(Debug, Args)]
+pub struct TokenNewArgs {
+    /// The tokens file (created, mode 0600, when missing).
+    #[arg(long, value_name = "FILE")]
+    pub tokens: PathBuf,
+    /// A database the token is for; repeatable.
+    #[arg(long = "database", value_name = "NAME", required = true)]
+    pub databases: Vec<String>,
+    /// May pull, query and list tables.
+    #[arg(long)]
+    pub read: bool,
+    /// May push.
+    #[arg(long)]
+    pub write: bool,
 }

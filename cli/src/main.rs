@@ -8,6 +8,8 @@ mod interrupt;
 mod progress;
 mod query_cmd;
 mod redact;
+#[cfg(feature = "sync")]
+mod serve_cmd;
 mod size;
 #[cfg(feature = "sync")]
 mod sync_cmd;
@@ -45,6 +47,10 @@ fn main() -> std::process::ExitCode {
         args::Command::Push(a) => sync_cmd::push(a),
         #[cfg(feature = "sync")]
         args::Command::Pull(a) => sync_cmd::pull(a),
+        #[cfg(feature = "sync")]
+        args::Command::Serve(a) => serve_cmd::serve(a),
+        #[cfg(feature = "sync")]
+        args::Command::Token(args::TokenCommand::New(a)) => serve_cmd::token_new(a),
     };
     match res {
         Ok(code) => code,

@@ -15,4 +15,4 @@ mod session;
 pub use catalog::{discover, TableInfo};
 pub use error::{Error, Result};
 pub use render::{write, Format};
-pub use session::{BatchIter, OpenOptions, Preview, Session};
+pub use session::{check_read_only, BatchIter, OpenOptions, Preview, Session};

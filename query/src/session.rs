@@ -108,26 +108,7 @@ impl Session {
     }
 
     fn check_read_only(&self, sql: &str) -> Result<()> {
-        let state = self.ctx.state();
-        let stmt = state.sql_to_statement(sql, &datafusion::config::Dialect::Generic)?;
-        let ok = match &stmt {
-            DfStatement::Statement(s) => matches!(
-                s.as_ref(),
-                Statement::Query(_)
-                    | Statement::Explain { .. }
-                    | Statement::ExplainTable { .. }
-                    | Statement::ShowTables { .. }
-                    | Statement::ShowColumns { .. }
-                    | Statement::ShowFunctions { .. }
-            ),
-            DfStatement::Explain(_) => true,
-            _ => false,
-        };
-        if ok {
-            return Ok(());
-        }
-        let first = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-        Err(Error::ReadOnly(format!("{first} is not allowed: query is read-only and runs only {ALLOWED} statements")))
+        read_only(&self.ctx.state(), sql)
     }
 
     /// DataFusion's message, with the table list when a table is unknown and a hint when
@@ -207,4 +188,32 @@ impl Iterator for BatchIter<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         self.rt.block_on(self.stream.next()).map(|r| r.map_err(Error::from))
     }
+}
+
+/// Whether `sql` is a statement a preview may run (SELECT, WITH, EXPLAIN, SHOW,
+/// DESCRIBE), checked before any table is opened: [`Error::ReadOnly`] otherwise.
+pub fn check_read_only(sql: &str) -> Result<()> {
+    read_only(&SessionContext::new().state(), sql)
+}
+
+fn read_only(state: &datafusion::execution::SessionState, sql: &str) -> Result<()> {
+    let stmt = state.sql_to_statement(sql, &datafusion::config::Dialect::Generic)?;
+    let ok = match &stmt {
+        DfStatement::Statement(s) => matches!(
+            s.as_ref(),
+            Statement::Query(_)
+                | Statement::Explain { .. }
+                | Statement::ExplainTable { .. }
+                | Statement::ShowTables { .. }
+                | Statement::ShowColumns { .. }
+                | Statement::ShowFunctions { .. }
+        ),
+        DfStatement::Explain(_) => true,
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let first = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    Err(Error::ReadOnly(format!("{first} is not allowed: query is read-only and runs only {ALLOWED} statements")))
 }

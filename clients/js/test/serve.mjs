@@ -1,0 +1,58 @@
+// Starts a real `idbsync serve` (the binary at IDBSYNC_BIN) on 127.0.0.1, with a temporary
+// root and tokens file, for server.test.mjs.
+
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** A TCP port free on 127.0.0.1 right now. */
+const freePort = () => new Promise((resolve, reject) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  }).on('error', reject);
+});
+
+/**
+ * Runs `idbsync serve` (with more `args`) and resolves to {url, root, tokens, idbsync(...args), log(), stop()}
+ * once /healthz answers. tokens: `app` (read and write database 'app'), `other` (read
+ * and write database 'other'), `appRead` (read 'app'), made by `idbsync token new`
+ * before the server starts (it reads the file at start and on SIGHUP).
+ */
+export async function startServer(bin, { args = [] } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'idbsync-js-'));
+  const root = join(dir, 'root');
+  const tokens = join(dir, 'tokens');
+  const idbsync = async (...args) => (await run(bin, args, { maxBuffer: 64 << 20 })).stdout;
+  const token = async (database, ...flags) => (await idbsync('token', 'new', '--tokens', tokens, '--database', database, ...flags)).trim();
+  const made = {
+    app: await token('app', '--read', '--write'),
+    other: await token('other', '--read', '--write'),
+    appRead: await token('app', '--read'),
+  };
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(bin, ['serve', '--root', root, '--listen', `127.0.0.1:${port}`, '--tokens', tokens, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(`exited (${code ?? signal})`)));
+  for (let i = 0; ; i++) {
+    const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (up) break;
+    const gone = await Promise.race([exited, new Promise((r) => setTimeout(r, 100, null))]);
+    if (gone || i > 300) throw new Error(`idbsync serve ${gone ?? 'did not answer /healthz in 30 s'}:\n${log}`);
+  }
+  return {
+    url, root, tokens: made, idbsync, log: () => log,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
