@@ -55,5 +55,5 @@ pub use storage::sink::{join_path, CountingWriter, Entry, LocalSink, Sink, SinkF
 pub use storage::{open_object_store, open_sink, StorageError};
 #[cfg(feature = "sync")]
 pub use sync::{
-    pull, push, KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStatus, TablePush,
+    pull, push, KeyError, KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStatus, TablePush,
 };

@@ -4,6 +4,20 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// Why a key path or a record's key is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// A key path that is empty or has an empty part (`a..b`, `[a+]`).
+    #[error("key path '{0}' is empty or has an empty part")]
+    EmptyPart(String),
+    /// An out-of-line record that is not a `[key, value]` pair.
+    #[error("an out-of-line record is not a [key, value] pair")]
+    NotAPair,
+    /// A record without (or with a null at) a key path part.
+    #[error("the record has no key '{0}'")]
+    Missing(String),
+}
+
 /// Where the records of a store keep their primary key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -22,18 +36,18 @@ pub enum KeyPath {
 impl KeyPath {
     /// Parses a key path as `--key` or a Dexie schema writes it: `id`, `++id`, `a.b`,
     /// `[a+b]`. An empty path is an error.
-    pub fn parse(s: &str) -> Result<KeyPath, String> {
+    pub fn parse(s: &str) -> Result<KeyPath, KeyError> {
         let mut p = s.trim();
         p = p.strip_prefix("++").unwrap_or(p).trim_start_matches(['&', '*']);
         if let Some(inner) = p.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
             let parts: Vec<String> = inner.split('+').map(|x| x.trim().to_owned()).collect();
             if parts.iter().any(|x| x.is_empty()) {
-                return Err(format!("key path '{s}' has an empty part"));
+                return Err(KeyError::EmptyPart(s.to_owned()));
             }
             return Ok(KeyPath::Inbound { parts, compound: true });
         }
         if p.is_empty() || p.split('.').any(str::is_empty) {
-            return Err(format!("key path '{s}' is empty or has an empty part"));
+            return Err(KeyError::EmptyPart(s.to_owned()));
         }
         Ok(KeyPath::Inbound { parts: vec![p.to_owned()], compound: false })
     }
@@ -49,12 +63,12 @@ impl KeyPath {
 
     /// The key of `record` (for out-of-line stores, the `[key, value]` pair), and the
     /// value object the record holds (whose `_deleted` flag marks a delete).
-    pub(crate) fn extract<'a>(&self, record: &'a Value) -> Result<(Value, &'a Value), String> {
+    pub(crate) fn extract<'a>(&self, record: &'a Value) -> Result<(Value, &'a Value), KeyError> {
         match self {
             // Dexie writes a typed pair as {"$": [key, value], "$types": {…}}.
             KeyPath::OutOfLine => match record.get("$").unwrap_or(record) {
                 Value::Array(pair) if pair.len() == 2 => Ok((pair[0].clone(), &pair[1])),
-                _ => Err("an out-of-line record is not a [key, value] pair".into()),
+                _ => Err(KeyError::NotAPair),
             },
             KeyPath::Inbound { parts, compound } => {
                 let mut values = Vec::with_capacity(parts.len());
@@ -63,7 +77,7 @@ impl KeyPath {
                     for seg in p.split('.') {
                         v = match v.get(seg) {
                             Some(x) if !x.is_null() => x,
-                            _ => return Err(format!("the record has no key '{p}'")),
+                            _ => return Err(KeyError::Missing(p.clone())),
                         };
                     }
                     values.push(v.clone());
@@ -149,7 +163,7 @@ mod tests {
         let (key, _) = k.extract(&rec).unwrap();
         assert_eq!(canonical(&key), r#"["u1",2]"#);
         assert_eq!(k.tombstone(&key), json!({"user": {"id": "u1"}, "n": 2.0, "_deleted": true}));
-        assert!(k.extract(&json!({"n": 1})).unwrap_err().contains("user.id"));
+        assert!(k.extract(&json!({"n": 1})).unwrap_err().to_string().contains("user.id"));
         let o = KeyPath::OutOfLine;
         let rec = json!([7, {"_deleted": true}]);
         let (key, value) = o.extract(&rec).unwrap();

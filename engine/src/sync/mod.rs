@@ -14,7 +14,7 @@ mod pull;
 mod push;
 mod schema;
 
-pub use key::KeyPath;
+pub use key::{KeyError, KeyPath};
 pub use pull::{pull, PullFormat, PullOptions, PullReport};
 pub use push::{push, PushOptions, PushReport, PushStatus, TablePush};
 

@@ -238,7 +238,7 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
     let mut dl = DownloadOptions::new().with_row_count(Some(rows)).with_cancel(opts.cancel.clone());
     // A store that came without a Dexie declaration (NDJSON, a plain dump) is declared with
     // the table's key, so that importInto puts each record under its own key.
-    if !out_schema.metadata().contains_key("idb.dexie_schema") {
+    if !out_schema.metadata().contains_key(schema_infer::META_DEXIE_SCHEMA) {
         dl = match &key {
             KeyPath::Inbound { .. } => dl.with_dexie_schema(key.display()).with_inbound(true),
             KeyPath::OutOfLine => dl.with_dexie_schema("").with_inbound(false),

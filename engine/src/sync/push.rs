@@ -289,9 +289,11 @@ fn key_of(st: &StoreSchema, given: Option<&KeyPath>) -> Result<KeyPath> {
         return Ok(k.clone());
     }
     let meta = st.schema.metadata();
-    let parts: Vec<String> = meta.get("idb.key_path").and_then(|k| serde_json::from_str(k).ok()).unwrap_or_default();
+    let parts: Vec<String> =
+        meta.get(schema_infer::META_KEY_PATH).and_then(|k| serde_json::from_str(k).ok()).unwrap_or_default();
     if !parts.is_empty() {
-        let compound = meta.get("idb.dexie_schema").map_or(parts.len() > 1, |s| KeySpec::parse(s).compound);
+        let compound =
+            meta.get(schema_infer::META_DEXIE_SCHEMA).map_or(parts.len() > 1, |s| KeySpec::parse(s).compound);
         return Ok(KeyPath::Inbound { parts, compound });
     }
     if st.schema.field_with_name(schema_infer::KEY_COLUMN).is_ok() {
@@ -350,7 +352,7 @@ fn decode(
             };
             let (key, value) = match targets[i].key.extract(&v) {
                 Ok(k) => k,
-                Err(reason) => return reject(0, reason),
+                Err(e) => return reject(0, e.to_string()),
             };
             let key = canonical(&key);
             if value.get("_deleted") == Some(&Value::Bool(true)) {
@@ -467,7 +469,7 @@ async fn apply(t: Target, d: Decoded, st: &StoreSchema, opts: &PushOptions) -> R
                 if t.exists {
                     inferred = absent_before(inferred);
                 }
-                let (sf, back) = delta_column(&inferred).map_err(|r| sync_err(&name, r))?;
+                let (sf, back) = delta_column(&name, &inferred)?;
                 create_columns.push(sf);
                 if t.exists {
                     report.new_columns.push(n.clone());
@@ -496,7 +498,7 @@ async fn apply(t: Target, d: Decoded, st: &StoreSchema, opts: &PushOptions) -> R
             _ => Arc::new(TimestampMicrosecondArray::from(vec![now_micros(); n]).with_timezone("UTC")),
         };
         if !t.exists {
-            create_columns.push(delta_column(&h).map_err(|r| sync_err(&name, r))?.0);
+            create_columns.push(delta_column(&name, &h)?.0);
         }
         fields.push(h);
         columns.push(col);
@@ -649,8 +651,11 @@ async fn record_batch(table: &DeltaTable, name: &str, client: &str, seq: i64, co
     Ok(done.version() as i64)
 }
 
+/// Each row's key text and content hash (`None`: a row written without one).
+type RowHashes = HashMap<String, Option<String>>;
+
 /// The key and content hash of every row of the table.
-async fn existing_rows(table: &DeltaTable, name: &str) -> Result<HashMap<String, Option<String>>> {
+async fn existing_rows(table: &DeltaTable, name: &str) -> Result<RowHashes> {
     let ctx = SessionContext::new();
     table.update_datafusion_session(&ctx.state()).map_err(delta_err(name, "cannot read the table"))?;
     let provider = table.table_provider().await.map_err(|e| sync_err(name, format!("cannot read the table: {e}")))?;

@@ -7,6 +7,8 @@
 //! the columns a download of a Parquet dataset would have. The store's IndexedDB metadata
 //! (database, Dexie schema string, key path …) is in the table's properties.
 
+use super::sync_err;
+use crate::error::Result;
 use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 use deltalake::kernel::engine::arrow_conversion::{TryFromArrow, TryFromKernel};
 use deltalake::kernel::StructField;
@@ -90,16 +92,17 @@ fn relax(dt: &DataType, widen: bool) -> DataType {
 
 /// The Delta column for an inferred top-level field, and the Arrow field Delta reads it
 /// back as (what a merge source must hold).
-pub(crate) fn delta_column(f: &Field) -> Result<(StructField, Field), String> {
+pub(crate) fn delta_column(table: &str, f: &Field) -> Result<(StructField, Field)> {
     let mut meta: HashMap<String, String> = f.metadata().clone();
     if !is_hidden(f.name()) {
         meta.insert(ARROW_TYPE.into(), serde_json::to_string(f.data_type()).expect("types serialise"));
     }
     let stored = Field::new(f.name(), storable(f.data_type()), true).with_metadata(meta);
-    let sf = StructField::try_from_arrow(&stored)
-        .map_err(|e| format!("column '{}' ({}) cannot be a Delta column: {e}", f.name(), f.data_type()))?;
+    let sf = StructField::try_from_arrow(&stored).map_err(|e| {
+        sync_err(table, format!("column '{}' ({}) cannot be a Delta column: {e}", f.name(), f.data_type()))
+    })?;
     let back = Field::try_from_kernel(&sf)
-        .map_err(|e| format!("column '{}' cannot be read back from Delta: {e}", f.name()))?;
+        .map_err(|e| sync_err(table, format!("column '{}' cannot be read back from Delta: {e}", f.name())))?;
     Ok((sf, back))
 }
 
