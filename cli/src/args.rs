@@ -46,6 +46,15 @@ pub enum Command {
     #[cfg(feature = "sync")]
     #[command(subcommand)]
     Token(TokenCommand),
+    /// List a synced table's commits: versions, operations, clients, batches, row counts.
+    #[cfg(feature = "sync")]
+    History(HistoryArgs),
+    /// Compact the small files that frequent pushes leave in synced tables (rows unchanged).
+    #[cfg(feature = "sync")]
+    Optimize(OptimizeArgs),
+    /// Delete the files of synced tables that no version within the retention needs.
+    #[cfg(feature = "sync")]
+    Vacuum(VacuumArgs),
 }
 
 /// How `query` prints its result.
@@ -171,6 +180,19 @@ pub struct QueryArgs {
     /// Print the query plan instead of running it.
     #[arg(long)]
     pub explain: bool,
+    /// Read the synced (Delta) tables as they were at this version (a checkpoint) or time
+    /// (RFC 3339, or a date: its midnight UTC). Converted datasets have one version only.
+    #[arg(long, value_name = "VERSION|TIME")]
+    pub as_of: Option<String>,
+    /// Materialise the SELECT as the synced table NAME under ROOT (replaced atomically on
+    /// re-run: one commit of exactly the rows that changed), for browsers to pull.
+    #[cfg(feature = "sync")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["explain", "as_of"])]
+    pub create: Option<String>,
+    /// With --create: the result's primary key path (`id`, `[a+b]`; default: `id`).
+    #[cfg(feature = "sync")]
+    #[arg(long, value_name = "PATH", requires = "create")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -511,6 +533,60 @@ pub struct PullArgs {
     /// No summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[cfg(feature = "sync")]
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The root of the synced tables (as given to push).
+    pub root: String,
+    /// The table (store).
+    #[arg(long)]
+    pub table: String,
+    /// Only the newest N commits.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(feature = "sync")]
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// The root of the synced tables (as given to push).
+    pub root: String,
+    /// Only this table (default: every synced table under ROOT).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// The size compacted files aim at (e.g. 128MB; default 100 MiB).
+    #[arg(long, value_name = "SIZE")]
+    pub target_size: Option<String>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(feature = "sync")]
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// The root of the synced tables (as given to push).
+    pub root: String,
+    /// Only this table (default: every synced table under ROOT).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Keep the files versions of this age still need, in hours (default 168: 7 days).
+    #[arg(long, value_name = "HOURS", default_value_t = 168.0)]
+    pub retain_hours: f64,
+    /// Accept a retention under one hour (only when no push is running).
+    #[arg(long)]
+    pub force: bool,
+    /// Count the files that would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(feature = "sync")]

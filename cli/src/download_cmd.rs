@@ -54,6 +54,12 @@ fn download(a: &DownloadArgs, format: engine::DownloadFormat, opts: DownloadOpti
     Ok(match (&a.table, &a.sql) {
         (Some(table), None) => {
             let sink = engine::open_sink(&Location::parse(&a.root.root)?, &storage)?;
+            #[cfg(feature = "sync")]
+            if engine::is_delta_dir(sink.as_ref(), &engine::store_dir_name(table)) {
+                let what = || format!("downloading synced table '{table}' under {} as {format}", a.root.root);
+                return to_file(&a.to, |out| engine::download_synced(&a.root.root, table, format, &opts, out))
+                    .with_context(what);
+            }
             let read = ReadOptions::new().with_allow_uncommitted(a.root.allow_uncommitted);
             let store = StoreReader::open(sink, table, &read)?;
             if !store.committed() && !a.quiet {
@@ -70,9 +76,10 @@ fn download(a: &DownloadArgs, format: engine::DownloadFormat, opts: DownloadOpti
             // carries field metadata through projections); computed columns are plain values.
             let session = query::Session::open(
                 &a.root.root,
-                &query::OpenOptions { allow_uncommitted: a.root.allow_uncommitted, storage },
+                &query::OpenOptions { allow_uncommitted: a.root.allow_uncommitted, storage, ..Default::default() },
             )?;
-            let df = session.sql(sql)?;
+            // The bookkeeping columns of synced tables are not the records' fields.
+            let df = query::without_bookkeeping(session.sql(sql)?)?;
             let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
             let opts = opts.with_table_name(&a.table_name);
             let what = || format!("downloading the result of --sql as table '{}' ({format})", a.table_name);

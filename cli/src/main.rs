@@ -2,9 +2,13 @@
 
 mod args;
 mod convert_cmd;
+#[cfg(feature = "sync")]
+mod create_cmd;
 mod download_cmd;
 mod infer_cmd;
 mod interrupt;
+#[cfg(feature = "sync")]
+mod maintain_cmd;
 mod progress;
 mod query_cmd;
 mod redact;
@@ -51,6 +55,12 @@ fn main() -> std::process::ExitCode {
         args::Command::Serve(a) => serve_cmd::serve(a),
         #[cfg(feature = "sync")]
         args::Command::Token(args::TokenCommand::New(a)) => serve_cmd::token_new(a),
+        #[cfg(feature = "sync")]
+        args::Command::History(a) => maintain_cmd::history(a),
+        #[cfg(feature = "sync")]
+        args::Command::Optimize(a) => maintain_cmd::optimize(a),
+        #[cfg(feature = "sync")]
+        args::Command::Vacuum(a) => maintain_cmd::vacuum(a),
     };
     match res {
         Ok(code) => code,

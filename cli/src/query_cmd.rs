@@ -2,7 +2,8 @@
 
 use crate::args::{QueryArgs, QueryFormatArg, RootArgs, SchemaArgs, TablesArgs};
 use crate::size::human;
-use anyhow::Result;
+use anyhow::{Context, Result};
+use engine::AsOf;
 use query::{OpenOptions, Session};
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,11 +12,20 @@ use std::process::ExitCode;
 const PREVIEW_ROWS: usize = 20;
 
 fn open(r: &RootArgs) -> Result<Session> {
-    Ok(Session::open(&r.root, &OpenOptions { allow_uncommitted: r.allow_uncommitted, storage: r.into() })?)
+    open_as_of(r, AsOf::Latest)
+}
+
+fn open_as_of(r: &RootArgs, as_of: AsOf) -> Result<Session> {
+    Ok(Session::open(&r.root, &OpenOptions { allow_uncommitted: r.allow_uncommitted, storage: r.into(), as_of })?)
 }
 
 pub fn run(a: QueryArgs) -> Result<ExitCode> {
-    let session = open(&a.root)?;
+    let as_of = a.as_of.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg).context("--as-of")?;
+    let session = open_as_of(&a.root, as_of.unwrap_or_default())?;
+    #[cfg(feature = "sync")]
+    if let Some(name) = &a.create {
+        return crate::create_cmd::create(&session, &a, name);
+    }
     let mut out = std::io::stdout().lock();
     if a.explain {
         let plan = session.explain(&a.sql)?;
@@ -39,8 +49,9 @@ pub fn tables(a: TablesArgs) -> Result<ExitCode> {
             serde_json::json!({
                 "table": t.name,
                 "rows": t.rows(),
-                "files": t.manifest.files.len(),
-                "bytes": t.manifest.files.iter().map(|f| f.bytes).sum::<u64>(),
+                "files": t.files(),
+                "bytes": t.bytes(),
+                "format": t.format(),
                 "partitions": t.partitions.iter().map(|(n, ty)| format!("{n} {ty}")).collect::<Vec<_>>(),
                 "committed": t.committed,
                 "path": if t.dir.is_empty() { ".".to_owned() } else { t.dir.clone() },
@@ -53,20 +64,21 @@ pub fn tables(a: TablesArgs) -> Result<ExitCode> {
     }
     writeln!(
         out,
-        "{:<24} {:>10} {:>6} {:>10}  {:<24} {:<11} path",
-        "table", "rows", "files", "bytes", "partitions", "state"
+        "{:<24} {:>10} {:>6} {:>10}  {:<24} {:<11} {:<12} path",
+        "table", "rows", "files", "bytes", "partitions", "state", "format"
     )?;
     for (t, r) in session.tables.iter().zip(&rows) {
         let parts: Vec<String> = t.partitions.iter().map(|(n, ty)| format!("{n} {ty}")).collect();
         writeln!(
             out,
-            "{:<24} {:>10} {:>6} {:>10}  {:<24} {:<11} {}",
+            "{:<24} {:>10} {:>6} {:>10}  {:<24} {:<11} {:<12} {}",
             t.name,
             t.rows(),
-            t.manifest.files.len(),
+            t.files(),
             human(r["bytes"].as_u64().unwrap_or(0)),
             if parts.is_empty() { "-".to_owned() } else { parts.join(", ") },
             if t.committed { "committed" } else { "uncommitted" },
+            t.format(),
             r["path"].as_str().unwrap_or(".")
         )?;
     }

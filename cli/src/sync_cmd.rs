@@ -37,7 +37,7 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_push(r: &PushReport) {
+pub fn print_push(r: &PushReport) {
     println!(
         "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
         "table", "read", "upserted", "deleted", "unchanged", "rejected", "checkpoint"

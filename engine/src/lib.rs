@@ -55,5 +55,7 @@ pub use storage::sink::{join_path, CountingWriter, Entry, LocalSink, Sink, SinkF
 pub use storage::{open_object_store, open_sink, StorageError};
 #[cfg(feature = "sync")]
 pub use sync::{
-    pull, push, KeyError, KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStatus, TablePush,
+    dir_url, download_synced, history, is_delta_dir, open_synced, optimize, pull, push, synced_tables, vacuum, AsOf,
+    Commit, KeyError, KeyPath, OptimizeReport, PullFormat, PullOptions, PullReport, PushOptions, PushReport,
+    PushStatus, SyncedTable, TablePush, VacuumReport, DEFAULT_RETENTION, DELTA_LOG, HIDDEN, MIN_RETENTION,
 };

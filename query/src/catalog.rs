@@ -1,11 +1,13 @@
-//! Finding the datasets under a root: every folder with an idbsync manifest is a table
-//! named after its store. Only committed datasets (with `_SUCCESS`) are readable unless
-//! uncommitted ones are allowed.
+//! Finding the tables under a root: every folder with an idbsync manifest is a converted
+//! dataset, and every folder with a `_delta_log` a synced (Delta) table, each named after
+//! its store. Only committed datasets (with `_SUCCESS`) are readable unless uncommitted
+//! ones are allowed; a Delta table is always at a committed version.
 
 use crate::error::{Error, Result};
 use arrow_schema::{DataType, Field, Schema};
-use engine::{join_path, Manifest, PartitionField, Sink, Transform, MANIFEST, META_DIR, SUCCESS};
+use engine::{join_path, AsOf, Manifest, PartitionField, Sink, SyncedTable, Transform, MANIFEST, META_DIR, SUCCESS};
 use std::sync::Arc;
+use tokio::runtime::Runtime;
 
 /// How deep below the root datasets are looked for (`root/db/store` is depth 2).
 const MAX_DEPTH: usize = 3;
@@ -19,12 +21,21 @@ pub struct TableInfo {
     pub dir: String,
     /// Whether `_SUCCESS` is present.
     pub committed: bool,
-    /// The dataset's manifest.
-    pub manifest: Manifest,
+    /// What kind of table it is, with what only that kind has.
+    pub kind: TableKind,
     /// The store's full schema (as inferred), with its metadata.
     pub schema: Arc<Schema>,
-    /// Hive partition columns, in directory order, with their SQL types.
+    /// Partition columns, in directory order, with their SQL types.
     pub partitions: Vec<(String, DataType)>,
+}
+
+/// The two kinds of table under a root.
+#[derive(Debug, Clone)]
+pub enum TableKind {
+    /// A dataset that `convert` wrote: Hive-style Parquet folders and a manifest.
+    Parquet(Box<Manifest>),
+    /// A synced Delta table that `push` (or another Delta writer) keeps, opened at one version.
+    Delta(Arc<SyncedTable>),
 }
 
 impl TableInfo {
@@ -39,12 +50,43 @@ impl TableInfo {
     }
 
     fn partition_fields(&self) -> impl Iterator<Item = PartitionField> + '_ {
-        self.manifest.partition_by.iter().filter_map(|p| p.parse::<PartitionField>().ok())
+        let terms = match &self.kind {
+            TableKind::Parquet(m) => m.partition_by.as_slice(),
+            TableKind::Delta(_) => &[],
+        };
+        terms.iter().filter_map(|p| p.parse::<PartitionField>().ok())
     }
 
-    /// Rows, summed over every job of the dataset.
+    /// Rows: summed over every job of a dataset; from the file statistics of a Delta table.
     pub fn rows(&self) -> u64 {
-        self.manifest.total.written
+        match &self.kind {
+            TableKind::Parquet(m) => m.total.written,
+            TableKind::Delta(t) => t.rows.unwrap_or(0),
+        }
+    }
+
+    /// Data files.
+    pub fn files(&self) -> usize {
+        match &self.kind {
+            TableKind::Parquet(m) => m.files.len(),
+            TableKind::Delta(t) => t.files,
+        }
+    }
+
+    /// Bytes of the data files.
+    pub fn bytes(&self) -> u64 {
+        match &self.kind {
+            TableKind::Parquet(m) => m.files.iter().map(|f| f.bytes).sum(),
+            TableKind::Delta(t) => t.bytes,
+        }
+    }
+
+    /// `parquet`, or `delta` with the version read (`delta v12`).
+    pub fn format(&self) -> String {
+        match &self.kind {
+            TableKind::Parquet(_) => "parquet".into(),
+            TableKind::Delta(t) => format!("delta v{}", t.version),
+        }
     }
 }
 
@@ -106,17 +148,49 @@ fn load(sink: &dyn Sink, dir: &str) -> Result<TableInfo> {
         name: manifest.store.clone(),
         dir: dir.to_owned(),
         committed,
-        manifest,
+        kind: TableKind::Parquet(Box::new(manifest)),
         schema: Arc::new(schema),
         partitions,
     })
 }
 
-fn walk(sink: &dyn Sink, dir: &str, depth: usize, out: &mut Vec<TableInfo>) -> Result<()> {
+/// Opens the Delta table in `dir` at `as_of`, on `rt` (the runtime that will read it).
+fn load_delta(root: &str, dir: &str, as_of: &AsOf, rt: &Runtime) -> Result<Option<TableInfo>> {
+    let url = engine::dir_url(root, dir)?;
+    let Some(t) = rt.block_on(engine::open_synced(&url, as_of))? else { return Ok(None) };
+    let partitions = t
+        .partition_columns
+        .iter()
+        .map(|c| {
+            let ty = t.delta_schema.field_with_name(c).map(|f| f.data_type().clone()).unwrap_or(DataType::Utf8);
+            (c.clone(), ty)
+        })
+        .collect();
+    Ok(Some(TableInfo {
+        name: t.name.clone(),
+        dir: dir.to_owned(),
+        committed: true,
+        schema: t.schema.clone(),
+        partitions,
+        kind: TableKind::Delta(Arc::new(t)),
+    }))
+}
+
+/// A folder that holds a table.
+enum Found {
+    Dataset(TableInfo),
+    Delta(String),
+}
+
+fn walk(sink: &dyn Sink, dir: &str, depth: usize, out: &mut Vec<Found>) -> Result<()> {
     let entries = sink.list(dir).map_err(|e| Error::Io(format!("cannot list {}: {e}", sink.describe(dir))))?;
+    if entries.iter().any(|e| e.is_dir && e.name == engine::DELTA_LOG) {
+        out.push(Found::Delta(dir.to_owned()));
+        return Ok(());
+    }
     if entries.iter().any(|e| e.is_dir && e.name == META_DIR) && sink.exists(&join_path(dir, MANIFEST)).unwrap_or(false)
     {
-        out.push(load(sink, dir)?);
+        out.push(Found::Dataset(load(sink, dir)?));
         return Ok(());
     }
     if depth == MAX_DEPTH {
@@ -131,11 +205,31 @@ fn walk(sink: &dyn Sink, dir: &str, depth: usize, out: &mut Vec<TableInfo>) -> R
     Ok(())
 }
 
-/// Every dataset under the root of `sink` (the root itself may be one), sorted by name.
-/// Two datasets of the same store name are an error naming both.
-pub fn discover(sink: &dyn Sink) -> Result<Vec<TableInfo>> {
-    let mut out = Vec::new();
-    walk(sink, "", 0, &mut out)?;
+/// Every table under `root` (whose sink is `sink`; the root itself may be one), sorted by
+/// name: converted datasets, and Delta tables opened at `as_of` on `rt`. A Delta table
+/// that did not exist yet at `as_of` is left out. Two tables of the same store name are
+/// an error naming both.
+pub fn discover(sink: &dyn Sink, root: &str, as_of: &AsOf, rt: &Runtime) -> Result<Vec<TableInfo>> {
+    let mut found = Vec::new();
+    walk(sink, "", 0, &mut found)?;
+    let (mut out, mut later) = (Vec::new(), Vec::new());
+    for f in found {
+        match f {
+            Found::Dataset(t) => out.push(t),
+            // `None`: time travel to before the table's first commit (it did not exist then).
+            Found::Delta(dir) => match load_delta(root, &dir, as_of, rt)? {
+                Some(t) => out.push(t),
+                None => later.push(if dir.is_empty() { ".".to_owned() } else { dir }),
+            },
+        }
+    }
+    if out.is_empty() && !later.is_empty() {
+        return Err(Error::Io(format!(
+            "no table under {} existed at {as_of}: {} was created later",
+            sink.describe(""),
+            later.join(", ")
+        )));
+    }
     out.sort_by(|a, b| a.name.cmp(&b.name).then(a.dir.cmp(&b.dir)));
     for w in out.windows(2) {
         if w[0].name == w[1].name {
@@ -148,7 +242,7 @@ pub fn discover(sink: &dyn Sink) -> Result<Vec<TableInfo>> {
         }
     }
     if out.is_empty() {
-        return Err(Error::Io(format!("no idbsync dataset under {}", sink.describe(""))));
+        return Err(Error::Io(format!("no idbsync dataset or synced table under {}", sink.describe(""))));
     }
     Ok(out)
 }

@@ -3,17 +3,18 @@
 //! prune files; only the files of the dataset folder and its partition folders are read,
 //! so `_temporary/`, `_rejects/` and `_idbsync/` never reach a result.
 
-use crate::catalog::{discover, TableInfo};
+use crate::catalog::{discover, TableInfo, TableKind};
 use crate::error::{Error, Result};
 use arrow::array::RecordBatch;
 use arrow_schema::SchemaRef;
+use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
-use engine::{Location, StorageOptions};
+use engine::{AsOf, Location, StorageOptions};
 use futures::StreamExt;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
@@ -25,6 +26,9 @@ pub struct OpenOptions {
     pub allow_uncommitted: bool,
     /// How the root is opened (HDFS client settings for `hdfs://` roots).
     pub storage: StorageOptions,
+    /// Which version of the synced (Delta) tables to read (time travel); converted
+    /// datasets have one version only.
+    pub as_of: AsOf,
 }
 
 /// The committed datasets under a root, ready for SQL.
@@ -51,8 +55,8 @@ impl Session {
             }
         }
         let sink = engine::open_sink(&location, &opts.storage)?;
-        let tables = discover(sink.as_ref())?;
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
+        let tables = discover(sink.as_ref(), root, &opts.as_of, &rt)?;
         // IndexedDB names are camelCase (`customerId`): identifiers keep the case they are
         // written in, as the stores spell them.
         let config = SessionConfig::new()
@@ -75,21 +79,11 @@ impl Session {
             if !t.committed && !opts.allow_uncommitted {
                 continue;
             }
-            let dir = sink.describe(&t.dir);
-            let url = match &base {
-                Some(abs) => abs.join(&t.dir).display().to_string(),
-                None => dir,
+            let provider = match &t.kind {
+                TableKind::Parquet(_) => parquet_table(t, &base, sink.as_ref())?,
+                TableKind::Delta(d) => delta_table(t, d, &ctx, &rt)?,
             };
-            let url = ListingTableUrl::parse(format!("{}/", url.trim_end_matches('/')))
-                .map_err(|e| Error::Io(format!("{url}: {e}")))?;
-            let listing = ListingOptions::new(Arc::new(ParquetFormat::default()))
-                .with_file_extension(".parquet")
-                .with_table_partition_cols(t.partitions.clone());
-            let config =
-                ListingTableConfig::new(url).with_listing_options(listing).with_schema(Arc::new(t.file_schema()));
-            let table =
-                ListingTable::try_new(config).map_err(|source| Error::Table { table: t.name.clone(), source })?;
-            ctx.register_table(datafusion::common::TableReference::bare(t.name.as_str()), Arc::new(table))
+            ctx.register_table(datafusion::common::TableReference::bare(t.name.as_str()), provider)
                 .map_err(|source| Error::Table { table: t.name.clone(), source })?;
         }
         Ok(Session { rt, ctx, tables, allow_uncommitted: opts.allow_uncommitted, root: root.to_owned() })
@@ -165,6 +159,69 @@ impl Session {
         let df = df.explain(false, false)?;
         Ok(self.rt.block_on(df.collect())?)
     }
+}
+
+/// A converted dataset's files as a listing table: Hive partition columns typed, only the
+/// dataset folder and its partition folders read.
+fn parquet_table(
+    t: &TableInfo,
+    base: &Option<std::path::PathBuf>,
+    sink: &dyn engine::Sink,
+) -> Result<Arc<dyn TableProvider>> {
+    let dir = sink.describe(&t.dir);
+    let url = match base {
+        Some(abs) => abs.join(&t.dir).display().to_string(),
+        None => dir,
+    };
+    let url = ListingTableUrl::parse(format!("{}/", url.trim_end_matches('/')))
+        .map_err(|e| Error::Io(format!("{url}: {e}")))?;
+    let listing = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(t.partitions.clone());
+    let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(Arc::new(t.file_schema()));
+    let table = ListingTable::try_new(config).map_err(|source| Error::Table { table: t.name.clone(), source })?;
+    Ok(Arc::new(table))
+}
+
+/// Columns of a synced table that SQL does not see: the merge key's text and the content
+/// hash are bookkeeping; who wrote a row and when (`_idb_client`, `_idb_batch`,
+/// `_idb_updated_at`) stay visible, so that conflicts can be found with SQL.
+const UNSEEN: [&str; 2] = ["_idb_key", "_idb_hash"];
+
+/// A synced table at the version opened (deltalake's provider: file statistics and
+/// partition values from the Delta log), seen through a projection without [`UNSEEN`].
+fn delta_table(
+    t: &TableInfo,
+    d: &engine::SyncedTable,
+    ctx: &SessionContext,
+    rt: &Runtime,
+) -> Result<Arc<dyn TableProvider>> {
+    let table_err = |source| Error::Table { table: t.name.clone(), source };
+    d.prepare_session(&ctx.state())?;
+    let provider = rt.block_on(d.provider())?;
+    let df = ctx.read_table(provider).map_err(table_err)?;
+    let seen: Vec<String> =
+        df.schema().fields().iter().map(|f| f.name().clone()).filter(|n| !UNSEEN.contains(&n.as_str())).collect();
+    let seen: Vec<&str> = seen.iter().map(String::as_str).collect();
+    Ok(df.select_columns(&seen).map_err(table_err)?.into_view())
+}
+
+/// `df` without the bookkeeping columns of synced tables (`_idb_client`, `_idb_batch`,
+/// `_idb_updated_at` …): what goes back into IndexedDB or into another synced table
+/// holds only the records' own fields.
+pub fn without_bookkeeping(df: DataFrame) -> Result<DataFrame> {
+    let keep: Vec<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !engine::HIDDEN.contains(&n.as_str()))
+        .collect();
+    if keep.len() == df.schema().fields().len() {
+        return Ok(df);
+    }
+    let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+    Ok(df.select_columns(&keep)?)
 }
 
 /// A result: the first rows, and how many there were in all.

@@ -10,13 +10,20 @@
 //! version. The table format itself is deltalake's: idbsync writes no Delta file itself.
 
 mod key;
+mod maintain;
 mod pull;
 mod push;
+mod read;
 mod schema;
 
 pub use key::{KeyError, KeyPath};
-pub use pull::{pull, PullFormat, PullOptions, PullReport};
+pub use maintain::{
+    history, optimize, synced_tables, vacuum, OptimizeReport, VacuumReport, DEFAULT_RETENTION, MIN_RETENTION,
+};
+pub use pull::{download_synced, pull, PullFormat, PullOptions, PullReport};
 pub use push::{push, PushOptions, PushReport, PushStatus, TablePush};
+pub use read::{dir_url, is_delta_dir, open_synced, AsOf, Commit, SyncedTable, DELTA_LOG};
+pub use schema::HIDDEN;
 
 use crate::error::{Error, Result};
 use crate::storage::location::Location;

@@ -135,7 +135,17 @@ fn vacuumed(table: &str, since: i64) -> Error {
     )
 }
 
-async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions, mut out: W) -> Result<PullReport> {
+/// A synced table opened for a pull or a download.
+struct Opened {
+    t: deltalake::DeltaTable,
+    url: url::Url,
+    version: i64,
+    key: KeyPath,
+    out_schema: SchemaRef,
+    ctx: SessionContext,
+}
+
+async fn open_for_read(root: &str, name: &str) -> Result<Opened> {
     let url = table_url(root, name, false)?;
     if url.scheme() == "file" && !url.to_file_path().map(|p| p.exists()).unwrap_or(false) {
         return Err(sync_err(name, format!("there is no synced table at {url}")));
@@ -156,17 +166,65 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
     let delta = Schema::try_from_kernel(snap.schema().as_ref())
         .map_err(|e| sync_err(name, format!("the table's schema cannot be read: {e}")))?;
     let out_schema = original_schema(&delta, meta);
-
     let ctx = SessionContext::new();
     t.update_datafusion_session(&ctx.state()).map_err(delta_err(name, "cannot read the table"))?;
-    let read_err = |e: deltalake::datafusion::error::DataFusionError| sync_err(name, format!("cannot read: {e}"));
-    let (batches, change_type): (Vec<RecordBatch>, bool) = match opts.since {
-        None => {
-            let provider = t.table_provider().await.map_err(read_err)?;
-            let df = ctx.read_table(provider).map_err(read_err)?;
-            let df = df.sort(vec![deltalake::datafusion::prelude::col(KEY_TEXT).sort(true, true)]).map_err(read_err)?;
-            (df.collect().await.map_err(read_err)?, false)
+    Ok(Opened { t, url, version, key, out_schema, ctx })
+}
+
+fn read_err(name: &str) -> impl Fn(deltalake::datafusion::error::DataFusionError) -> Error + '_ {
+    move |e| sync_err(name, format!("cannot read: {e}"))
+}
+
+/// Every current row of the table, in key order.
+async fn whole_table(o: &Opened, name: &str) -> Result<Vec<RecordBatch>> {
+    let provider = o.t.table_provider().await.map_err(read_err(name))?;
+    let df = o.ctx.read_table(provider).map_err(read_err(name))?;
+    let df = df.sort(vec![deltalake::datafusion::prelude::col(KEY_TEXT).sort(true, true)]).map_err(read_err(name))?;
+    df.collect().await.map_err(read_err(name))
+}
+
+/// Download options that declare a store which came without a Dexie declaration (NDJSON,
+/// a plain dump) with the table's key, so that importInto puts each record under its key.
+fn declare_key(dl: DownloadOptions, o: &Opened) -> DownloadOptions {
+    if o.out_schema.metadata().contains_key(schema_infer::META_DEXIE_SCHEMA) {
+        return dl;
+    }
+    match &o.key {
+        KeyPath::Inbound { .. } => dl.with_dexie_schema(o.key.display()).with_inbound(true),
+        KeyPath::OutOfLine => dl.with_dexie_schema("").with_inbound(false),
+    }
+}
+
+/// Writes the whole current table `table` under `root` as `format`, as `download --table`
+/// writes a converted store: the data columns with the types and tags idbsync inferred,
+/// without the bookkeeping columns.
+pub fn download_synced<W: Write + Send>(
+    root: &str,
+    table: &str,
+    format: DownloadFormat,
+    opts: &DownloadOptions,
+    out: W,
+) -> Result<crate::ops::download::DownloadReport> {
+    runtime()?.block_on(async {
+        let o = open_for_read(root, table).await?;
+        let batches = whole_table(&o, table).await?;
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let dl = declare_key(opts.clone().with_row_count(Some(rows)), &o);
+        let mut w = DownloadWriter::new(format, o.out_schema.clone(), &dl, out)?;
+        for b in &batches {
+            opts.cancel.check()?;
+            w.write(&restore(b, &o.out_schema, table)?)?;
         }
+        w.finish()
+    })
+}
+
+async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions, mut out: W) -> Result<PullReport> {
+    let o = open_for_read(root, name).await?;
+    let (t, url, version, key, out_schema, ctx) = (&o.t, &o.url, o.version, &o.key, &o.out_schema, &o.ctx);
+    let read_err = |e| read_err(name)(e);
+    let (batches, change_type): (Vec<RecordBatch>, bool) = match opts.since {
+        None => (whole_table(&o, name).await?, false),
         Some(s) if s < 0 => return Err(sync_err(name, format!("checkpoint {s} is not a table version"))),
         Some(s) if s > version => {
             return Err(sync_err(
@@ -226,7 +284,7 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
         let keep = arrow::compute::not(&is_delete).map_err(|source| arrow_err(name, source))?;
         let kept = arrow::compute::filter_record_batch(b, &keep).map_err(|source| arrow_err(name, source))?;
         if kept.num_rows() > 0 {
-            upserts.push(restore(&kept, &out_schema, name)?);
+            upserts.push(restore(&kept, out_schema, name)?);
         }
     }
     let rows: u64 = upserts.iter().map(|b| b.num_rows() as u64).sum();
@@ -235,15 +293,7 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
         PullFormat::Ndjson => DownloadFormat::Ndjson,
         PullFormat::Dexie => DownloadFormat::Dexie,
     };
-    let mut dl = DownloadOptions::new().with_row_count(Some(rows)).with_cancel(opts.cancel.clone());
-    // A store that came without a Dexie declaration (NDJSON, a plain dump) is declared with
-    // the table's key, so that importInto puts each record under its own key.
-    if !out_schema.metadata().contains_key(schema_infer::META_DEXIE_SCHEMA) {
-        dl = match &key {
-            KeyPath::Inbound { .. } => dl.with_dexie_schema(key.display()).with_inbound(true),
-            KeyPath::OutOfLine => dl.with_dexie_schema("").with_inbound(false),
-        };
-    }
+    let dl = declare_key(DownloadOptions::new().with_row_count(Some(rows)).with_cancel(opts.cancel.clone()), &o);
     let mut w = DownloadWriter::new(format, out_schema.clone(), &dl, &mut out)?;
     for b in &upserts {
         w.write(b)?;

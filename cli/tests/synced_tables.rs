@@ -1,0 +1,210 @@
+//! Synced (Delta) tables through the commands that read and keep them: `query` (with
+//! `--as-of` and `--create`), `tables`, `schema`, `download --table`, `history`,
+//! `optimize` and `vacuum`, on tables that `push` made in a temporary folder.
+
+mod common;
+
+use common::{idbsync, s};
+use serde_json::{json, Value};
+use std::path::Path;
+
+fn write_ndjson(dir: &Path, name: &str, records: &[Value]) -> String {
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(dir.join(name), text).unwrap();
+    name.to_owned()
+}
+
+fn push(dir: &Path, records: &[Value], client: &str, batch: i64) -> Value {
+    let f = write_ndjson(dir, &format!("batch-{client}-{batch}.ndjson"), records);
+    let b = batch.to_string();
+    let args = ["push", &f, "root", "--key", "id", "--store", "items", "--client", client, "--batch", &b, "--json"];
+    idbsync(dir, &args, None).success().json()
+}
+
+fn query(dir: &Path, sql: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["query", "root", sql, "--format", "json"];
+    args.extend_from_slice(extra);
+    let v: Value = idbsync(dir, &args, None).success().json();
+    v.as_array().unwrap().clone()
+}
+
+/// Three batches: inserts; an update, a delete and an insert; a new column.
+fn three_batches(dir: &Path) -> Vec<i64> {
+    let mut checkpoints = Vec::new();
+    let batches = [
+        vec![json!({"id": 1, "name": "a", "n": 5}), json!({"id": 2, "name": "b", "n": 7})],
+        vec![
+            json!({"id": 2, "name": "bb", "n": 8}),
+            json!({"id": 1, "_deleted": true}),
+            json!({"id": 3, "name": "c", "n": 1}),
+        ],
+        vec![json!({"id": 4, "name": "d", "n": 2, "city": "Oslo"})],
+    ];
+    for (i, b) in batches.iter().enumerate() {
+        let r = push(dir, b, "phone", i as i64 + 1);
+        checkpoints.push(r["tables"][0]["checkpoint"].as_i64().unwrap());
+    }
+    checkpoints
+}
+
+#[test]
+fn query_reads_synced_tables_now_and_as_of_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = three_batches(dir.path());
+    let rows = query(dir.path(), "SELECT id, name, n, city, _idb_client, _idb_batch FROM items ORDER BY id", &[]);
+    assert_eq!(
+        rows,
+        vec![
+            json!({"id": 2, "name": "bb", "n": 8, "_idb_client": "phone", "_idb_batch": 2}),
+            json!({"id": 3, "name": "c", "n": 1, "_idb_client": "phone", "_idb_batch": 2}),
+            json!({"id": 4, "name": "d", "n": 2, "city": "Oslo", "_idb_client": "phone", "_idb_batch": 3}),
+        ]
+    );
+    // The merge key's text and the content hash are bookkeeping SQL does not see.
+    let cols = query(dir.path(), "SELECT * FROM items LIMIT 1", &[]);
+    let names: Vec<&String> = cols[0].as_object().unwrap().keys().collect();
+    assert!(!names.iter().any(|n| *n == "_idb_key" || *n == "_idb_hash"), "{names:?}");
+    // Time travel: the table as the first push left it.
+    let first = cp[0].to_string();
+    let rows = query(dir.path(), "SELECT id, name FROM items ORDER BY id", &["--as-of", &first]);
+    assert_eq!(rows, vec![json!({"id": 1, "name": "a"}), json!({"id": 2, "name": "b"})]);
+    let later = (cp[2] + 5).to_string();
+    let r = idbsync(dir.path(), &["query", "root", "SELECT 1 FROM items", "--as-of", &later], None);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains(&format!("version {later}")), "{}", r.stderr);
+    // A time before the table existed: the table is not there.
+    let r = idbsync(dir.path(), &["query", "root", "SELECT 1 FROM items", "--as-of", "2001-01-01"], None);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("items"), "{}", r.stderr);
+    // Writes stay refused.
+    let r = idbsync(dir.path(), &["query", "root", "DELETE FROM items"], None);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("read-only"), "{}", r.stderr);
+}
+
+#[test]
+fn tables_schema_and_download_see_synced_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = three_batches(dir.path());
+    let t: Value = idbsync(dir.path(), &["tables", "root", "--json"], None).success().json();
+    assert_eq!(t[0]["table"], "items");
+    assert_eq!(t[0]["rows"], 3);
+    assert_eq!(t[0]["format"], format!("delta v{}", cp[2]));
+    let out = idbsync(dir.path(), &["schema", "root", "items"], None).success().stdout;
+    assert!(out.contains("city") && !out.contains("_idb_"), "{out}");
+    // A whole synced table as NDJSON: the records, no bookkeeping.
+    idbsync(dir.path(), &["download", "root", "--table", "items", "--format", "ndjson", "--to", "items.ndjson"], None)
+        .success();
+    let text = std::fs::read_to_string(dir.path().join("items.ndjson")).unwrap();
+    let got: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        got,
+        vec![
+            json!({"id": 2, "name": "bb", "n": 8}),
+            json!({"id": 3, "name": "c", "n": 1}),
+            json!({"id": 4, "name": "d", "n": 2, "city": "Oslo"}),
+        ]
+    );
+    // --sql downloads leave the bookkeeping columns out too.
+    idbsync(
+        dir.path(),
+        &["download", "root", "--sql", "SELECT * FROM items WHERE id = 4", "--format", "ndjson", "--to", "q.ndjson"],
+        None,
+    )
+    .success();
+    let text = std::fs::read_to_string(dir.path().join("q.ndjson")).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(text.trim()).unwrap(),
+        json!({"id": 4, "name": "d", "n": 2, "city": "Oslo"})
+    );
+}
+
+#[test]
+fn history_lists_each_push_with_its_client_batch_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = three_batches(dir.path());
+    let h: Value = idbsync(dir.path(), &["history", "root", "--table", "items", "--json"], None).success().json();
+    let h = h.as_array().unwrap();
+    assert_eq!(h[0]["version"].as_i64(), Some(cp[2]));
+    let pushes: Vec<&Value> = h.iter().filter(|c| c["client"] == "phone").collect();
+    assert_eq!(pushes.len(), 3, "{h:?}");
+    let second = pushes.iter().find(|c| c["batch"] == 2).unwrap();
+    assert_eq!((second["rows_inserted"].as_u64(), second["rows_updated"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(second["rows_deleted"].as_u64(), Some(1));
+    let r = idbsync(dir.path(), &["history", "root", "--table", "nope"], None);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("no synced table"), "{}", r.stderr);
+}
+
+#[test]
+fn create_materialises_a_result_that_a_pull_since_follows_by_its_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    three_batches(dir.path());
+    let sql = "SELECT id, upper(name) AS name, n * 10 AS score FROM items";
+    idbsync(dir.path(), &["query", "root", sql, "--create", "scores"], None).success();
+    let rows = query(dir.path(), "SELECT id, name, score FROM scores ORDER BY id", &[]);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0], json!({"id": 2, "name": "BB", "score": 80}));
+    let pulled =
+        idbsync(dir.path(), &["pull", "root", "--table", "scores", "--to", "p.ndjson", "--json"], None).success();
+    let cp: Value = serde_json::from_str(&pulled.stderr).unwrap();
+    let cp = cp["checkpoint"].as_i64().unwrap().to_string();
+    // The source changes; re-running replaces the result in one commit of the difference.
+    push(
+        dir.path(),
+        &[json!({"id": 3, "_deleted": true}), json!({"id": 4, "name": "d", "n": 9, "city": "Oslo"})],
+        "phone",
+        4,
+    );
+    idbsync(dir.path(), &["query", "root", sql, "--create", "scores"], None).success();
+    idbsync(dir.path(), &["pull", "root", "--table", "scores", "--since", &cp, "--to", "d.ndjson"], None).success();
+    let text = std::fs::read_to_string(dir.path().join("d.ndjson")).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], json!({"id": 4, "name": "D", "score": 90}));
+    assert_eq!(lines[1], json!({"id": 3, "_deleted": true}));
+    // A result without the key column is refused before anything is written.
+    let r = idbsync(dir.path(), &["query", "root", "SELECT name FROM items", "--create", "names"], None);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("no column 'id'"), "{}", r.stderr);
+    assert!(!dir.path().join("root/names").exists());
+}
+
+#[test]
+fn optimize_compacts_and_vacuum_removes_only_unneeded_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for b in 1..=6 {
+        push(dir.path(), &[json!({"id": b, "name": format!("r{b}")})], "laptop", b);
+    }
+    let before = query(dir.path(), "SELECT id, name FROM items ORDER BY id", &[]);
+    let files = |d: &Path| -> usize {
+        std::fs::read_dir(d.join("root/items"))
+            .unwrap()
+            .filter(|e| s(&e.as_ref().unwrap().path()).ends_with(".parquet"))
+            .count()
+    };
+    let t: Value = idbsync(dir.path(), &["tables", "root", "--json"], None).success().json();
+    assert_eq!(t[0]["files"], 6);
+    let o: Value = idbsync(dir.path(), &["optimize", "root", "--json"], None).success().json();
+    assert_eq!((o[0]["files_removed"].as_u64(), o[0]["files_added"].as_u64()), (Some(6), Some(1)), "{o}");
+    let t: Value = idbsync(dir.path(), &["tables", "root", "--json"], None).success().json();
+    assert_eq!(t[0]["files"], 1);
+    assert_eq!(query(dir.path(), "SELECT id, name FROM items ORDER BY id", &[]), before);
+    // The compacted files stay on disk until a vacuum whose retention allows it.
+    assert_eq!(files(dir.path()), 7);
+    let r = idbsync(dir.path(), &["vacuum", "root", "--retain-hours", "0.5"], None);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("under one hour") && r.stderr.contains("--force"), "{}", r.stderr);
+    let v: Value = idbsync(dir.path(), &["vacuum", "root", "--json"], None).success().json();
+    assert_eq!(v[0]["files_deleted"], 0, "the default retention keeps a week");
+    let v: Value =
+        idbsync(dir.path(), &["vacuum", "root", "--retain-hours", "0", "--force", "--json"], None).success().json();
+    // The six compacted files, and the change-data files of the merges.
+    assert!(v[0]["files_deleted"].as_u64().unwrap() >= 6, "{v}");
+    assert_eq!(files(dir.path()), 1);
+    assert_eq!(query(dir.path(), "SELECT id, name FROM items ORDER BY id", &[]), before);
+    // A pull since a checkpoint whose files are gone says what to do.
+    let r = idbsync(dir.path(), &["pull", "root", "--table", "items", "--since", "1", "--to", "x.ndjson"], None);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("pull without --since"), "{}", r.stderr);
+}
