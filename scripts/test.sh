@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: everything CI runs. Installs what the tests need (the Hadoop jars
-# from Maven Central for the test HDFS, npm packages for the exporter fixtures check,
-# pip packages for the read-back tests) and runs formatting, lints and every test.
+# from Maven Central for the test HDFS and the delta-spark jars for Spark, npm packages
+# for the exporter fixtures check, pip packages for the read-back tests) and runs
+# formatting, lints and every test.
 # The HDFS tests start their own MiniDFSCluster; under CI=true they cannot be skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -139,6 +140,23 @@ test -x "${CARGO_TARGET_DIR:-target}/debug/idbsync" || cargo build -p idbsync
 # pytest exits 5 when it collects no test: that fails this step too (set -e).
 IDBSYNC_BIN="${CARGO_TARGET_DIR:-target}/debug/idbsync" PYTHONDONTWRITEBYTECODE=1 \
   .venv/bin/python -m pytest -q tests/python
+
+step "Spark reads what idbsync wrote: PySpark + delta-spark and Python deltalake read the synced Delta tables on the test HDFS (pip, Maven)"
+# tests/spark (issue 17): starts a MiniDFSCluster (scripts/minidfs.sh start), pushes seeded
+# batches with $bin to hdfs://127.0.0.1:PORT/... (two clients, inserts, updates, deletes,
+# a column added later, a compound key, a repeated batch, --mirror), then PySpark 4.1 with
+# delta-spark 4.2 reads the tables from the cluster (rows, count and group-by equal to a
+# model of the records and to `idbsync pull`; DESCRIBE HISTORY one commit per push; the
+# change data feed's inserts, updates and deletes per version, and from a checkpoint on
+# as `pull --since` gives them), and so does the Python deltalake package. Its own venv
+# (.venv-spark/, about 670 MB). delta-spark's jars come from Maven Central through
+# testdata/spark/pom.xml (into testdata/spark/target/jars, passed as spark.jars): Spark's
+# own Ivy download (spark.jars.packages) is not used (it fails on some machines where
+# Maven works). No skipping under CI=true.
+scripts/python-env.sh .venv-spark tests/spark/requirements.txt
+rm -rf testdata/spark/target # no jars of another Delta version left from an earlier run
+mvn -B -q -f testdata/spark/pom.xml dependency:copy-dependencies
+IDBSYNC_BIN="$bin" PYTHONDONTWRITEBYTECODE=1 .venv-spark/bin/python -m pytest -q tests/spark
 
 step "fuzzing: each fuzz target for ${FUZZ_SECONDS:-40} s (cargo-fuzz on the pinned nightly)"
 # scripts/fuzz.sh installs the pinned nightly (rustup) and cargo-fuzz when missing, builds
