@@ -594,6 +594,20 @@ def test_spark_group_by(spark, synced: Synced, name: str):
 
 
 @pytest.mark.parametrize("name", TABLES)
+def test_idbsync_query_agrees_with_spark(spark, idbsync_bin: Path, synced: Synced, name: str):
+    """idbsync's own SQL over the same hdfs:// table gives Spark's group-by and Spark's count
+    of commits in `idbsync history`."""
+    sql, _ = GROUP_BY[name]
+    spark.read.format("delta").load(synced.url(name)).createOrReplaceTempView("t")
+    want = sorted_groups(spark_dicts(spark.sql(sql).collect()))
+    ours = run([str(idbsync_bin), "query", synced.root, sql.replace(" FROM t ", f" FROM {name} "), "--format", "json"])
+    assert sorted_groups(json.loads(ours.stdout)) == want
+    history = run([str(idbsync_bin), "history", synced.root, "--table", name, "--json"])
+    spark_history = spark.sql(f"DESCRIBE HISTORY delta.`{synced.url(name)}`").collect()
+    assert [c["version"] for c in json.loads(history.stdout)] == sorted((r["version"] for r in spark_history), reverse=True)
+
+
+@pytest.mark.parametrize("name", TABLES)
 def test_spark_history_lists_each_push(spark, synced: Synced, name: str):
     t = synced.tables[name]
     history = spark.sql(f"DESCRIBE HISTORY delta.`{synced.url(name)}`").select("version", "operation").collect()

@@ -92,20 +92,41 @@ impl std::fmt::Debug for SyncedTable {
 /// `root` (a local folder or `hdfs://…`).
 pub fn dir_url(root: &str, dir: &str) -> Result<Url> {
     let name = if dir.is_empty() { root } else { dir };
-    let base = match Location::parse(root)? {
+    let dir = dir.trim_end_matches('/');
+    match Location::parse(root)? {
         Location::Local(p) => {
-            let abs =
-                std::fs::canonicalize(&p).map_err(|source| crate::error::Error::Open { path: p.clone(), source })?;
+            let abs = std::fs::canonicalize(p.join(dir))
+                .map_err(|source| crate::error::Error::Open { path: p.join(dir), source })?;
             Url::from_directory_path(&abs)
-                .map_err(|_| sync_err(name, format!("cannot make a URL of {}", abs.display())))?
+                .map_err(|_| sync_err(name, format!("cannot make a URL of {}", abs.display())))
         }
-        hdfs @ Location::Hdfs { .. } => super::hdfs_url(&hdfs, "", name)?,
-    };
-    if dir.is_empty() {
-        return Ok(base);
+        // `./` joins to the root itself.
+        hdfs @ Location::Hdfs { .. } => super::hdfs_url(&hdfs, if dir.is_empty() { "." } else { dir }, name),
     }
-    base.join(&format!("{}/", dir.trim_end_matches('/')))
-        .map_err(|e| sync_err(name, format!("bad table URL under {root}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_under_a_root_and_the_root_itself_have_urls() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("db/items")).unwrap();
+        let root = d.path().to_str().unwrap();
+        let abs = std::fs::canonicalize(d.path()).unwrap();
+        assert_eq!(dir_url(root, "db/items").unwrap(), Url::from_directory_path(abs.join("db/items")).unwrap());
+        assert_eq!(dir_url(root, "").unwrap(), Url::from_directory_path(&abs).unwrap());
+        #[cfg(feature = "hdfs")]
+        {
+            assert_eq!(dir_url("hdfs://nn:8020/data", "people").unwrap().as_str(), "hdfs://nn:8020/data/people/");
+            assert_eq!(
+                dir_url("hdfs://nn:8020/data/", "db/people").unwrap().as_str(),
+                "hdfs://nn:8020/data/db/people/"
+            );
+            assert_eq!(dir_url("hdfs://nn:8020/data", "").unwrap().as_str(), "hdfs://nn:8020/data/");
+        }
+    }
 }
 
 /// Opens the Delta table at `url` at `as_of`; `None` when `as_of` is a time before the
