@@ -296,6 +296,58 @@ fn compound_and_nested_keys_from_a_dexie_export_and_dates_come_back_tagged() {
 }
 
 #[test]
+fn deleted_date_and_binary_keys_come_back_typed_in_the_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let export = |name: &str, schema: &str, rows: Value| {
+        dexie(
+            json!([{"name": name, "schema": schema, "rowCount": rows.as_array().unwrap().len()}]),
+            json!([{"tableName": name, "inbound": true, "rows": rows}]),
+        )
+    };
+    // A Date key, and the number of its milliseconds: two different IndexedDB keys.
+    let day = |ms: i64, n: i64| json!({"day": ms, "n": n, "$types": {"day": "date"}});
+    let rows = json!([day(0, 1), day(86_400_000, 2), {"day": 0, "n": 3}]);
+    let r = push(&write(dir.path(), "d1.json", &export("days", "day", rows)), &root, PushOptions::new()).unwrap();
+    assert_eq!(one(&r).upserted, 3, "the Date 0 and the number 0 are two keys");
+    let c0 = one(&r).checkpoint;
+    let gone = json!([{"day": 86_400_000, "_deleted": true, "$types": {"day": "date"}}, {"day": 0, "_deleted": true}]);
+    let t = push(&write(dir.path(), "d2.json", &export("days", "day", gone)), &root, PushOptions::new()).unwrap();
+    assert_eq!(one(&t).deleted, 2);
+    let mut out = Vec::new();
+    let r =
+        pull(&root, "days", &PullOptions::new().with_since(Some(c0)).with_format(PullFormat::Dexie), &mut out).unwrap();
+    let side = r.sidecar();
+    // Sorted by key text: the plain number first, then the tagged Date.
+    assert_eq!(side["deleted"], json!([0, 86_400_000]));
+    assert_eq!(side["$types"], json!({"deleted.1": "date"}));
+    // The NDJSON tombstones hold the keys only.
+    let changes = pull_ndjson(&root, "days", Some(c0));
+    assert!(changes.deleted.iter().all(|d| d.as_object().unwrap().keys().all(|k| k == "day" || k == "_deleted")));
+
+    // A compound key with a binary part (a Uint8Array: its buffer is an ArrayBuffer).
+    let blob = |b64: &str, n: i64| {
+        json!({"owner": "u1", "blob": {"buffer": b64}, "n": n,
+               "$types": {"blob": "uint8array2", "blob.buffer": "arraybuffer"}})
+    };
+    let rows = json!([blob("AAE=", 1), blob("AgM=", 2)]);
+    let r =
+        push(&write(dir.path(), "b1.json", &export("blobs", "[owner+blob]", rows)), &root, PushOptions::new()).unwrap();
+    let c0 = one(&r).checkpoint;
+    let mut gone = blob("AgM=", 0);
+    gone["_deleted"] = json!(true);
+    let t =
+        push(&write(dir.path(), "b2.json", &export("blobs", "[owner+blob]", json!([gone]))), &root, PushOptions::new())
+            .unwrap();
+    assert_eq!(one(&t).deleted, 1);
+    let mut out = Vec::new();
+    let r = pull(&root, "blobs", &PullOptions::new().with_since(Some(c0)).with_format(PullFormat::Dexie), &mut out)
+        .unwrap();
+    assert_eq!(r.sidecar()["deleted"], json!([["u1", {"buffer": "AgM="}]]));
+    assert_eq!(r.sidecar()["$types"], json!({"deleted.0.1": "uint8array2", "deleted.0.1.buffer": "arraybuffer"}));
+}
+
+#[test]
 fn a_push_keeps_the_tables_key_and_pull_needs_a_table() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("sync").display().to_string();

@@ -88,6 +88,44 @@ impl KeyPath {
         }
     }
 
+    /// The typeson tags of the key inside `record` (a Dexie export row's `$types`), with
+    /// paths relative to the key: `""` for a key that is itself typed (a Date),
+    /// `"1"` or `"1.buffer"` for a part of a compound key, `"buffer"` for the buffer of a
+    /// typed-array key. Empty for plain keys and for records without `$types`.
+    pub(crate) fn key_types(&self, record: &Value) -> KeyTypes {
+        let mut out = KeyTypes::new();
+        let mut take = |types: Option<&Value>, path: &str, prefix: &str| {
+            let Some(Value::Object(types)) = types else { return };
+            for (p, tag) in types {
+                let rel = if p == path {
+                    prefix.to_owned()
+                } else if let Some(rest) = p.strip_prefix(path).and_then(|r| r.strip_prefix('.')) {
+                    if prefix.is_empty() {
+                        rest.to_owned()
+                    } else {
+                        format!("{prefix}.{rest}")
+                    }
+                } else {
+                    continue;
+                };
+                if let Value::String(tag) = tag {
+                    out.insert(rel, tag.clone());
+                }
+            }
+        };
+        match self {
+            // A typed pair is {"$": [key, value], "$types": {"$": {"0": tag, …}}}.
+            KeyPath::OutOfLine => take(record.get("$types").and_then(|t| t.get("$")), "0", ""),
+            KeyPath::Inbound { parts, compound } => {
+                for (j, p) in parts.iter().enumerate() {
+                    let prefix = if *compound { j.to_string() } else { String::new() };
+                    take(record.get("$types"), p, &prefix);
+                }
+            }
+        }
+        out
+    }
+
     /// A record that holds only `key`, with `"_deleted": true` (RxDB's pull shape).
     pub(crate) fn tombstone(&self, key: &Value) -> Value {
         let mut obj = serde_json::Map::new();
@@ -117,6 +155,40 @@ impl KeyPath {
         }
         obj.insert("_deleted".into(), Value::Bool(true));
         Value::Object(obj)
+    }
+}
+
+/// Typeson tags of a key, by path relative to it.
+pub(crate) type KeyTypes = std::collections::BTreeMap<String, String>;
+
+/// The canonical text of a typed key: [`canonical`] for a plain key; for a key with
+/// typeson tags, `{"$": <key>, "$types": {<path>: <tag>}}` (keys are never objects, so
+/// the two cannot be confused). A Date and the number of its milliseconds are different
+/// IndexedDB keys, and so are their texts.
+pub(crate) fn canonical_typed(key: &Value, types: &KeyTypes) -> String {
+    if types.is_empty() {
+        return canonical(key);
+    }
+    let tags: serde_json::Map<String, Value> =
+        types.iter().map(|(p, t)| (p.clone(), Value::from(t.as_str()))).collect();
+    let plain: Value = serde_json::from_str(&canonical(key)).expect("canonical text is JSON");
+    serde_json::to_string(&serde_json::json!({"$": plain, "$types": tags})).expect("JSON values serialise")
+}
+
+/// A key and its tags from the text [`canonical_typed`] wrote.
+pub(crate) fn parse_canonical(text: &str) -> (Value, KeyTypes) {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(mut o)) if o.contains_key("$") => {
+            let types = match o.remove("$types") {
+                Some(Value::Object(t)) => {
+                    t.into_iter().filter_map(|(p, v)| v.as_str().map(|v| (p, v.to_owned()))).collect()
+                }
+                _ => KeyTypes::new(),
+            };
+            (o.remove("$").unwrap_or(Value::Null), types)
+        }
+        Ok(v) => (v, KeyTypes::new()),
+        Err(_) => (Value::Null, KeyTypes::new()),
     }
 }
 
@@ -168,5 +240,27 @@ mod tests {
         let rec = json!([7, {"_deleted": true}]);
         let (key, value) = o.extract(&rec).unwrap();
         assert_eq!((canonical(&key), value["_deleted"].clone()), ("7".into(), json!(true)));
+    }
+
+    #[test]
+    fn typed_keys_keep_their_tags_in_their_text() {
+        let k = KeyPath::parse("[day+blob]").unwrap();
+        let rec = json!({"day": 1.7e12, "blob": {"buffer": "AAE="}, "x": 1,
+            "$types": {"day": "date", "blob": "uint8array2", "blob.buffer": "arraybuffer", "x": "bigint"}});
+        let (key, _) = k.extract(&rec).unwrap();
+        let types = k.key_types(&rec);
+        assert_eq!(types.len(), 3);
+        assert_eq!(types["1.buffer"], "arraybuffer");
+        let text = canonical_typed(&key, &types);
+        assert_ne!(text, canonical(&key), "a Date key is not its milliseconds");
+        assert_eq!(parse_canonical(&text), (json!([1700000000000i64, {"buffer": "AAE="}]), types));
+        // Plain keys keep their plain text.
+        let id = KeyPath::parse("id").unwrap();
+        let rec = json!({"id": 3, "when": 1, "$types": {"when": "date"}});
+        assert!(id.key_types(&rec).is_empty());
+        assert_eq!(parse_canonical("3"), (json!(3), KeyTypes::new()));
+        // Out of line: the pair's own tags.
+        let pair = json!({"$": [5, {"a": 1}], "$types": {"$": {"0": "date", "1.a": "bigint"}}});
+        assert_eq!(KeyPath::OutOfLine.key_types(&pair), KeyTypes::from([(String::new(), "date".to_owned())]));
     }
 }

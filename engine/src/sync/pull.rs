@@ -1,7 +1,7 @@
 //! `pull`: a synced table's changes since a checkpoint (or the whole table), as records
 //! to upsert and keys to delete, written for IndexedDB.
 
-use super::key::KeyPath;
+use super::key::{parse_canonical, KeyPath};
 use super::schema::{self, original_schema, KEY_TEXT};
 use super::{delta_err, open_table, runtime, sync_err, table_url};
 use crate::cancel::Cancel;
@@ -102,17 +102,38 @@ impl PullReport {
     /// The small JSON document that goes beside a Dexie export:
     /// `{"table", "since", "checkpoint", "key_path", "deleted": [keys]}`, where each
     /// deleted key is what `Table.bulkDelete` takes.
+    ///
+    /// Typed keys (Dates, binary) are given as their typeson encoding, with their tags in a
+    /// `"$types"` member as a Dexie export row carries them (paths `deleted.<i>`, or
+    /// `deleted.<i>.<part>` inside a compound key), so that the reviver of
+    /// dexie-export-import (or the JavaScript client) gives the keys back typed.
     pub fn sidecar(&self) -> Value {
         let keys: Vec<Value> = self.deleted.iter().map(key_of_tombstone).collect();
-        serde_json::json!({
+        let mut types = serde_json::Map::new();
+        for (i, t) in self.deleted.iter().enumerate() {
+            if let Some(Value::Object(tags)) = t.get(KEY_TYPES) {
+                for (p, tag) in tags {
+                    let path = if p.is_empty() { format!("deleted.{i}") } else { format!("deleted.{i}.{p}") };
+                    types.insert(path, tag.clone());
+                }
+            }
+        }
+        let mut side = serde_json::json!({
             "table": self.table,
             "since": self.since,
             "checkpoint": self.checkpoint,
             "key_path": self.key_path,
             "deleted": keys,
-        })
+        });
+        if !types.is_empty() {
+            side["$types"] = Value::Object(types);
+        }
+        side
     }
 }
+
+/// The member of a tombstone in [`PullReport::deleted`] that holds its key's typeson tags.
+const KEY_TYPES: &str = "_key_types";
 
 /// The key a tombstone holds, as IndexedDB takes it (an array for compound keys).
 fn key_of_tombstone(t: &Value) -> Value {
@@ -273,10 +294,13 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
         };
         for i in 0..b.num_rows() {
             if is_delete.value(i) && keys.is_valid(i) {
-                let k: Value = serde_json::from_str(keys.value(i)).unwrap_or(Value::Null);
+                let (k, types) = parse_canonical(keys.value(i));
                 let mut tomb = key.tombstone(&k);
                 if let Value::Object(o) = &mut tomb {
                     o.insert("_key".into(), k);
+                    if !types.is_empty() {
+                        o.insert(KEY_TYPES.into(), serde_json::to_value(types).expect("tags serialise"));
+                    }
                 }
                 deleted.push(tomb);
             }
@@ -305,6 +329,7 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
             let mut d = d.clone();
             if let Value::Object(o) = &mut d {
                 o.remove("_key");
+                o.remove(KEY_TYPES);
             }
             serde_json::to_writer(&mut text, &d).expect("JSON values serialise");
             text.push(b'\n');

@@ -1,7 +1,7 @@
 //! `push`: an export (or the changes since the last sync) merged into one Delta table
 //! per store, by primary key.
 
-use super::key::{canonical, KeyPath};
+use super::key::{canonical_typed, KeyPath};
 use super::schema::{self, delta_column, original_schema, HASH, KEY_TEXT};
 use super::{delta_err, open_table, runtime, sync_err, table_url};
 use crate::cancel::Cancel;
@@ -354,7 +354,7 @@ fn decode(
                 Ok(k) => k,
                 Err(e) => return reject(0, e.to_string()),
             };
-            let key = canonical(&key);
+            let key = canonical_typed(&key, &targets[i].key.key_types(&v));
             if value.get("_deleted") == Some(&Value::Bool(true)) {
                 o.recs.push(Rec { key, hash: None, row: None });
                 return;
