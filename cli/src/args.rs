@@ -338,12 +338,29 @@ pub struct ConvertArgs {
     /// What happens to records that do not fit the schema.
     #[arg(long, value_enum, default_value = "quarantine")]
     pub on_invalid: OnInvalidArg,
+    /// What to write: Hive-style Parquet datasets with _SUCCESS, or one synced Delta table
+    /// per store (a first snapshot that `push` then keeps current).
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub table_format: TableFormatArg,
+    /// With --table-format delta: the records' primary key path (`id`, `[a+b]`; default:
+    /// the Dexie schema's; required for NDJSON and plain dumps).
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The table format `convert` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormatArg {
+    /// Hive-style zstd Parquet folders, a manifest and _SUCCESS
+    Parquet,
+    /// A Delta Lake table per store (deltalake), as `push` makes and keeps them
+    Delta,
 }
 
 #[derive(Debug, Args)]

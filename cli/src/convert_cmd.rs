@@ -16,6 +16,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub fn run(a: ConvertArgs) -> Result<ExitCode> {
+    if a.table_format == crate::args::TableFormatArg::Delta {
+        #[cfg(feature = "sync")]
+        return crate::convert_delta::run(&a);
+        #[cfg(not(feature = "sync"))]
+        anyhow::bail!("--table-format delta needs idbsync built with the `sync` feature");
+    }
+    anyhow::ensure!(a.key.is_none(), "--key applies to --table-format delta only");
     let partition_by = a
         .partition_by
         .iter()

@@ -3,6 +3,8 @@
 mod args;
 mod convert_cmd;
 #[cfg(feature = "sync")]
+mod convert_delta;
+#[cfg(feature = "sync")]
 mod create_cmd;
 mod download_cmd;
 mod infer_cmd;

@@ -158,6 +158,46 @@ impl KeyPath {
     }
 }
 
+/// `record` with each lone UTF-16 surrogate escape (`\ud83d` without its pair, which
+/// JavaScript strings may hold and serde_json refuses) written as the six characters it is
+/// made of, so that the record's key and flags can be read. Paired escapes stay as they are.
+/// Only the key text sees this: the row's columns are decoded from the original bytes.
+pub(crate) fn with_lone_surrogates_escaped(record: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let hex = |b: &[u8]| -> Option<u32> { u32::from_str_radix(std::str::from_utf8(b).ok()?, 16).ok() };
+    let escape_at = |i: usize| -> Option<u32> {
+        (record.get(i) == Some(&b'\\') && record.get(i + 1) == Some(&b'u')).then(|| hex(record.get(i + 2..i + 6)?))?
+    };
+    let is_high = |c: u32| (0xD800..0xDC00).contains(&c);
+    let is_low = |c: u32| (0xDC00..0xE000).contains(&c);
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < record.len() {
+        if record[i] != b'\\' {
+            if let Some(o) = &mut out {
+                o.push(record[i]);
+            }
+            i += 1;
+            continue;
+        }
+        let (len, lone) = match escape_at(i) {
+            Some(c) if is_high(c) && escape_at(i + 6).is_some_and(is_low) => (12, false),
+            Some(c) if is_high(c) || is_low(c) => (6, true),
+            Some(_) => (6, false),
+            None => (2, false),
+        };
+        let end = (i + len).min(record.len());
+        if lone {
+            let o = out.get_or_insert_with(|| record[..i].to_vec());
+            o.push(b'\\');
+        }
+        if let Some(o) = &mut out {
+            o.extend_from_slice(&record[i..end]);
+        }
+        i = end;
+    }
+    out.map_or(std::borrow::Cow::Borrowed(record), std::borrow::Cow::Owned)
+}
+
 /// Typeson tags of a key, by path relative to it.
 pub(crate) type KeyTypes = std::collections::BTreeMap<String, String>;
 
@@ -240,6 +280,19 @@ mod tests {
         let rec = json!([7, {"_deleted": true}]);
         let (key, value) = o.extract(&rec).unwrap();
         assert_eq!((canonical(&key), value["_deleted"].clone()), ("7".into(), json!(true)));
+    }
+
+    #[test]
+    fn lone_surrogates_are_escaped_and_pairs_kept() {
+        let rec = br#"{"id":1,"t":"half \ud83d","w":"\ud83d\ude00","l":"\udc00x","b":"\\ud83d"}"#;
+        let fixed = with_lone_surrogates_escaped(rec);
+        let v: Value = serde_json::from_slice(&fixed).unwrap();
+        assert_eq!(v["t"], "half \\ud83d");
+        assert_eq!(v["w"], "\u{1F600}");
+        assert_eq!(v["l"], "\\udc00x");
+        assert_eq!(v["b"], "\\ud83d");
+        let plain = br#"{"id":2,"x":"\u00e9\n"}"#;
+        assert!(matches!(with_lone_surrogates_escaped(plain), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

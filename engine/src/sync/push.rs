@@ -1,7 +1,7 @@
 //! `push`: an export (or the changes since the last sync) merged into one Delta table
 //! per store, by primary key.
 
-use super::key::{canonical_typed, KeyPath};
+use super::key::{canonical_typed, with_lone_surrogates_escaped, KeyPath};
 use super::schema::{self, delta_column, original_schema, HASH, KEY_TEXT};
 use super::{delta_err, open_table, runtime, sync_err, table_url};
 use crate::cancel::Cancel;
@@ -346,7 +346,7 @@ fn decode(
                     });
                 }
             };
-            let v: Value = match serde_json::from_slice(bytes) {
+            let v: Value = match serde_json::from_slice(&with_lone_surrogates_escaped(bytes)) {
                 Ok(v) => v,
                 Err(e) => return reject(0, format!("cannot read the record's key: {e}")),
             };
