@@ -3,7 +3,11 @@
 // origin (CORS): two browser contexts are two devices that must converge to the same
 // records, Blobs, Dates, Maps, Sets, BigInts included; a wrong token is a SyncError
 // 'auth' in the browser too. Needs IDBSYNC_BIN and a Chromium (CHROMIUM, default
-// /usr/bin/chromium); skipped with a message without them.
+// /usr/bin/chromium); skipped with a message without them. The same devices then sync
+// with a server whose root is on the project's test HDFS (scripts/minidfs.sh): `idbsync
+// query` over hdfs:// sees exactly the browser's records, and a server-side result
+// (`query --create`) pulled into the browser deep-equals what the SQL produced. Outside CI,
+// IDBSYNC_SKIP_HDFS=1 skips the HDFS part (as for the Rust HDFS tests).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,12 +17,16 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer } from './serve.mjs';
+import { startMiniDfs } from './minidfs.mjs';
 
 const bin = process.env.IDBSYNC_BIN;
 const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const skip = !bin ? 'IDBSYNC_BIN is not set: the browser tests against `idbsync serve` are skipped'
   : !existsSync(executablePath) ? `no Chromium at ${executablePath} (set CHROMIUM): the browser tests are skipped` : false;
 if (skip) console.log(skip);
+const skipHdfs = skip || (process.env.IDBSYNC_SKIP_HDFS === '1' && process.env.CI !== 'true'
+  ? 'IDBSYNC_SKIP_HDFS=1: the browser test over HDFS is skipped' : false);
+if (process.env.IDBSYNC_SKIP_HDFS === '1' && process.env.CI === 'true') throw new Error('IDBSYNC_SKIP_HDFS=1 under CI=true: the HDFS tests cannot be skipped in CI');
 
 const root = fileURLToPath(new URL('..', import.meta.url)); // clients/js
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript' };
@@ -34,22 +42,26 @@ function serveStatic() {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-describe('in Chromium, against idbsync serve', () => {
+for (const onHdfs of [false, true]) describe(`in Chromium, against idbsync serve${onHdfs ? ' over HDFS (MiniDFSCluster)' : ''}`, () => {
+  const skipped = onHdfs ? skipHdfs : skip;
   let web;
   let server;
   let browser;
   let options;
+  let hdfs;
   before(async () => {
-    if (skip) return;
+    if (skipped) return;
     web = await serveStatic();
     const origin = `http://127.0.0.1:${web.address().port}`;
-    server = await startServer(bin, { args: ['--allow-origin', origin] });
+    if (onHdfs) hdfs = await startMiniDfs();
+    server = await startServer(bin, { args: ['--allow-origin', origin], root: hdfs ? `${hdfs.url}/idbsync` : undefined });
     options = { url: server.url, token: server.tokens.app, database: 'app' };
     browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
   });
   after(async () => {
     await browser?.close();
     await server?.stop();
+    await hdfs?.stop();
     web?.close();
   });
 
@@ -74,7 +86,7 @@ describe('in Chromium, against idbsync serve', () => {
     };
   }
 
-  test('two devices (browser contexts) converge; typed values exact; CORS; gzip; auth errors', { skip }, async () => {
+  test('two devices (browser contexts) converge; typed values exact; CORS; gzip; auth errors', { skip: skipped }, async () => {
     const [a, b] = [await device(), await device()];
     await a.write('create');
     const first = (await a.sync({ gzip: true })).summary;
@@ -99,5 +111,33 @@ describe('in Chromium, against idbsync serve', () => {
     const denied = await a.sync({ token: 'wrong' });
     assert.deepEqual([denied.error?.name, denied.error?.kind, denied.error?.status], ['SyncError', 'auth', 401]);
     assert.ok((await a.pending()) > 0);
+  });
+
+  test('idbsync query sees exactly the browser\'s records; a query --create result pulled back equals the SQL', { skip: onHdfs ? skipped : 'on HDFS only' }, async () => {
+    const [a, b] = [await device(), await device()];
+    await a.write('create');
+    await a.write('edit');
+    await a.sync();
+    const db = `${server.root}/app`;
+    const sql = async (q, ...more) => JSON.parse(await server.idbsync('query', db, q, '--format', 'json', ...more));
+    // The browser's notes as the server holds them (the notes after 'edit': n1 changed, n2 deleted).
+    const browserNotes = JSON.parse(await a.dump()).data.data.find((d) => d.tableName === 'notes').rows;
+    const held = await sql('SELECT id, title, done FROM notes ORDER BY id');
+    assert.deepEqual(held, browserNotes.map(({ id, title, done }) => ({ id, title, done })));
+    // A processed result on the server, pulled into another device.
+    const totals = 'SELECT done, count(*) AS n, min(title) AS first FROM notes GROUP BY done';
+    await server.idbsync('query', db, totals, '--create', 'totals', '--key', 'done');
+    const want = await sql(`${totals} ORDER BY done`);
+    await b.sync();
+    const got = JSON.parse(await b.dump()).data.data.find((d) => d.tableName === 'totals').rows;
+    assert.deepEqual(got, want);
+    // Re-run after a change: the device gets the new result.
+    await a.write('answer');
+    await a.sync();
+    await server.idbsync('query', db, totals, '--create', 'totals', '--key', 'done');
+    await b.sync();
+    const again = JSON.parse(await b.dump()).data.data.find((d) => d.tableName === 'totals').rows;
+    assert.deepEqual(again, await sql(`${totals} ORDER BY done`));
+    assert.notDeepEqual(again, got);
   });
 });

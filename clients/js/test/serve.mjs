@@ -19,14 +19,15 @@ const freePort = () => new Promise((resolve, reject) => {
 });
 
 /**
- * Runs `idbsync serve` (with more `args`) and resolves to {url, root, tokens, idbsync(...args), log(), stop()}
+ * Runs `idbsync serve` (with more `args`, on `root`: a temporary folder unless given, e.g.
+ * an hdfs:// URL) and resolves to {url, root, tokens, idbsync(...args), log(), stop()}
  * once /healthz answers. tokens: `app` (read and write database 'app'), `other` (read
  * and write database 'other'), `appRead` (read 'app'), made by `idbsync token new`
  * before the server starts (it reads the file at start and on SIGHUP).
  */
-export async function startServer(bin, { args = [] } = {}) {
+export async function startServer(bin, { args = [], root: given } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'idbsync-js-'));
-  const root = join(dir, 'root');
+  const root = given ?? join(dir, 'root');
   const tokens = join(dir, 'tokens');
   const idbsync = async (...args) => (await run(bin, args, { maxBuffer: 64 << 20 })).stdout;
   const token = async (database, ...flags) => (await idbsync('token', 'new', '--tokens', tokens, '--database', database, ...flags)).trim();

@@ -6,7 +6,8 @@ import { exportDB } from 'dexie-export-import';
 import { idbsyncStores, sync, track } from 'idbsync-client';
 
 const db = new Dexie('browserapp');
-db.version(1).stores({ notes: 'id, done', files: '', ...idbsyncStores() });
+// `totals` is written only by the server (`idbsync query --create totals`) and pulled.
+db.version(1).stores({ notes: 'id, done', files: '', totals: 'done', ...idbsyncStores() });
 track(db);
 await db.open();
 
