@@ -96,7 +96,8 @@ fn tables_schema_and_download_see_synced_tables() {
     idbsync(dir.path(), &["download", "root", "--table", "items", "--format", "ndjson", "--to", "items.ndjson"], None)
         .success();
     let text = std::fs::read_to_string(dir.path().join("items.ndjson")).unwrap();
-    let got: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut got: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    got.sort_by_key(|r| r["id"].as_i64());
     assert_eq!(
         got,
         vec![

@@ -196,12 +196,34 @@ fn read_err(name: &str) -> impl Fn(deltalake::datafusion::error::DataFusionError
     move |e| sync_err(name, format!("cannot read: {e}"))
 }
 
-/// Every current row of the table, in key order.
-async fn whole_table(o: &Opened, name: &str) -> Result<Vec<RecordBatch>> {
+/// Every current row of the table, as a stream of batches (memory bounded by a batch, not
+/// by the table), and the number of rows from the files' statistics when every file has
+/// them. In file order, not key order: a whole-table pull is applied as a set.
+async fn whole_table(
+    o: &Opened,
+    name: &str,
+) -> Result<(deltalake::datafusion::execution::SendableRecordBatchStream, Option<u64>)> {
+    let snap = o.t.snapshot().map_err(delta_err(name, "cannot read the table's state"))?;
+    let rows = snap.log_data().into_iter().try_fold(0u64, |n, f| f.num_records().map(|r| n + r as u64));
     let provider = o.t.table_provider().await.map_err(read_err(name))?;
     let df = o.ctx.read_table(provider).map_err(read_err(name))?;
-    let df = df.sort(vec![deltalake::datafusion::prelude::col(KEY_TEXT).sort(true, true)]).map_err(read_err(name))?;
-    df.collect().await.map_err(read_err(name))
+    Ok((df.execute_stream().await.map_err(read_err(name))?, rows))
+}
+
+/// Writes every batch of `stream` (restored to the inferred types) to `w`.
+async fn write_all<W: Write + Send>(
+    mut stream: deltalake::datafusion::execution::SendableRecordBatchStream,
+    w: &mut DownloadWriter<W>,
+    o: &Opened,
+    name: &str,
+    cancel: &crate::cancel::Cancel,
+) -> Result<()> {
+    use futures::StreamExt;
+    while let Some(b) = stream.next().await {
+        cancel.check()?;
+        w.write(&restore(&b.map_err(read_err(name))?, &o.out_schema, name)?)?;
+    }
+    Ok(())
 }
 
 /// Download options that declare a store which came without a Dexie declaration (NDJSON,
@@ -228,14 +250,10 @@ pub fn download_synced<W: Write + Send>(
 ) -> Result<crate::ops::download::DownloadReport> {
     runtime()?.block_on(async {
         let o = open_for_read(root, table).await?;
-        let batches = whole_table(&o, table).await?;
-        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-        let dl = declare_key(opts.clone().with_row_count(Some(rows)), &o);
+        let (stream, rows) = whole_table(&o, table).await?;
+        let dl = declare_key(opts.clone().with_row_count(rows), &o);
         let mut w = DownloadWriter::new(format, o.out_schema.clone(), &dl, out)?;
-        for b in &batches {
-            opts.cancel.check()?;
-            w.write(&restore(b, &o.out_schema, table)?)?;
-        }
+        write_all(stream, &mut w, &o, table, &opts.cancel).await?;
         w.finish()
     })
 }
@@ -245,7 +263,7 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
     let (t, url, version, key, out_schema, ctx) = (&o.t, &o.url, o.version, &o.key, &o.out_schema, &o.ctx);
     let read_err = |e| read_err(name)(e);
     let (batches, change_type): (Vec<RecordBatch>, bool) = match opts.since {
-        None => (whole_table(&o, name).await?, false),
+        None => return pull_whole(&o, name, opts, out).await,
         Some(s) if s < 0 => return Err(sync_err(name, format!("checkpoint {s} is not a table version"))),
         Some(s) if s > version => {
             return Err(sync_err(
@@ -348,6 +366,36 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
         key_path: key.display(),
         upserts: rows,
         deleted,
+        bytes,
+    })
+}
+
+/// A pull without `--since`: the whole table, streamed; nothing deleted.
+async fn pull_whole<W: Write + Send>(o: &Opened, name: &str, opts: &PullOptions, mut out: W) -> Result<PullReport> {
+    let (stream, rows) = whole_table(o, name).await?;
+    let format = match opts.format {
+        PullFormat::Ndjson => DownloadFormat::Ndjson,
+        PullFormat::Dexie => DownloadFormat::Dexie,
+    };
+    let dl = declare_key(DownloadOptions::new().with_row_count(rows).with_cancel(opts.cancel.clone()), o);
+    let mut w = DownloadWriter::new(format, o.out_schema.clone(), &dl, &mut out)?;
+    write_all(stream, &mut w, o, name, &opts.cancel).await?;
+    let written = w.finish()?;
+    let mut bytes = written.bytes;
+    if opts.format == PullFormat::Ndjson {
+        let tail = format!("{}\n", serde_json::json!({"_checkpoint": o.version}));
+        out.write_all(tail.as_bytes()).map_err(crate::ops::download::write_err)?;
+        bytes += tail.len() as u64;
+    }
+    out.flush().map_err(crate::ops::download::write_err)?;
+    Ok(PullReport {
+        table: name.to_owned(),
+        location: o.url.to_string(),
+        since: None,
+        checkpoint: o.version,
+        key_path: o.key.display(),
+        upserts: written.rows,
+        deleted: Vec::new(),
         bytes,
     })
 }
