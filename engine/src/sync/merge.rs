@@ -291,7 +291,10 @@ async fn create_table(
         .with_columns(columns)
         .with_configuration(config)
         .with_raise_if_key_not_exists(false)
-        .with_commit_properties(commit)
+        // Version 0 or nothing. With retries, deltalake 1.1 commits a creation that lost
+        // the race for version 0 as a later version, unchecked: a second Create whose
+        // metadata (columns, key, properties) replaces the winner's.
+        .with_commit_properties(commit.with_max_retries(0))
         .await
 }
 
