@@ -257,18 +257,16 @@ fn now_micros() -> i64 {
 
 /// The commit's metadata, and with a batch id its `txn` action.
 fn commit_properties(read: u64, opts: &PushOptions) -> CommitProperties {
-    let mut commit = CommitProperties::default().with_metadata([
-        ("idbsync.operation".to_owned(), Value::from("push")),
-        ("idbsync.records".to_owned(), Value::from(read)),
-    ]);
+    let mut meta =
+        vec![("idbsync.operation".to_owned(), Value::from("push")), ("idbsync.records".to_owned(), Value::from(read))];
+    let mut commit = CommitProperties::default();
     if let Some((client, seq)) = &opts.batch {
-        commit = commit.with_application_transaction(Transaction::new(app_id(client), *seq)).with_metadata([
-            ("idbsync.operation".to_owned(), Value::from("push")),
-            ("idbsync.client".to_owned(), Value::from(client.as_str())),
-            ("idbsync.batch".to_owned(), Value::from(*seq)),
-        ]);
+        commit = commit.with_application_transaction(Transaction::new(app_id(client), *seq));
+        meta.push(("idbsync.client".to_owned(), Value::from(client.as_str())));
+        meta.push(("idbsync.batch".to_owned(), Value::from(*seq)));
     }
-    commit
+    // One call: each `with_metadata` replaces what an earlier one set.
+    commit.with_metadata(meta)
 }
 
 /// Creates the table of `t` (version 0, no rows) with `columns`, the change data feed on
