@@ -60,6 +60,12 @@ pub fn print_push(r: &PushReport) {
         if t.created {
             println!("{}: created {}", t.table, t.location);
         }
+        if t.attempts > 1 {
+            println!(
+                "{}: other writers committed first: applied on attempt {} against the table's new version",
+                t.table, t.attempts
+            );
+        }
         if !t.new_columns.is_empty() {
             println!("{}: new columns: {}", t.table, t.new_columns.join(", "));
         }

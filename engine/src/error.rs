@@ -219,6 +219,22 @@ pub enum Error {
         #[source]
         source: Box<deltalake::DeltaTableError>,
     },
+    /// Every attempt of a push to a synced table lost to another writer's commit: the
+    /// push gave up, and this table has none of its changes (push the batch again).
+    #[cfg(feature = "sync")]
+    #[error(
+        "table '{table}': gave up after {attempts} attempt(s): each time another writer committed to the table \
+         first (none of this push's changes to it were applied; push the batch again)"
+    )]
+    Contended {
+        /// The table (store) name.
+        table: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last conflict deltalake reported.
+        #[source]
+        source: Box<deltalake::DeltaTableError>,
+    },
     /// The input's content could not be inferred.
     #[error("{path}")]
     Infer {

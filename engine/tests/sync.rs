@@ -155,6 +155,26 @@ fn batches_apply_once_and_older_batches_are_refused() {
     assert_eq!(by_id(&whole.upserts), by_id(&[json!({"id": 1, "n": 10}), json!({"id": 3, "n": 3})]));
 }
 
+/// Bug: with a batch id, a commit's metadata lost `idbsync.records` (deltalake's
+/// `with_metadata` replaces what an earlier call set, and the batch's was set second).
+#[test]
+fn commits_name_the_push_its_record_count_and_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let b = [json!({"id": 1, "n": 1}), json!({"id": 2, "n": 2}), json!({"id": 9, "_deleted": true})];
+    let t = push_items(dir.path(), &root, &b, PushOptions::new().with_batch("phone", 7)).unwrap();
+    let log = dir.path().join(format!("sync/items/_delta_log/{:020}.json", one(&t).checkpoint));
+    let text = std::fs::read_to_string(log).unwrap();
+    let info =
+        text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find_map(|a| a.get("commitInfo").cloned());
+    let info = info.expect("a commitInfo action");
+    let got: Vec<&Value> = ["idbsync.operation", "idbsync.records", "idbsync.client", "idbsync.batch"]
+        .iter()
+        .map(|k| info.get(*k).unwrap_or(&Value::Null))
+        .collect();
+    assert_eq!(got, [&json!("push"), &json!(3), &json!("phone"), &json!(7)], "{info}");
+}
+
 /// Bug found by the model test: a batch that changed nothing (records equal to the rows
 /// there, deletes of keys not there) was not recorded, since deltalake makes no commit for
 /// a merge without changes; pushed again it was merged again and reported committed.

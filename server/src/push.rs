@@ -148,6 +148,9 @@ pub(crate) fn engine_error(st: &AppState, e: &engine::Error) -> ApiError {
             ApiError::new(StatusCode::BAD_REQUEST, "bad_body", detail)
         }
         engine::Error::Cancelled => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", detail),
+        // Other writers kept committing first: nothing of the batch is in that table; the
+        // same batch sent again is applied (or found applied) then.
+        engine::Error::Contended { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "contended", detail),
         _ => ApiError::internal(detail),
     }
 }

@@ -8,13 +8,28 @@
 //! `_idb_hash` (the record's content hash), `_idb_client`, `_idb_batch` and
 //! `_idb_updated_at` (who last wrote the row, and when). A checkpoint is a Delta table
 //! version. The table format itself is deltalake's: idbsync writes no Delta file itself.
+//!
+//! Several writers (processes, or the server's requests) may push to one table at once.
+//! Delta's optimistic commit serialises them: each commit is the next numbered log file,
+//! written only if absent. A push whose commit conflicts with one that got in first reads
+//! the table again at its new version, checks its batch again (another writer may have
+//! applied it), looks its keys up again and merges again, after a short random wait, up
+//! to [`PushOptions::with_max_attempts`] times ([`Error::Contended`] after that). Of two
+//! writes to one key, the later commit wins. A push killed at any point leaves each table
+//! at the version before its commit or after it: a commit is one log file put atomically
+//! (data files written before a kill are left unreferenced and ignored).
 
+#[cfg(test)]
+mod concurrency_tests;
 mod key;
 mod maintain;
+mod merge;
 mod pull;
 mod push;
 mod read;
+mod retry;
 mod schema;
+mod target;
 
 pub use key::{KeyError, KeyPath};
 pub use maintain::{
