@@ -9,8 +9,7 @@ tables straight from the cluster:
 * PySpark with delta-spark (jars from Maven Central, testdata/spark/pom.xml, passed as
   spark.jars): rows, row count and a group-by equal to the model (the pushed records,
   applied in Python) and to `idbsync pull` of the whole table; `DESCRIBE HISTORY` lists one
-  commit per push (after delta-rs' CREATE TABLE at version 0) with the operation WRITE or
-  MERGE; the change data feed (`readChangeFeed`, `startingVersion`) has, for every version,
+  commit per push (after delta-rs' CREATE TABLE at version 0) with the operation MERGE; the change data feed (`readChangeFeed`, `startingVersion`) has, for every version,
   exactly the inserts, updates and deletes the model expects, and from a checkpoint on it
   agrees with `idbsync pull --since`.
 * The Python `deltalake` package (delta-rs; its PyPI wheels read hdfs:// through
@@ -613,15 +612,12 @@ def test_spark_history_lists_each_push(spark, synced: Synced, name: str):
     history = spark.sql(f"DESCRIBE HISTORY delta.`{synced.url(name)}`").select("version", "operation").collect()
     ops = {r["version"]: r["operation"] for r in history}
     commits = t.committed()  # the repeated batch committed nothing
-    # delta-rs creates the table (version 0), then each push is one commit: WRITE into the
-    # empty table, MERGE after that.
+    # delta-rs creates the table (version 0), then each push is one commit: a MERGE (the
+    # first one too, so that concurrent first pushes are conflict-checked).
     assert len(history) == 1 + len(commits)
     assert ops[0] == "CREATE TABLE"
     assert sorted(ops) == [0] + [p.report["checkpoint"] for p in commits]
-    for p in commits:
-        assert ops[p.report["checkpoint"]] in ("WRITE", "MERGE"), (p.client, p.batch)
-    assert ops[commits[0].report["checkpoint"]] == "WRITE"
-    assert all(ops[p.report["checkpoint"]] == "MERGE" for p in commits[1:])
+    assert all(ops[p.report["checkpoint"]] == "MERGE" for p in commits), ops
 
 
 @pytest.mark.parametrize("name", TABLES)
@@ -706,7 +702,7 @@ def test_deltalake_change_feed_and_history(synced: Synced, name: str):
     for p in t.committed():
         h = info[p.report["checkpoint"]]
         assert (h["operation"], h["idbsync.client"], h["idbsync.batch"]) == (
-            "WRITE" if p is t.committed()[0] else "MERGE",
+            "MERGE",
             p.client,
             p.batch,
         )
