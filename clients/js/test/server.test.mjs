@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { isDeepStrictEqual, inspect } from 'node:util';
+import Dexie from 'dexie';
 import { SyncError, sync } from '../src/index.js';
 import { changed, entries, openDb } from './helpers.mjs';
 import { startServer } from './serve.mjs';
@@ -39,7 +40,11 @@ describe('against idbsync serve', () => {
    */
   async function held(t) {
     const out = await server.idbsync('pull', join(server.root, 'app'), '--table', t, '--format', 'ndjson', '--to', '-', '-q');
-    return out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => !('_checkpoint' in r));
+    const rows = out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => !('_checkpoint' in r));
+    // A whole-table pull comes in file order: sorted here by the tables' keys (`id`,
+    // `[a+b]`, `__key`), in IndexedDB's order.
+    const key = (r) => ('id' in r ? r.id : '__key' in r ? r.__key : [r.a, r.b]);
+    return rows.sort((x, y) => Dexie.cmp(key(x), key(y)));
   }
 
   /** POST /v1/app/query: the answer's status and JSON. */
