@@ -84,6 +84,9 @@ pub fn print_push(r: &PushReport) {
                 t.table, rej.record, rej.offset, rej.path, rej.reason
             );
         }
+        if let Some(f) = &t.rejects_file {
+            println!("{}: every rejected record is kept in {f} (under the root)", t.table);
+        }
         if t.rejected as usize > SHOWN_REJECTS {
             println!("{}: … {} rejected in all (--json lists the first {})", t.table, t.rejected, t.rejects.len());
         }

@@ -262,6 +262,26 @@ fn a_value_that_does_not_fit_its_column_is_rejected_with_the_reason() {
     assert_eq!((t.upserted, t.rejected), (1, 2));
     assert!(t.rejects.iter().any(|r| r.path == "n"), "{:?}", t.rejects);
     assert!(t.rejects.iter().any(|r| r.reason.contains("no key 'id'")), "{:?}", t.rejects);
+    // Every rejected record is kept in the table's `_rejects/`, as convert keeps them.
+    let file = Path::new(&root).join(t.rejects_file.as_ref().expect("a rejects file"));
+    let kept: Vec<Value> =
+        std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(kept.len(), 2);
+    assert_eq!(kept[0]["text"], r#"{"id":2,"n":"two"}"#);
+    assert_eq!((kept[0]["store"].as_str(), kept[0]["path"].as_str()), (Some("items"), Some("n")));
+
+    // More rejects than a report lists: all in the file; and vacuum leaves them.
+    let many: Vec<Value> = (0..150).map(|i| json!({"id": 100 + i, "n": format!("x{i}")})).collect();
+    let r = push_items(dir.path(), &root, &many, PushOptions::new()).unwrap();
+    let t = one(&r);
+    assert_eq!((t.rejected, t.rejects.len()), (150, 100));
+    let file = Path::new(&root).join(t.rejects_file.as_ref().unwrap());
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 150);
+    engine::vacuum(&root, "items", std::time::Duration::ZERO, true, false).unwrap();
+    assert!(file.exists(), "vacuum removed a rejects file");
+    // Nothing rejected: no file.
+    let r = push_items(dir.path(), &root, &[json!({"id": 9, "n": 9})], PushOptions::new()).unwrap();
+    assert_eq!(one(&r).rejects_file, None);
 }
 
 fn dexie(tables: Value, data: Value) -> String {

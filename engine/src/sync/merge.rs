@@ -3,7 +3,7 @@
 //! A commit that loses to another writer's ends the attempt as [`Attempt::Lost`], for
 //! the caller to start over against the table's new version.
 
-use super::push::{Decoded, PushOptions, PushStatus, TablePush};
+use super::push::{Decoded, PushOptions, PushStatus, TablePush, MAX_REJECTS_LISTED};
 use super::retry::is_conflict;
 use super::schema::{self, delta_column, HASH, KEY_TEXT};
 use super::target::{app_id, Target};
@@ -54,7 +54,8 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
         status: PushStatus::NoChange,
         checkpoint: t.table.version().map_or(-1, |v| v as i64),
         attempts: 1,
-        rejects: d.rejects.clone(),
+        rejects: d.rejects.iter().take(MAX_REJECTS_LISTED).cloned().collect(),
+        rejects_file: None,
     };
     if t.applied {
         report.unchanged = d.read - d.rejected;

@@ -134,6 +134,11 @@ pub struct TablePush {
     pub attempts: u32,
     /// The first rejected records, with where and why.
     pub rejects: Vec<RejectRecord>,
+    /// Where every rejected record of this push was written, relative to the root
+    /// (`<store>/_rejects/push-<checkpoint>-<time>.ndjson`); `None` without rejects, and
+    /// for a batch already applied (its first push wrote them).
+    #[serde(default)]
+    pub rejects_file: Option<String>,
 }
 
 /// What a push did.
@@ -149,7 +154,8 @@ fn one() -> u32 {
     1
 }
 
-const MAX_REJECTS_LISTED: usize = 100;
+/// Rejected records a push report lists (all of them go to the rejects file).
+pub(super) const MAX_REJECTS_LISTED: usize = 100;
 
 /// One record's outcome of decoding: its key and whether it is a delete or a row.
 pub(super) struct Rec {
@@ -224,7 +230,12 @@ impl Job<'_> {
         let mut tables = Vec::new();
         for (t, d) in targets.into_iter().zip(decoded) {
             self.opts.cancel.check()?;
-            tables.push(self.apply_with_retries(t, d).await?);
+            let rejects = d.rejects.clone();
+            let mut r = self.apply_with_retries(t, d).await?;
+            if !rejects.is_empty() && r.status != PushStatus::AlreadyApplied {
+                r.rejects_file = Some(write_rejects(self.root, &r, &rejects)?);
+            }
+            tables.push(r);
         }
         Ok(PushReport { batch: self.opts.batch.clone(), tables })
     }
@@ -294,6 +305,28 @@ impl Job<'_> {
     }
 }
 
+/// Writes every rejected record of a push to `<store>/_rejects/` under `root`, one JSON
+/// object per line as `convert` writes its rejects (Delta readers and vacuum leave
+/// folders starting with `_` alone). Returns the file's path relative to the root.
+fn write_rejects(root: &str, r: &TablePush, rejects: &[RejectRecord]) -> Result<String> {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let rel = format!(
+        "{}/{}/push-{:08}-{nanos}.ndjson",
+        crate::output::partition::store_dir_name(&r.table),
+        crate::dataset::manifest::REJECTS,
+        r.checkpoint
+    );
+    let mut text = Vec::new();
+    for rec in rejects {
+        serde_json::to_writer(&mut text, rec).expect("rejects serialise");
+        text.push(b'\n');
+    }
+    let location = crate::storage::location::Location::parse(root)?;
+    let sink = crate::storage::open_sink(&location, &Default::default())?;
+    sink.write_atomic(&rel, &text).map_err(|source| Error::Write { path: sink.describe(&rel), source })?;
+    Ok(rel)
+}
+
 fn key_of(st: &StoreSchema, given: Option<&KeyPath>) -> Result<KeyPath> {
     if let Some(k) = given {
         return Ok(k.clone());
@@ -346,7 +379,7 @@ fn decode(
             o.read += 1;
             let mut reject = |at: usize, reason: String| {
                 o.rejected += 1;
-                if o.rejects.len() < MAX_REJECTS_LISTED {
+                {
                     o.rejects.push(RejectRecord {
                         store: targets[i].name.clone(),
                         record: index,
