@@ -181,7 +181,7 @@ fn nested_fields_and_a_missing_root_read_as_expected() {
     assert!(e.is_ok(), "the parent of the root holds the same datasets, deeper");
     let empty = tempfile::tempdir().unwrap();
     let e = Session::open(empty.path().to_str().unwrap(), &OpenOptions::default()).err().unwrap();
-    assert!(e.to_string().contains("no idbsync dataset under"), "{e}");
+    assert!(e.to_string().contains("no idbsync dataset or synced table under"), "{e}");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
