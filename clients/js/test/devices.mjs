@@ -175,6 +175,8 @@ export class PlainDevice {
         const cause = `HTTP ${res.status}`;
         if (fatal(res.status)) assert.fail(`batch ${this.id}/${b.n} (${this.table}, attempt ${attempt}): ${cause}: ${text}`);
         stats.retry(cause, text);
+        // 429 (all of the token's push slots taken) does not use up the attempts.
+        if (res.status === 429) attempt--;
         await sleep(50 * Math.min(attempt, 10) + this.r() * 200);
         continue;
       }
@@ -303,6 +305,7 @@ export class DexieDevice {
         if (!(e instanceof SyncError) || !['network', 'server'].includes(e.kind) || (e.status === 500 && !retry500)) throw e;
         if (!expectDown && server.gone) assert.fail(`device ${this.id}: the server ${server.gone}:\n${server.log().slice(-3000)}`);
         stats.retry(e.kind === 'network' ? 'no answer (sync)' : `HTTP ${e.status} (sync)`, e.message);
+        if (e.status === 429) attempt--;
         await sleep(50 * Math.min(attempt, 10) + this.r() * 200);
       }
     }

@@ -34,15 +34,16 @@ const BATCHES = env('LOAD_BATCHES', 8);
 const DEXIE = Math.min(CLIENTS, env('LOAD_DEXIE', 2));
 const LOSE = env('LOAD_LOSE', 0.1);
 const SEED = env('LOAD_SEED', 18);
+const PER_TOKEN = env('LOAD_PUSHES_PER_TOKEN', CLIENTS + 4);
 const RSS_BUDGET_MIB = env('LOAD_RSS_BUDGET_MIB', 512);
 // A 500 fails the test at once, unless LOAD_RETRY_500=1: then it is retried like a 503
 // and counted in the report (to measure a server that has a known 500 under load).
 const fatal = process.env.LOAD_RETRY_500 === '1' ? (s) => s >= 400 && s < 500 && s !== 429 : undefined;
 
 test(`load: ${CLIENTS} devices × ${BATCHES} batches at once (${DEXIE} of them Dexie + sync()), deletes, lost answers retried`, { skip, timeout: 3600_000 }, async (t) => {
-  // One token for every device: --pushes-per-token above the device count (429 is
-  // retried anyway).
-  const server = await startServer(bin, { args: ['--pushes-per-token', String(CLIENTS + 4)] });
+  // One token for every device: --pushes-per-token LOAD_PUSHES_PER_TOKEN (default above
+  // the device count, so that all push at once; 429 is retried).
+  const server = await startServer(bin, { args: ['--pushes-per-token', String(PER_TOKEN)] });
   server.token = server.tokens.app;
   let sampler;
   try {
@@ -70,7 +71,7 @@ test(`load: ${CLIENTS} devices × ${BATCHES} batches at once (${DEXIE} of them D
     const mem = await memory(server.pid);
 
     const report = {
-      binary: bin, clients: CLIENTS, dexie_clients: DEXIE, batches_per_client: BATCHES, lose: LOSE, seed: SEED,
+      binary: bin, clients: CLIENTS, pushes_per_token: PER_TOKEN, dexie_clients: DEXIE, batches_per_client: BATCHES, lose: LOSE, seed: SEED,
       seconds: +seconds.toFixed(2),
       batches: stats.batches, records: stats.records,
       batches_per_s: +(stats.batches / seconds).toFixed(2),
