@@ -20,7 +20,8 @@ const freePort = () => new Promise((resolve, reject) => {
 
 /**
  * Runs `idbsync serve` (with more `args`, on `root`: a temporary folder unless given, e.g.
- * an hdfs:// URL) and resolves to {url, root, tokens, idbsync(...args), log(), stop()}
+ * an hdfs:// URL) and resolves to {url, root, port, pid, tokens, idbsync(...args), log(),
+ * kill(signal), restart(), stop()}
  * once /healthz answers. tokens: `app` (read and write database 'app'), `other` (read
  * and write database 'other'), `appRead` (read 'app'), made by `idbsync token new`
  * before the server starts (it reads the file at start and on SIGHUP).
@@ -38,20 +39,39 @@ export async function startServer(bin, { args = [], root: given } = {}) {
   };
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(bin, ['serve', '--root', root, '--listen', `127.0.0.1:${port}`, '--tokens', tokens, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let child;
+  let exited;
   let log = '';
-  child.stderr.on('data', (d) => { log += d; });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(`exited (${code ?? signal})`)));
-  for (let i = 0; ; i++) {
-    const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-    if (up) break;
-    const gone = await Promise.race([exited, new Promise((r) => setTimeout(r, 100, null))]);
-    if (gone || i > 300) throw new Error(`idbsync serve ${gone ?? 'did not answer /healthz in 30 s'}:\n${log}`);
-  }
+  let gone = null;
+  // Starts the server process and waits until /healthz answers.
+  const launch = async () => {
+    child = spawn(bin, ['serve', '--root', root, '--listen', `127.0.0.1:${port}`, '--tokens', tokens, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.on('data', (d) => { log += d; });
+    gone = null;
+    exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(gone = `exited (${code ?? signal})`)));
+    for (let i = 0; ; i++) {
+      const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+      if (up) break;
+      const gone = await Promise.race([exited, new Promise((r) => setTimeout(r, 100, null))]);
+      if (gone || i > 300) throw new Error(`idbsync serve ${gone ?? 'did not answer /healthz in 30 s'}:\n${log}`);
+    }
+  };
+  await launch();
   return {
-    url, root, tokens: made, idbsync, log: () => log,
+    url, root, port, tokens: made, idbsync, log: () => log,
+    /** The process id of the running server (for /proc/<pid>/status). */
+    get pid() { return child.pid; },
+    /** null while the server runs, else how it exited. */
+    get gone() { return gone; },
+    /** Sends `signal` to the server and resolves once it has exited. */
+    async kill(signal = 'SIGKILL') {
+      child.kill(signal);
+      return exited;
+    },
+    /** Starts the server again on the same root, tokens and port (after kill()). */
+    restart: launch,
     async stop() {
-      child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
       await rm(dir, { recursive: true, force: true });
     },
