@@ -639,6 +639,9 @@ pub struct ServeArgs {
     /// Pushes one token may have running at once (more get 429).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub pushes_per_token: usize,
+    /// Pushes merged at once by the whole server; more wait their turn (bounds memory).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub max_merges: usize,
     /// Where request bodies are spooled while they arrive (default: the system's temp folder).
     #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,

@@ -15,6 +15,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     opts.header_timeout = Duration::from_secs(a.timeout.max(1));
     opts.body_timeout = Duration::from_secs(a.timeout.max(1));
     opts.pushes_per_token = a.pushes_per_token;
+    opts.max_merges = a.max_merges;
     opts.spool = a.spool;
     let rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the server runtime")?;

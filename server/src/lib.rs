@@ -57,13 +57,16 @@ pub struct ServeOptions {
     pub body_timeout: Duration,
     /// Pushes one token may have running at once (429 past it).
     pub pushes_per_token: usize,
+    /// Pushes the whole server merges at once; more wait their turn (in arrival order).
+    /// Each merge holds its batch and its table's keys in memory: this bounds the memory.
+    pub max_merges: usize,
     /// Where request bodies and responses are spooled (default: the system's temp dir).
     pub spool: Option<PathBuf>,
 }
 
 impl ServeOptions {
     /// Defaults for `root` on `listen`: 1 GiB bodies, 30 s header and body timeouts,
-    /// 4 pushes per token, no TLS, no CORS origins, tokens required.
+    /// 4 pushes per token, 2 merges at once, no TLS, no CORS origins, tokens required.
     pub fn new(root: impl Into<String>, listen: SocketAddr) -> Self {
         ServeOptions {
             root: root.into(),
@@ -76,6 +79,7 @@ impl ServeOptions {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             pushes_per_token: 4,
+            max_merges: 2,
             spool: None,
         }
     }

@@ -80,6 +80,9 @@ pub async fn push(
     let received = spool::receive(body, &raw, st.max_body, st.body_timeout).await?;
     st.metrics.bytes_in(received);
 
+    // The body is spooled; the merge waits for its turn (memory stays bounded however
+    // many clients push at once).
+    let _merge = st.merges.clone().acquire_owned().await.map_err(|_| ApiError::internal("the server is stopping"))?;
     let root = st.db_root(&db);
     let st2 = st.clone();
     let batch2 = batch.clone();

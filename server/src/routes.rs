@@ -32,6 +32,8 @@ pub struct AppState {
     pub(crate) body_timeout: Duration,
     pub(crate) pushes_per_token: usize,
     push_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// The merges running (a fair semaphore: waiting pushes take turns in arrival order).
+    pub(crate) merges: Arc<Semaphore>,
     pub(crate) spool: PathBuf,
     pub(crate) metrics: Metrics,
     results: Mutex<VecDeque<(String, serde_json::Value)>>,
@@ -58,6 +60,7 @@ impl AppState {
             body_timeout: opts.body_timeout,
             pushes_per_token: opts.pushes_per_token.max(1),
             push_slots: Mutex::new(HashMap::new()),
+            merges: Arc::new(Semaphore::new(opts.max_merges.max(1))),
             spool,
             metrics: Metrics::default(),
             results: Mutex::new(VecDeque::new()),
