@@ -170,7 +170,7 @@ sys.exit(code)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common_args(
-        p, records=(DEFAULT_RECORDS, QUICK_RECORDS), runs="runs per row (default 3)",
+        p, records=(DEFAULT_RECORDS, QUICK_RECORDS), runs="runs per row (default 3; --quick: 2)",
         out="benches/results/<date>-sync[-quick].md", records_help="records in the synced table",
     )
     p.add_argument(
@@ -187,7 +187,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    resolve_runs(p, args, 3)
+    resolve_runs(p, args, 2 if args.quick else 3)
     check_inputs(p, args, need_duckdb=False)
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     bad = args.skip - {"spark", "convert", "pull"}
@@ -413,6 +413,7 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
     pulls: list[Row] = []
     base_version = None
     pulled_tables: dict[float, Path] = {}
+    interrupted = False
     try:
         # --- the first version: the whole file (one run each) --------------------------------
         fp = Row("first_push", "idbsync", "`idbsync push FILE ROOT --key id --store orders`", base,
@@ -445,98 +446,103 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
         if spark_on:
             sizes["spark"] = tree_bytes(spark_base)
 
-        # --- the batches ---------------------------------------------------------------------
-        for b in batches:
-            push = Row(f"push_{b.label}", "idbsync", "`idbsync push`", b.path,
-                       [str(idbsync), "push", str(b.path), str(idb_root), "--key", "id", "--store", STORE,
-                        "--client", "bench", "--batch", "1", "--json"], b)
-            group = [push]
-            if spark_on:
-                group.append(Row(f"merge_{b.label}", "spark", "Spark `MERGE INTO`", b.path,
-                                 spark_argv("merge", spark_table, b.path), b))
-            if "convert" not in args.skip:
-                group.append(Row(f"convert_{b.label}", "convert", "`idbsync convert` of the whole updated data",
-                                 b.after, [str(idbsync), "convert", str(b.after), "--out", str(conv_out), "-q"], b))
-            rows += group
-            for i, row in rounds(args.runs, group, swap=True):
-                # the same starting state for every run, copied outside the timing
-                fresh(conv_out)
-                if row.tool == "idbsync":
-                    fresh(idb_root)
-                    idb_root.mkdir()
-                    copy_table(idb_base / STORE, idb_root / STORE)
-                elif row.tool == "spark":
-                    fresh(spark_table.parent)
-                    spark_table.parent.mkdir()
-                    copy_table(spark_base, spark_table)
-                r = measure(row.argv, timeout=args.timeout)
-                row.runs.append(r)
-                note = ""
-                if row.tool == "idbsync":
-                    c = push_counts(r.out) if r.ok else None
-                    want = (b.upserts, b.deletes)
-                    verdict = "ok" if c and c[:2] == want else f"upserted/deleted {c and c[:2]} ≠ {want}"
-                    note = f"upserted {c[0]:,} deleted {c[1]:,} " if c else ""
-                    row.checks.append(verdict)
-                    if r.ok and c:
-                        # keep the last pushed table for the pulls
-                        keep = work / f"pulled-{b.label}"
-                        fresh(keep)
-                        shutil.move(str(idb_root), keep)
-                        pulled_tables[b.pct] = keep
-                elif row.tool == "spark":
-                    d = json_tail(r.out) if r.ok else None
-                    m = (d or {}).get("metrics", {})
-                    got = (m.get("num_updated_rows"), m.get("num_inserted_rows"), m.get("num_deleted_rows"))
-                    want3 = (b.updates, b.inserts, b.deletes)
-                    row.checks.append("ok" if got == want3 else f"updated/inserted/deleted {got} ≠ {want3}")
-                    note = f"MERGE {r.inner:.2f} s " if r.inner is not None else ""
-                    if not r.ok:
-                        shutil.copy(spark_log, DATA / f"sync-spark-merge-{b.label}.log")
-                elif row.tool == "convert" and r.ok:
-                    n = sum(1 for _ in conv_out.rglob("*.parquet")) if conv_out.exists() else 0
-                    row.checks.append("ok" if n else "no Parquet written")
-                if row.checks and row.checks[-1] != "ok":
-                    ok_all = False
-                    note += f"CHECK: {row.checks[-1]} "
-                progress(i, args.runs, row.key, r, note)
-            fresh(conv_out)
-            fresh(spark_table.parent)
-
-        # --- pulls -----------------------------------------------------------------------------
-        pull_out = work / "pull.ndjson"
-        if "pull" not in args.skip and pulled_tables and base_version is not None:
+        try:
+            # --- the batches ---------------------------------------------------------------------
             for b in batches:
-                if b.pct in pulled_tables:
-                    pulls.append(Row(f"pull_since_{b.label}", "pull", f"`pull --since {base_version}` ({b.label} batch)",
-                                     b.path, [str(idbsync), "pull", str(pulled_tables[b.pct]), "--table", STORE,
-                                              "--since", str(base_version), "--to", str(pull_out), "--json"], b))
-            # the whole table: after the 1% batch when there is one, else after the first batch pulled
-            pick = next((b for b in batches if b.pct == 1.0 and b.pct in pulled_tables), None) or \
-                next(b for b in batches if b.pct in pulled_tables)
-            pulls.append(Row("pull_all", "pull", f"`pull` of the whole table (after the {pick.label} batch)",
-                             pick.path, [str(idbsync), "pull", str(pulled_tables[pick.pct]), "--table", STORE,
-                                         "--to", str(pull_out), "--json"], pick))
-            for row in pulls:
-                row.lines: list[int] = []  # type: ignore[attr-defined]
-                row.bytes: list[int] = []  # type: ignore[attr-defined]
-            for i, row in rounds(args.runs, pulls, swap=True):
+                push = Row(f"push_{b.label}", "idbsync", "`idbsync push`", b.path,
+                           [str(idbsync), "push", str(b.path), str(idb_root), "--key", "id", "--store", STORE,
+                            "--client", "bench", "--batch", "1", "--json"], b)
+                group = [push]
+                if spark_on:
+                    group.append(Row(f"merge_{b.label}", "spark", "Spark `MERGE INTO`", b.path,
+                                     spark_argv("merge", spark_table, b.path), b))
+                if "convert" not in args.skip:
+                    group.append(Row(f"convert_{b.label}", "convert", "`idbsync convert` of the whole updated data",
+                                     b.after, [str(idbsync), "convert", str(b.after), "--out", str(conv_out), "-q"], b))
+                rows += group
+                for i, row in rounds(args.runs, group, swap=True):
+                    # the same starting state for every run, copied outside the timing
+                    fresh(conv_out)
+                    if row.tool == "idbsync":
+                        fresh(idb_root)
+                        idb_root.mkdir()
+                        copy_table(idb_base / STORE, idb_root / STORE)
+                    elif row.tool == "spark":
+                        fresh(spark_table.parent)
+                        spark_table.parent.mkdir()
+                        copy_table(spark_base, spark_table)
+                    r = measure(row.argv, timeout=args.timeout)
+                    row.runs.append(r)
+                    note = ""
+                    if row.tool == "idbsync":
+                        c = push_counts(r.out) if r.ok else None
+                        want = (b.upserts, b.deletes)
+                        verdict = "ok" if c and c[:2] == want else f"upserted/deleted {c and c[:2]} ≠ {want}"
+                        note = f"upserted {c[0]:,} deleted {c[1]:,} " if c else ""
+                        row.checks.append(verdict)
+                        if r.ok and c:
+                            # keep the last pushed table for the pulls
+                            keep = work / f"pulled-{b.label}"
+                            fresh(keep)
+                            shutil.move(str(idb_root), keep)
+                            pulled_tables[b.pct] = keep
+                    elif row.tool == "spark":
+                        d = json_tail(r.out) if r.ok else None
+                        m = (d or {}).get("metrics", {})
+                        got = (m.get("num_updated_rows"), m.get("num_inserted_rows"), m.get("num_deleted_rows"))
+                        want3 = (b.updates, b.inserts, b.deletes)
+                        row.checks.append("ok" if got == want3 else f"updated/inserted/deleted {got} ≠ {want3}")
+                        note = f"MERGE {r.inner:.2f} s " if r.inner is not None else ""
+                        if not r.ok:
+                            shutil.copy(spark_log, DATA / f"sync-spark-merge-{b.label}.log")
+                    elif row.tool == "convert" and r.ok:
+                        n = sum(1 for _ in conv_out.rglob("*.parquet")) if conv_out.exists() else 0
+                        row.checks.append("ok" if n else "no Parquet written")
+                    if row.checks and row.checks[-1] != "ok":
+                        ok_all = False
+                        note += f"CHECK: {row.checks[-1]} "
+                    progress(i, args.runs, row.key, r, note)
+                fresh(conv_out)
+                fresh(spark_table.parent)
+
+            # --- pulls -----------------------------------------------------------------------------
+            pull_out = work / "pull.ndjson"
+            if "pull" not in args.skip and pulled_tables and base_version is not None:
+                for b in batches:
+                    if b.pct in pulled_tables:
+                        pulls.append(Row(f"pull_since_{b.label}", "pull", f"`pull --since {base_version}` ({b.label} batch)",
+                                         b.path, [str(idbsync), "pull", str(pulled_tables[b.pct]), "--table", STORE,
+                                                  "--since", str(base_version), "--to", str(pull_out), "--json"], b))
+                # the whole table: after the 1% batch when there is one, else after the first batch pulled
+                pick = next((b for b in batches if b.pct == 1.0 and b.pct in pulled_tables), None) or \
+                    next(b for b in batches if b.pct in pulled_tables)
+                pulls.append(Row("pull_all", "pull", f"`pull` of the whole table (after the {pick.label} batch)",
+                                 pick.path, [str(idbsync), "pull", str(pulled_tables[pick.pct]), "--table", STORE,
+                                             "--to", str(pull_out), "--json"], pick))
+                for row in pulls:
+                    row.lines: list[int] = []  # type: ignore[attr-defined]
+                    row.bytes: list[int] = []  # type: ignore[attr-defined]
+                for i, row in rounds(args.runs, pulls, swap=True):
+                    fresh(pull_out)
+                    r = measure(row.argv, timeout=args.timeout)
+                    row.runs.append(r)
+                    b = row.batch
+                    if r.ok and pull_out.exists():
+                        n = count_lines(pull_out)
+                        row.lines.append(n)  # type: ignore[attr-defined]
+                        row.bytes.append(pull_out.stat().st_size)  # type: ignore[attr-defined]
+                        want = (b.upserts + b.deletes + 1) if row.key != "pull_all" else (records + b.inserts - b.deletes + 1)
+                        row.checks.append("ok" if n == want else f"{n:,} lines ≠ {want:,}")
+                    else:
+                        row.checks.append("no output")
+                    if row.checks[-1] != "ok":
+                        ok_all = False
+                    progress(i, args.runs, row.key, r, row.checks[-1] + " ")
                 fresh(pull_out)
-                r = measure(row.argv, timeout=args.timeout)
-                row.runs.append(r)
-                b = row.batch
-                if r.ok and pull_out.exists():
-                    n = count_lines(pull_out)
-                    row.lines.append(n)  # type: ignore[attr-defined]
-                    row.bytes.append(pull_out.stat().st_size)  # type: ignore[attr-defined]
-                    want = (b.upserts + b.deletes + 1) if row.key != "pull_all" else (records + b.inserts - b.deletes + 1)
-                    row.checks.append("ok" if n == want else f"{n:,} lines ≠ {want:,}")
-                else:
-                    row.checks.append("no output")
-                if row.checks[-1] != "ok":
-                    ok_all = False
-                progress(i, args.runs, row.key, r, row.checks[-1] + " ")
-            fresh(pull_out)
+        except KeyboardInterrupt:
+            # Ctrl-C: stop measuring and report what was measured (the report says so).
+            interrupted = True
+            print("interrupted: reporting what was measured", file=sys.stderr)
     finally:
         if args.keep:
             print(f"kept {rel(work)}", file=sys.stderr)
@@ -548,6 +554,9 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
     session.header.append(f"- {spark_versions(args.spark_python, jar_files)}" if spark_on or "spark" in first else
                           "- Spark: not measured")
 
+    measured = {r.batch.pct for r in rows if r.runs}
+    batches = sorted((b for b in batches if b.pct in measured), key=lambda b: b.pct)
+    rows = sorted((r for r in rows if r.runs), key=lambda r: r.batch.pct)  # stable: push, MERGE, convert
     # --- the report ----------------------------------------------------------------------------
     size = base.stat().st_size
     cmd = "benches/compare/bench.sh sync" + (" --quick" if args.quick else "") + \
@@ -561,6 +570,8 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
         f"Generated by `{cmd}` at {started:%Y-%m-%d %H:%M} UTC.",
         "",
         *session.header,
+        *(["- **interrupted** (Ctrl-C): only the rows below were measured; runs per row may be fewer than asked."]
+          if interrupted else []),
         f"- table: `idbsync-gen --records {records} --format ndjson` ({size / 1e6:.0f} MB, {records:,} orders, "
         "key `id`), pushed whole into a new table: "
         + ", ".join(f"{k}: {v[0] / 1e6:.0f} MB in {v[1]} data file{'s' if v[1] != 1 else ''}" for k, v in sizes.items())
