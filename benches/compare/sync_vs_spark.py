@@ -557,6 +557,7 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
     measured = {r.batch.pct for r in rows if r.runs}
     batches = sorted((b for b in batches if b.pct in measured), key=lambda b: b.pct)
     rows = sorted((r for r in rows if r.runs), key=lambda r: r.batch.pct)  # stable: push, MERGE, convert
+    pulls = sorted(pulls, key=lambda r: (r.key == "pull_all", r.batch.pct))
     # --- the report ----------------------------------------------------------------------------
     size = base.stat().st_size
     cmd = "benches/compare/bench.sh sync" + (" --quick" if args.quick else "") + \
