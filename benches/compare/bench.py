@@ -25,6 +25,7 @@ import harness  # noqa: E402
 import infer_vs_duckdb  # noqa: E402
 import put_vs_fsshell  # noqa: E402
 import query_vs_duckdb  # noqa: E402
+import sync_vs_spark  # noqa: E402
 
 # Each command's module has HELP, add_arguments(parser), check(parser, args) (resolves
 # the defaults, fails early on a missing binary or tool) and
@@ -35,6 +36,7 @@ COMMANDS = {
     "convert": convert_vs_duckdb,
     "query": query_vs_duckdb,
     "put": put_vs_fsshell,
+    "sync": sync_vs_spark,
 }
 
 

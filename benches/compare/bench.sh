@@ -10,6 +10,8 @@
 #   convert   the whole conversion vs. DuckDB: benches/.venv
 #   query     SQL previews vs. DuckDB: benches/.venv
 #   put       uploads into HDFS vs. Hadoop's FsShell -put: the test HDFS launcher (system python3)
+#   sync      idbsync push/pull vs. Spark + Delta MERGE INTO: .venv-spark (tests/spark/requirements.txt)
+#             and the Delta jars from Maven (testdata/spark/pom.xml); bench.py on the system python3
 #
 #   benches/compare/bench.sh compare --quick     # = compare.sh --quick
 #   benches/compare/bench.sh infer --help        # options only: builds nothing
@@ -30,9 +32,9 @@ for arg in "$@"; do
     fi
 done
 case "$cmd" in
-    compare | infer | convert | query | put) ;;
+    compare | infer | convert | query | put | sync) ;;
     *)
-        echo "usage: benches/compare/bench.sh {compare|infer|convert|query|put} [OPTIONS] (--help: the options)" >&2
+        echo "usage: benches/compare/bench.sh {compare|infer|convert|query|put|sync} [OPTIONS] (--help: the options)" >&2
         exit 2
         ;;
 esac
@@ -42,6 +44,14 @@ py="$venv"
 case "$cmd" in
     put)
         scripts/minidfs.sh build
+        py=python3
+        ;;
+    sync)
+        # Spark + Delta as tests/spark uses them: their own venv, jars from Maven (not spark.jars.packages).
+        scripts/python-env.sh "$root/.venv-spark" tests/spark/requirements.txt >&2
+        if ! ls testdata/spark/target/jars/delta-spark_*.jar >/dev/null 2>&1; then
+            mvn -B -q -f testdata/spark/pom.xml dependency:copy-dependencies >&2
+        fi
         py=python3
         ;;
     compare)

@@ -125,7 +125,8 @@ class Run:
     rss_kib: int
     ok: bool
     error: str = ""
-    inner: float | None = None  # in-process time reported by the child (DuckDB COPY)
+    inner: float | None = None  # in-process time reported by the child (DuckDB COPY, Spark MERGE)
+    out: str = ""  # the end of the command's stdout (a --json summary, the child's report)
 
 
 @dataclass
@@ -286,10 +287,12 @@ def measure(argv: list[str], cwd: Path | None = None, timeout: float = 3600.0) -
     else:
         run = Run(wall=ru["wall"], cpu=ru["cpu"], rss_kib=ru["rss_kib"], ok=ru["code"] == 0 and not ru["timed_out"])
         code = ru["code"]
+    run.out = stdout[-65536:]
     if run.ok:
         for line in reversed(stdout.splitlines()):
-            if line.startswith("{") and "copy_s" in line:
-                run.inner = json.loads(line)["copy_s"]
+            if line.startswith("{") and ('"copy_s"' in line or '"inner_s"' in line):
+                d = json.loads(line)
+                run.inner = d.get("copy_s", d.get("inner_s"))
                 break
     elif ru is not None and ru["timed_out"]:
         run.error = f"timed out after {timeout:.0f} s"
