@@ -44,8 +44,8 @@ fn list_tables(st: &AppState, root: &str) -> Result<Value, ApiError> {
         if !e.is_dir || e.name.starts_with(['_', '.']) {
             continue;
         }
-        let log = engine::join_path(&e.name, "_delta_log");
-        if sink.exists(&log).unwrap_or(false) {
+        if engine::is_delta_dir(sink.as_ref(), &e.name) {
+            let log = engine::join_path(&e.name, engine::DELTA_LOG);
             // The checkpoint is the newest commit file's version.
             let version = sink
                 .list(&log)

@@ -27,7 +27,7 @@ pub fn synced_tables(root: &str) -> Result<Vec<String>> {
         .map_err(|e| sync_err(root, format!("cannot list {}: {e}", sink.describe(""))))?
         .into_iter()
         .filter(|e| e.is_dir && !e.name.starts_with(['_', '.']))
-        .filter(|e| sink.exists(&crate::storage::sink::join_path(&e.name, DELTA_LOG)).unwrap_or(false))
+        .filter(|e| super::read::is_delta_dir(sink.as_ref(), &e.name))
         .map(|e| e.name)
         .collect();
     names.sort();

@@ -15,7 +15,6 @@ use deltalake::kernel::engine::arrow_conversion::TryFromKernel;
 use deltalake::logstore::LogStore as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -33,6 +32,16 @@ pub enum PullFormat {
     /// {overwriteValues: true})`; the deleted keys and the checkpoint are in the report
     /// ([`PullReport::sidecar`]), which the CLI writes beside the export.
     Dexie,
+}
+
+impl PullFormat {
+    /// How the records to upsert are written.
+    fn download_format(self) -> DownloadFormat {
+        match self {
+            PullFormat::Ndjson => DownloadFormat::Ndjson,
+            PullFormat::Dexie => DownloadFormat::Dexie,
+        }
+    }
 }
 
 impl FromStr for PullFormat {
@@ -177,13 +186,8 @@ async fn open_for_read(root: &str, name: &str) -> Result<Opened> {
     }
     let version = t.version().map_or(0, |v| v as i64);
     let snap = t.snapshot().map_err(delta_err(name, "cannot read the table's state"))?;
-    let cfg = snap.metadata().configuration().clone();
-    let key: KeyPath = cfg
-        .get(schema::PROP_KEY)
-        .and_then(|k| serde_json::from_str(k).ok())
-        .ok_or_else(|| sync_err(name, "the table has no idbsync key (it was not made by idbsync push)"))?;
-    let meta: HashMap<String, String> =
-        cfg.get(schema::PROP_SCHEMA_METADATA).and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
+    let (key, meta) = schema::table_properties(snap.metadata().configuration());
+    let key = key.ok_or_else(|| sync_err(name, "the table has no idbsync key (it was not made by idbsync push)"))?;
     let delta = Schema::try_from_kernel(snap.schema().as_ref())
         .map_err(|e| sync_err(name, format!("the table's schema cannot be read: {e}")))?;
     let out_schema = original_schema(&delta, meta);
@@ -331,10 +335,7 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
     }
     let rows: u64 = upserts.iter().map(|b| b.num_rows() as u64).sum();
 
-    let format = match opts.format {
-        PullFormat::Ndjson => DownloadFormat::Ndjson,
-        PullFormat::Dexie => DownloadFormat::Dexie,
-    };
+    let format = opts.format.download_format();
     let dl = declare_key(DownloadOptions::new().with_row_count(Some(rows)).with_cancel(opts.cancel.clone()), &o);
     let mut w = DownloadWriter::new(format, out_schema.clone(), &dl, &mut out)?;
     for b in &upserts {
@@ -373,10 +374,7 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
 /// A pull without `--since`: the whole table, streamed; nothing deleted.
 async fn pull_whole<W: Write + Send>(o: &Opened, name: &str, opts: &PullOptions, mut out: W) -> Result<PullReport> {
     let (stream, rows) = whole_table(o, name).await?;
-    let format = match opts.format {
-        PullFormat::Ndjson => DownloadFormat::Ndjson,
-        PullFormat::Dexie => DownloadFormat::Dexie,
-    };
+    let format = opts.format.download_format();
     let dl = declare_key(DownloadOptions::new().with_row_count(rows).with_cancel(opts.cancel.clone()), o);
     let mut w = DownloadWriter::new(format, o.out_schema.clone(), &dl, &mut out)?;
     write_all(stream, &mut w, o, name, &opts.cancel).await?;

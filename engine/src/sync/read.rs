@@ -11,7 +11,6 @@ use deltalake::kernel::engine::arrow_conversion::TryFromKernel;
 use deltalake::DeltaTable;
 use futures::TryStreamExt;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::Arc;
 use url::Url;
 
@@ -147,21 +146,19 @@ pub async fn open_synced(url: &Url, as_of: &AsOf) -> Result<Option<SyncedTable>>
         AsOf::Version(v) => deltalake::open_table_with_version(url.clone(), *v as u64).await,
         AsOf::Time(t) => deltalake::open_table_with_ds(url.clone(), t).await,
     }
-    .map_err(|e| match (&e, as_of) {
-        (_, AsOf::Latest) => delta_err(&folder, format!("cannot open {url}"))(e),
-        (_, AsOf::Version(v)) => delta_err(&folder, format!("cannot read version {v} of {url}"))(e),
-        (_, AsOf::Time(t)) => delta_err(&folder, format!("cannot read {url} as of {t}"))(e),
+    .map_err(match as_of {
+        AsOf::Latest => delta_err(&folder, format!("cannot open {url}")),
+        AsOf::Version(v) => delta_err(&folder, format!("cannot read version {v} of {url}")),
+        AsOf::Time(t) => delta_err(&folder, format!("cannot read {url} as of {t}")),
     })?;
     let version = table.version().map_or(0, |v| v as i64);
     let snap = table.snapshot().map_err(delta_err(&folder, "cannot read the table's state"))?;
-    let cfg = snap.metadata().configuration().clone();
+    let cfg = snap.metadata().configuration();
     let name = cfg.get(schema::PROP_STORE).cloned().unwrap_or(folder);
-    let meta: HashMap<String, String> =
-        cfg.get(schema::PROP_SCHEMA_METADATA).and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
+    let (key, meta) = schema::table_properties(cfg);
     let delta = Schema::try_from_kernel(snap.schema().as_ref())
         .map_err(|e| sync_err(&name, format!("the table's schema cannot be read: {e}")))?;
-    let key_path =
-        cfg.get(schema::PROP_KEY).and_then(|k| serde_json::from_str::<super::KeyPath>(k).ok()).map(|k| k.display());
+    let key_path = key.map(|k| k.display());
     let partition_columns = snap.metadata().partition_columns().to_vec();
     let (mut files, mut bytes, mut rows) = (0usize, 0u64, Some(0u64));
     for f in snap.log_data() {
@@ -294,7 +291,7 @@ pub struct Commit {
     pub parameters: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
-/// Whether `dir` (under `root`'s sink) is a Delta table.
+/// Whether `dir` (under a sink's root) is a Delta table.
 pub fn is_delta_dir(sink: &dyn crate::storage::sink::Sink, dir: &str) -> bool {
     sink.exists(&crate::storage::sink::join_path(dir, DELTA_LOG)).unwrap_or(false)
 }

@@ -117,6 +117,14 @@ pub(crate) fn original_field(back: &Field) -> Field {
     Field::new(back.name(), relax(&dt, false), true).with_metadata(meta)
 }
 
+/// What idbsync keeps in a synced table's properties (`cfg`): the merge key (`None` for a
+/// table idbsync did not make) and the store's IndexedDB metadata.
+pub(crate) fn table_properties(cfg: &HashMap<String, String>) -> (Option<super::KeyPath>, HashMap<String, String>) {
+    let key = cfg.get(PROP_KEY).and_then(|k| serde_json::from_str(k).ok());
+    let meta = cfg.get(PROP_SCHEMA_METADATA).and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
+    (key, meta)
+}
+
 /// The data columns (no hidden ones) of a table whose Delta schema reads back as
 /// `delta`, as idbsync inferred them, with the store's metadata.
 pub(crate) fn original_schema(delta: &Schema, metadata: HashMap<String, String>) -> SchemaRef {
