@@ -388,3 +388,28 @@ export async function memory(pid) {
     return null; // not Linux, or the process is gone
   }
 }
+
+/**
+ * The end state both the load and the kill test require: each plain table (`items`,
+ * `orders`) equals its devices' models with each acknowledged batch once in its log; and,
+ * after one more sync each, the Dexie devices' `notes` equal the server's, whose table
+ * equals their models with each of their batches once.
+ */
+export async function assertFinalState(server, plain, dexie, stats) {
+  for (const table of ['items', 'orders']) {
+    const devices = plain.filter((d) => d.table === table);
+    if (!devices.length) continue;
+    assertEqualsModel(table, await held(server, table), devices.map((d) => d.model));
+    await assertEachBatchOnce(server, table, devices.flatMap((d) => d.pushed.map((n) => `${d.id}/${n}`)));
+  }
+  if (!dexie.length) return;
+  // One more sync each (nothing lost) so that every device has pulled every other's.
+  for (const d of dexie) await d.syncUntilDone(server, stats);
+  const rows = await held(server, 'notes');
+  assertEqualsModel('notes', rows, dexie.map((d) => d.model));
+  await assertEachBatchOnce(server, 'notes', dexie.flatMap((d) => [...d.batches]));
+  const byId = (xs) => [...xs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const d of dexie) {
+    assert.ok(isDeepStrictEqual(byId(await d.records()), byId(rows)), `device ${d.id}'s notes differ from the server's`);
+  }
+}

@@ -16,10 +16,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isDeepStrictEqual, inspect } from 'node:util';
+import { inspect } from 'node:util';
 import { startServer } from './serve.mjs';
 import {
-  DexieDevice, PlainDevice, Stats, assertEachBatchOnce, assertEqualsModel, held, rng,
+  DexieDevice, PlainDevice, Stats, assertFinalState, rng,
 } from './devices.mjs';
 
 const bin = process.env.IDBSYNC_BIN;
@@ -104,20 +104,7 @@ test(`kill -9: ${CLIENTS} devices × ${BATCHES} batches, the server SIGKILLed ${
     assert.equal(kills.length, KILLS, 'every kill happened during the run');
     assert.ok(kills.some((k) => k.inflight > 0), 'some kill hit pushes in flight');
     assert.equal(stats.batches, total, 'every batch acknowledged');
-    for (const table of ['items', 'orders']) {
-      const devices = plain.filter((d) => d.table === table);
-      if (!devices.length) continue;
-      assertEqualsModel(table, await held(server, table), devices.map((d) => d.model));
-      await assertEachBatchOnce(server, table, devices.flatMap((d) => d.pushed.map((n) => `${d.id}/${n}`)));
-    }
-    if (dexie.length) {
-      for (const d of dexie) await d.syncUntilDone(server, stats);
-      const rows = await held(server, 'notes');
-      assertEqualsModel('notes', rows, dexie.map((d) => d.model));
-      await assertEachBatchOnce(server, 'notes', dexie.flatMap((d) => [...d.batches]));
-      const byId = (xs) => [...xs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      for (const d of dexie) assert.ok(isDeepStrictEqual(byId(await d.records()), byId(rows)), `device ${d.id}'s notes differ from the server's`);
-    }
+    await assertFinalState(server, plain, dexie, stats);
   } catch (e) {
     console.log(`server log (last 4000 characters):\n${server.log().slice(-4000)}`);
     throw e;

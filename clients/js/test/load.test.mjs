@@ -18,10 +18,10 @@ import './env.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { isDeepStrictEqual, inspect } from 'node:util';
+import { inspect } from 'node:util';
 import { startServer } from './serve.mjs';
 import {
-  DexieDevice, PlainDevice, Stats, assertEachBatchOnce, assertEqualsModel, held, memory, percentile,
+  DexieDevice, PlainDevice, Stats, assertFinalState, memory, percentile,
 } from './devices.mjs';
 
 const bin = process.env.IDBSYNC_BIN;
@@ -93,23 +93,7 @@ test(`load: ${CLIENTS} devices × ${BATCHES} batches at once (${DEXIE} of them D
     if (process.env.LOAD_REPORT) await writeFile(process.env.LOAD_REPORT, JSON.stringify(report, null, 2) + '\n');
 
     assert.equal(stats.batches, CLIENTS * BATCHES, 'every batch acknowledged');
-    for (const [table, devices] of [['items', plain.filter((d) => d.table === 'items')], ['orders', plain.filter((d) => d.table === 'orders')]]) {
-      if (!devices.length) continue;
-      assertEqualsModel(table, await held(server, table), devices.map((d) => d.model));
-      await assertEachBatchOnce(server, table, devices.flatMap((d) => d.pushed.map((n) => `${d.id}/${n}`)));
-    }
-    if (dexie.length) {
-      // One more sync each (nothing lost) so that every device has pulled every other's.
-      for (const d of dexie) await d.syncUntilDone(server, stats);
-      const rows = await held(server, 'notes');
-      assertEqualsModel('notes', rows, dexie.map((d) => d.model));
-      await assertEachBatchOnce(server, 'notes', dexie.flatMap((d) => [...d.batches]));
-      const byId = (xs) => [...xs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      for (const d of dexie) {
-        const local = byId(await d.records());
-        assert.ok(isDeepStrictEqual(local, byId(rows)), `device ${d.id}'s notes differ from the server's`);
-      }
-    }
+    await assertFinalState(server, plain, dexie, stats);
     if (mem) assert.ok(mem.hwmMiB <= RSS_BUDGET_MIB, `the server's peak RSS ${mem.hwmMiB.toFixed(0)} MiB is over the budget of ${RSS_BUDGET_MIB} MiB`);
   } catch (e) {
     console.log(`server log (last 4000 characters):\n${server.log().slice(-4000)}`);
