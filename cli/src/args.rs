@@ -226,6 +226,20 @@ pub struct HdfsArgs {
     pub replication: Option<u32>,
 }
 
+/// How to reach HDFS, for the commands that only open tables there (push, pull, serve, …).
+#[derive(Debug, Args, Clone)]
+pub struct HdfsConfArgs {
+    /// HDFS client setting over HADOOP_CONF_DIR's files, repeatable (e.g. dfs.client.use.datanode.hostname=true).
+    #[arg(long = "hdfs-conf", value_name = "KEY=VALUE")]
+    pub hdfs_conf: Vec<String>,
+}
+
+impl From<&HdfsConfArgs> for engine::StorageOptions {
+    fn from(h: &HdfsConfArgs) -> Self {
+        h.hdfs_conf.iter().fold(engine::StorageOptions::new(), |o, kv| o.with_hdfs_conf(kv))
+    }
+}
+
 /// The sizes are parsed here; the engine checks what HDFS accepts when it opens a location.
 impl TryFrom<&HdfsArgs> for engine::StorageOptions {
     type Error = anyhow::Error;
@@ -486,6 +500,8 @@ pub struct PushArgs {
     pub read: ReadArgs,
     /// The root of the synced tables: a folder or an hdfs:// URL (one Delta table per store: <ROOT>/<store>/).
     pub root: String,
+    #[command(flatten)]
+    pub hdfs: HdfsConfArgs,
     /// The primary key path of the records: `id`, `a.b`, `[a+b]` (default: the Dexie schema's).
     #[arg(long, value_name = "PATH")]
     pub key: Option<String>,
@@ -532,6 +548,8 @@ impl From<PullFormatArg> for engine::PullFormat {
 pub struct PullArgs {
     /// The root of the synced tables (as given to push).
     pub root: String,
+    #[command(flatten)]
+    pub hdfs: HdfsConfArgs,
     /// The table (store) to pull.
     #[arg(long)]
     pub table: String,
@@ -557,6 +575,8 @@ pub struct PullArgs {
 pub struct HistoryArgs {
     /// The root of the synced tables (as given to push).
     pub root: String,
+    #[command(flatten)]
+    pub hdfs: HdfsConfArgs,
     /// The table (store).
     #[arg(long)]
     pub table: String,
@@ -573,6 +593,8 @@ pub struct HistoryArgs {
 pub struct OptimizeArgs {
     /// The root of the synced tables (as given to push).
     pub root: String,
+    #[command(flatten)]
+    pub hdfs: HdfsConfArgs,
     /// Only this table (default: every synced table under ROOT).
     #[arg(long)]
     pub table: Option<String>,
@@ -589,6 +611,8 @@ pub struct OptimizeArgs {
 pub struct VacuumArgs {
     /// The root of the synced tables (as given to push).
     pub root: String,
+    #[command(flatten)]
+    pub hdfs: HdfsConfArgs,
     /// Only this table (default: every synced table under ROOT).
     #[arg(long)]
     pub table: Option<String>,
@@ -612,6 +636,8 @@ pub struct ServeArgs {
     /// Where the databases are: a local folder or hdfs://… (each database is a folder in it).
     #[arg(long)]
     pub root: String,
+    #[command(flatten)]
+    pub hdfs: HdfsConfArgs,
     /// The address to listen on (keep it on 127.0.0.1 behind a proxy, or use --tls-cert).
     #[arg(long, default_value = "127.0.0.1:8750")]
     pub listen: std::net::SocketAddr,

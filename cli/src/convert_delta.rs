@@ -10,7 +10,7 @@ use crate::infer_cmd;
 use crate::interrupt;
 use crate::sync_cmd::print_push;
 use anyhow::{Context, Result};
-use engine::{KeyPath, PushOptions};
+use engine::{KeyPath, PushOptions, StorageOptions};
 use std::process::ExitCode;
 
 pub fn run(a: &ConvertArgs) -> Result<ExitCode> {
@@ -29,8 +29,9 @@ pub fn run(a: &ConvertArgs) -> Result<ExitCode> {
         unsupported.join(", ")
     );
     let root = a.out.to_string_lossy().into_owned();
+    let storage = StorageOptions::try_from(&a.hdfs)?;
     if matches!(a.mode, ModeArg::Error) {
-        let there = engine::synced_tables(&root).unwrap_or_default();
+        let there = engine::synced_tables(&root, &storage).unwrap_or_default();
         anyhow::ensure!(
             there.is_empty(),
             "{root} already has synced tables ({}): --mode overwrite replaces their content, \
@@ -45,7 +46,8 @@ pub fn run(a: &ConvertArgs) -> Result<ExitCode> {
         .with_store(a.read.store.clone())
         .with_key(key)
         .with_mirror(matches!(a.mode, ModeArg::Overwrite))
-        .with_cancel(cancel.clone());
+        .with_cancel(cancel.clone())
+        .with_storage(storage);
     let res = engine::push(&a.read.input, &root, opts)
         .with_context(|| format!("converting {} into Delta tables under {root}", a.read.input.display()));
     let report = interrupt::stopped(res, || "no table was changed by the stores not yet written".to_owned())?;

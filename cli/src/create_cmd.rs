@@ -37,7 +37,7 @@ pub fn create(session: &Session, a: &QueryArgs, name: &str) -> Result<ExitCode> 
     let opts = DownloadOptions::new().with_table_name(name).with_dexie_schema(key_text).with_inbound(true);
     engine::write_download(DownloadFormat::Dexie, schema, session.stream(df)?, &opts, export.as_file_mut())
         .with_context(|| format!("writing the result of the query for table '{name}'"))?;
-    let push = PushOptions::new().with_key(Some(key)).with_mirror(true);
+    let push = PushOptions::new().with_key(Some(key)).with_mirror(true).with_storage((&a.root).into());
     let report = engine::push(export.path(), &a.root.root, push)
         .with_context(|| format!("creating table '{name}' under {}", a.root.root))?;
     let rejected: u64 = report.tables.iter().map(|t| t.rejected).sum();

@@ -57,8 +57,10 @@ fn download(a: &DownloadArgs, format: engine::DownloadFormat, opts: DownloadOpti
             #[cfg(feature = "sync")]
             if engine::is_delta_dir(sink.as_ref(), &engine::store_dir_name(table)) {
                 let what = || format!("downloading synced table '{table}' under {} as {format}", a.root.root);
-                return to_file(&a.to, |out| engine::download_synced(&a.root.root, table, format, &opts, out))
-                    .with_context(what);
+                return to_file(&a.to, |out| {
+                    engine::download_synced(&a.root.root, table, format, &opts, &storage, out)
+                })
+                .with_context(what);
             }
             let read = ReadOptions::new().with_allow_uncommitted(a.root.allow_uncommitted);
             let store = StoreReader::open(sink, table, &read)?;

@@ -3,11 +3,12 @@
 
 use crate::args::{HistoryArgs, OptimizeArgs, VacuumArgs};
 use anyhow::{Context, Result};
+use engine::StorageOptions;
 use std::process::ExitCode;
 use std::time::Duration;
 
 pub fn history(a: HistoryArgs) -> Result<ExitCode> {
-    let commits = engine::history(&a.root, &a.table, a.limit)
+    let commits = engine::history(&a.root, &(&a.hdfs).into(), &a.table, a.limit)
         .with_context(|| format!("reading the history of table '{}' under {}", a.table, a.root))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&commits)?);
@@ -35,11 +36,11 @@ pub fn history(a: HistoryArgs) -> Result<ExitCode> {
 }
 
 /// The tables a maintenance command works on: the one named, or every synced table.
-fn tables(root: &str, table: &Option<String>) -> Result<Vec<String>> {
+fn tables(root: &str, storage: &StorageOptions, table: &Option<String>) -> Result<Vec<String>> {
     match table {
         Some(t) => Ok(vec![t.clone()]),
         None => {
-            let all = engine::synced_tables(root)?;
+            let all = engine::synced_tables(root, storage)?;
             anyhow::ensure!(!all.is_empty(), "no synced table under {root}");
             Ok(all)
         }
@@ -54,9 +55,10 @@ pub fn optimize(a: OptimizeArgs) -> Result<ExitCode> {
         .transpose()
         .map_err(anyhow::Error::msg)
         .context("--target-size")?;
+    let storage = StorageOptions::from(&a.hdfs);
     let mut reports = Vec::new();
-    for t in tables(&a.root, &a.table)? {
-        let r = engine::optimize(&a.root, &t, target).with_context(|| format!("optimizing table '{t}'"))?;
+    for t in tables(&a.root, &storage, &a.table)? {
+        let r = engine::optimize(&a.root, &storage, &t, target).with_context(|| format!("optimizing table '{t}'"))?;
         if !a.json {
             println!(
                 "{}: {} files; {} compacted into {}; checkpoint {}",
@@ -77,9 +79,10 @@ pub fn vacuum(a: VacuumArgs) -> Result<ExitCode> {
         "--retain-hours must be a number of hours ≥ 0"
     );
     let retention = Duration::from_secs_f64(a.retain_hours * 3600.0);
+    let storage = StorageOptions::from(&a.hdfs);
     let mut reports = Vec::new();
-    for t in tables(&a.root, &a.table)? {
-        let r = engine::vacuum(&a.root, &t, retention, a.force, a.dry_run)
+    for t in tables(&a.root, &storage, &a.table)? {
+        let r = engine::vacuum(&a.root, &storage, &t, retention, a.force, a.dry_run)
             .with_context(|| format!("vacuuming table '{t}'"))?;
         if !a.json {
             let verb = if r.dry_run { "would delete" } else { "deleted" };

@@ -17,6 +17,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     opts.pushes_per_token = a.pushes_per_token;
     opts.max_merges = a.max_merges;
     opts.spool = a.spool;
+    opts.storage = (&a.hdfs).into();
     let rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the server runtime")?;
     rt.block_on(server::serve(opts)).context("idbsync serve")?;

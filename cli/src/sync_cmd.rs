@@ -21,7 +21,8 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
         .with_store(a.read.store.clone())
         .with_key(key)
         .with_mirror(a.mirror)
-        .with_cancel(cancel.clone());
+        .with_cancel(cancel.clone())
+        .with_storage((&a.hdfs).into());
     if let (Some(client), Some(batch)) = (&a.client, a.batch) {
         opts = opts.with_batch(client, batch);
     }
@@ -99,7 +100,11 @@ pub fn pull(a: PullArgs) -> Result<ExitCode> {
         anyhow::bail!("--format dexie writes the deleted keys beside the export (FILE.sync.json): give --to FILE");
     }
     let cancel = interrupt::install()?;
-    let opts = PullOptions::new().with_since(a.since).with_format(format).with_cancel(cancel.clone());
+    let opts = PullOptions::new()
+        .with_since(a.since)
+        .with_format(format)
+        .with_cancel(cancel.clone())
+        .with_storage((&a.hdfs).into());
     let what = || format!("pulling table '{}' from {}", a.table, a.root);
     let res = if a.to == "-" {
         engine::pull(&a.root, &a.table, &opts, std::io::stdout()).with_context(what)

@@ -388,3 +388,107 @@ fn credentials_are_never_printed() {
     assert_eq!(usage.code, Some(2), "{}", usage.stderr);
     assert!(usage.stderr.contains(&format!("hdfs://***@{addr}/oops")), "{}", usage.stderr);
 }
+
+/// The synced-table commands reach a nameservice that only `--hdfs-conf` defines: deltalake
+/// opens the tables with the same HDFS client settings as the Parquet sink (before, push
+/// and pull on `hdfs://<nameservice>/…` failed: the settings did not reach deltalake).
+#[cfg(feature = "sync")]
+#[test]
+fn synced_tables_on_a_nameservice_url_use_hdfs_conf() {
+    let Some(dfs) = minidfs::shared_or_skip("synced_tables_on_a_nameservice_url") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let addr = dfs.url.trim_start_matches("hdfs://");
+    let conf: Vec<String> = [
+        ("dfs.nameservices", "synced"),
+        ("dfs.ha.namenodes.synced", "nn1"),
+        ("dfs.namenode.rpc-address.synced.nn1", addr),
+    ]
+    .iter()
+    .flat_map(|(k, v)| ["--hdfs-conf".to_owned(), format!("{k}={v}")])
+    .collect();
+    // No Hadoop configuration files: the nameservice is known only through --hdfs-conf.
+    let env = [("HADOOP_CONF_DIR", s(dir.path()))];
+    let run = |args: &[&str], with_conf: bool| {
+        let mut all: Vec<&str> = args.to_vec();
+        if with_conf {
+            all.extend(conf.iter().map(String::as_str));
+        }
+        idbsync_env(dir.path(), &all, None, &env)
+    };
+    let root = "hdfs://synced/conf/db";
+    let b1 = dir.path().join("b1.ndjson");
+    std::fs::write(&b1, "{\"id\":1,\"name\":\"Ada\"}\n{\"id\":2,\"name\":\"Alan\"}\n{\"id\":3,\"name\":\"Grace\"}\n")
+        .unwrap();
+    let b2 = dir.path().join("b2.ndjson");
+    std::fs::write(&b2, "{\"id\":2,\"name\":\"Alan T\"}\n{\"id\":3,\"_deleted\":true}\n").unwrap();
+    let push = |input: &std::path::Path, with_conf: bool| {
+        run(&["push", s(input), root, "--store", "people", "--key", "id", "--json"], with_conf)
+    };
+
+    let bad = push(&b1, false);
+    assert_eq!(bad.code, Some(1), "{}", bad.stderr);
+    assert!(bad.stderr.contains("hdfs://synced/conf/db"), "{}", bad.stderr);
+
+    let r = push(&b1, true).success().json();
+    assert_eq!((r["tables"][0]["upserted"].as_u64(), r["tables"][0]["checkpoint"].as_i64()), (Some(3), Some(1)));
+    let r = push(&b2, true).success().json();
+    let t = &r["tables"][0];
+    assert_eq!((t["upserted"].as_u64(), t["deleted"].as_u64(), t["checkpoint"].as_i64()), (Some(1), Some(1), Some(2)));
+    let log = dfs.fs_shell_ok(&["-ls", "/conf/db/people/_delta_log"]);
+    assert!(log.contains("00000000000000000002.json"), "{log}");
+
+    let pulled = run(&["pull", root, "--table", "people", "--since", "1", "--to", "-", "-q"], true).success();
+    assert_eq!(pulled.stdout, "{\"id\":2,\"name\":\"Alan T\"}\n{\"id\":3,\"_deleted\":true}\n{\"_checkpoint\":2}\n");
+    let bad = run(&["pull", root, "--table", "people", "--to", "-", "-q"], false);
+    assert_eq!(bad.code, Some(1), "{}", bad.stderr);
+
+    let history = run(&["history", root, "--table", "people", "--json"], true).success().json();
+    let versions: Vec<i64> = history.as_array().unwrap().iter().map(|c| c["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, [2, 1, 0]);
+    let q = run(&["query", root, "SELECT id, name FROM people ORDER BY id", "--format", "ndjson"], true).success();
+    assert_eq!(q.stdout, "{\"id\":1,\"name\":\"Ada\"}\n{\"id\":2,\"name\":\"Alan T\"}\n");
+    let o = run(&["optimize", root, "--json"], true).success().json();
+    assert_eq!(o[0]["table"], "people");
+    let v = run(&["vacuum", root, "--dry-run", "--json"], true).success().json();
+    assert_eq!(v[0]["dry_run"], true);
+
+    // `serve` opens the tables with the same settings.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args: Vec<&str> =
+        vec!["serve", "--root", "hdfs://synced/conf", "--listen", &listen, "--allow-anonymous-read"];
+    args.extend(conf.iter().map(String::as_str));
+    let mut server = std::process::Command::new(common::BIN)
+        .args(&args)
+        .envs(env)
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let answer = http_get(&listen, "/v1/db/pull?table=people");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(head.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(body.contains("\"name\":\"Alan T\"") && body.ends_with("{\"_checkpoint\":2}\n"), "{answer}");
+}
+
+/// A plain HTTP/1.1 GET to a server that is starting: retried until it accepts, for 60 s.
+#[cfg(feature = "sync")]
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(mut c) => {
+                write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+                let mut out = String::new();
+                c.read_to_string(&mut out).unwrap();
+                return out;
+            }
+            Err(e) if std::time::Instant::now() > deadline => panic!("the server did not start: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+}

@@ -277,7 +277,7 @@ fn a_value_that_does_not_fit_its_column_is_rejected_with_the_reason() {
     assert_eq!((t.rejected, t.rejects.len()), (150, 100));
     let file = Path::new(&root).join(t.rejects_file.as_ref().unwrap());
     assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 150);
-    engine::vacuum(&root, "items", std::time::Duration::ZERO, true, false).unwrap();
+    engine::vacuum(&root, &Default::default(), "items", std::time::Duration::ZERO, true, false).unwrap();
     assert!(file.exists(), "vacuum removed a rejects file");
     // Nothing rejected: no file.
     let r = push_items(dir.path(), &root, &[json!({"id": 9, "n": 9})], PushOptions::new()).unwrap();

@@ -5,7 +5,10 @@
 
 use crate::error::{Error, Result};
 use arrow_schema::{DataType, Field, Schema};
-use engine::{join_path, AsOf, Manifest, PartitionField, Sink, SyncedTable, Transform, MANIFEST, META_DIR, SUCCESS};
+use engine::{
+    join_path, AsOf, Manifest, PartitionField, Sink, StorageOptions, SyncedTable, Transform, MANIFEST, META_DIR,
+    SUCCESS,
+};
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 
@@ -154,10 +157,17 @@ fn load(sink: &dyn Sink, dir: &str) -> Result<TableInfo> {
     })
 }
 
-/// Opens the Delta table in `dir` at `as_of`, on `rt` (the runtime that will read it).
-fn load_delta(root: &str, dir: &str, as_of: &AsOf, rt: &Runtime) -> Result<Option<TableInfo>> {
+/// Opens the Delta table in `dir` at `as_of` with `storage`'s settings, on `rt` (the
+/// runtime that will read it).
+fn load_delta(
+    root: &str,
+    dir: &str,
+    as_of: &AsOf,
+    storage: &StorageOptions,
+    rt: &Runtime,
+) -> Result<Option<TableInfo>> {
     let url = engine::dir_url(root, dir)?;
-    let Some(t) = rt.block_on(engine::open_synced(&url, as_of))? else { return Ok(None) };
+    let Some(t) = rt.block_on(engine::open_synced(&url, as_of, storage))? else { return Ok(None) };
     let partitions = t
         .partition_columns
         .iter()
@@ -206,10 +216,16 @@ fn walk(sink: &dyn Sink, dir: &str, depth: usize, out: &mut Vec<Found>) -> Resul
 }
 
 /// Every table under `root` (whose sink is `sink`; the root itself may be one), sorted by
-/// name: converted datasets, and Delta tables opened at `as_of` on `rt`. A Delta table
-/// that did not exist yet at `as_of` is left out. Two tables of the same store name are
-/// an error naming both.
-pub fn discover(sink: &dyn Sink, root: &str, as_of: &AsOf, rt: &Runtime) -> Result<Vec<TableInfo>> {
+/// name: converted datasets, and Delta tables opened at `as_of` with `storage`'s settings
+/// on `rt`. A Delta table that did not exist yet at `as_of` is left out. Two tables of
+/// the same store name are an error naming both.
+pub fn discover(
+    sink: &dyn Sink,
+    root: &str,
+    as_of: &AsOf,
+    storage: &StorageOptions,
+    rt: &Runtime,
+) -> Result<Vec<TableInfo>> {
     let mut found = Vec::new();
     walk(sink, "", 0, &mut found)?;
     let (mut out, mut later) = (Vec::new(), Vec::new());
@@ -217,7 +233,7 @@ pub fn discover(sink: &dyn Sink, root: &str, as_of: &AsOf, rt: &Runtime) -> Resu
         match f {
             Found::Dataset(t) => out.push(t),
             // `None`: time travel to before the table's first commit (it did not exist then).
-            Found::Delta(dir) => match load_delta(root, &dir, as_of, rt)? {
+            Found::Delta(dir) => match load_delta(root, &dir, as_of, storage, rt)? {
                 Some(t) => out.push(t),
                 None => later.push(if dir.is_empty() { ".".to_owned() } else { dir }),
             },

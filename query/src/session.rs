@@ -56,7 +56,7 @@ impl Session {
         }
         let sink = engine::open_sink(&location, &opts.storage)?;
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
-        let tables = discover(sink.as_ref(), root, &opts.as_of, &rt)?;
+        let tables = discover(sink.as_ref(), root, &opts.as_of, &opts.storage, &rt)?;
         // IndexedDB names are camelCase (`customerId`): identifiers keep the case they are
         // written in, as the stores spell them.
         let config = SessionConfig::new()

@@ -62,6 +62,9 @@ pub struct ServeOptions {
     pub max_merges: usize,
     /// Where request bodies and responses are spooled (default: the system's temp dir).
     pub spool: Option<PathBuf>,
+    /// How the root is opened: the HDFS client settings (`--hdfs-conf`) every push, pull,
+    /// query and listing uses.
+    pub storage: engine::StorageOptions,
 }
 
 impl ServeOptions {
@@ -81,6 +84,7 @@ impl ServeOptions {
             pushes_per_token: 4,
             max_merges: 2,
             spool: None,
+            storage: engine::StorageOptions::new(),
         }
     }
 }

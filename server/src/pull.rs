@@ -43,7 +43,7 @@ pub async fn pull(
     let (file, report) = tokio::task::spawn_blocking(move || {
         let io = |e: std::io::Error| ApiError::internal(format!("the answer could not be spooled: {}", e.kind()));
         let mut f = tempfile::tempfile_in(&st2.spool).map_err(io)?;
-        let opts = PullOptions::new().with_since(q.since).with_format(format);
+        let opts = PullOptions::new().with_since(q.since).with_format(format).with_storage(st2.storage.clone());
         let report = engine::pull(&root, &q.table, &opts, &mut f).map_err(|e| engine_error(&st2, &e))?;
         if format == PullFormat::Dexie {
             embed_sidecar(&mut f, &report.sidecar()).map_err(io)?;

@@ -92,7 +92,11 @@ pub async fn push(
         if ndjson {
             infer = infer.with_format(Some(Format::Ndjson));
         }
-        let mut opts = PushOptions::new().with_infer(infer).with_store(q.table.clone()).with_key(key);
+        let mut opts = PushOptions::new()
+            .with_infer(infer)
+            .with_store(q.table.clone())
+            .with_key(key)
+            .with_storage(st2.storage.clone());
         if let Some((client, seq)) = &batch2 {
             opts = opts.with_batch(client, *seq);
         }

@@ -7,7 +7,7 @@ use crate::routes::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use engine::{Location, StorageOptions};
+use engine::Location;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -38,7 +38,7 @@ fn list_tables(st: &AppState, root: &str) -> Result<Value, ApiError> {
             return Ok(json!({ "tables": [] }));
         }
     }
-    let sink = engine::open_sink(&location, &StorageOptions::default()).map_err(|e| fail(&e))?;
+    let sink = engine::open_sink(&location, &st.storage).map_err(|e| fail(&e))?;
     let mut out = Vec::new();
     for e in sink.list("").map_err(|e| fail(&e))? {
         if !e.is_dir || e.name.starts_with(['_', '.']) {
@@ -100,7 +100,8 @@ fn run_query(st: &AppState, root: &str, sql: &str, limit: usize) -> Result<Value
     };
     // A statement that is not read-only is refused before anything is opened.
     query::check_read_only(sql).map_err(refuse)?;
-    let session = query::Session::open(root, &query::OpenOptions::default()).map_err(refuse)?;
+    let session = query::Session::open(root, &query::OpenOptions { storage: st.storage.clone(), ..Default::default() })
+        .map_err(refuse)?;
     let preview = session.preview(sql, limit).map_err(refuse)?;
     let columns: Vec<String> = preview.schema.fields().iter().map(|f| f.name().clone()).collect();
     let mut w = arrow::json::ArrayWriter::new(Vec::new());

@@ -35,6 +35,7 @@ pub struct AppState {
     /// The merges running (a fair semaphore: waiting pushes take turns in arrival order).
     pub(crate) merges: Arc<Semaphore>,
     pub(crate) spool: PathBuf,
+    pub(crate) storage: engine::StorageOptions,
     pub(crate) metrics: Metrics,
     results: Mutex<VecDeque<(String, serde_json::Value)>>,
 }
@@ -62,6 +63,7 @@ impl AppState {
             push_slots: Mutex::new(HashMap::new()),
             merges: Arc::new(Semaphore::new(opts.max_merges.max(1))),
             spool,
+            storage: opts.storage.clone(),
             metrics: Metrics::default(),
             results: Mutex::new(VecDeque::new()),
         })

@@ -79,6 +79,14 @@ impl StorageOptions {
             .collect()
     }
 
+    /// The client settings as the storage options deltalake passes to its HDFS object
+    /// store (hdfs-native takes Hadoop keys as they are: `dfs.nameservices`, …); the last
+    /// one of a key wins. Checked as [`StorageOptions::check`] checks them.
+    pub fn delta_storage_options(&self) -> Result<std::collections::HashMap<String, String>, StorageError> {
+        self.check()?;
+        Ok(self.hdfs_config()?.into_iter().collect())
+    }
+
     /// The block size asked for, if any.
     pub fn block_size(&self) -> Option<u64> {
         self.block_size
@@ -124,6 +132,14 @@ mod tests {
         assert_eq!(msg(StorageOptions::new().with_replication(0)), "--replication must be at least 1");
         assert!(msg(StorageOptions::new().with_block_size(0)).contains("multiple of 512"));
         assert!(msg(StorageOptions::new().with_block_size(513)).contains("multiple of 512"));
+    }
+
+    #[test]
+    fn delta_storage_options_are_the_settings_last_one_winning() {
+        let o = StorageOptions::new().with_hdfs_conf("a=1").with_hdfs_conf("b = 2").with_hdfs_conf("a=3");
+        let m = o.delta_storage_options().unwrap();
+        assert_eq!((m.len(), m["a"].as_str(), m["b"].as_str()), (2, "3", "2"));
+        assert!(StorageOptions::new().with_hdfs_conf("x").delta_storage_options().is_err());
     }
 
     #[test]

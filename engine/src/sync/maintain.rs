@@ -6,6 +6,7 @@ use super::read::{open_synced, AsOf, Commit, DELTA_LOG};
 use super::{delta_err, runtime, sync_err, table_url};
 use crate::error::Result;
 use crate::storage::location::Location;
+use crate::storage::options::StorageOptions;
 use deltalake::operations::vacuum::VacuumMode;
 use serde::Serialize;
 use std::num::NonZeroU64;
@@ -18,10 +19,11 @@ pub const MIN_RETENTION: Duration = Duration::from_secs(3600);
 /// The default retention of `vacuum`, Delta's own default (7 days).
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The synced tables directly under `root` (folders with a `_delta_log`), by folder name.
-pub fn synced_tables(root: &str) -> Result<Vec<String>> {
+/// The synced tables directly under `root` (folders with a `_delta_log`), by folder name;
+/// the root is opened with `storage`'s settings.
+pub fn synced_tables(root: &str, storage: &StorageOptions) -> Result<Vec<String>> {
     let location = Location::parse(root)?;
-    let sink = crate::storage::open_sink(&location, &Default::default())?;
+    let sink = crate::storage::open_sink(&location, storage)?;
     let mut names: Vec<String> = sink
         .list("")
         .map_err(|e| sync_err(root, format!("cannot list {}: {e}", sink.describe(""))))?
@@ -34,18 +36,19 @@ pub fn synced_tables(root: &str) -> Result<Vec<String>> {
     Ok(names)
 }
 
-async fn open(root: &str, table: &str) -> Result<super::read::SyncedTable> {
+async fn open(root: &str, table: &str, storage: &StorageOptions) -> Result<super::read::SyncedTable> {
     let url = table_url(root, table, false)?;
     if url.scheme() == "file" && !url.to_file_path().map(|p| p.join(DELTA_LOG).exists()).unwrap_or(false) {
         return Err(sync_err(table, format!("there is no synced table at {url}")));
     }
-    Ok(open_synced(&url, &AsOf::Latest).await?.expect("the latest version exists"))
+    Ok(open_synced(&url, &AsOf::Latest, storage).await?.expect("the latest version exists"))
 }
 
-/// The commits of table `table` under `root`, newest first.
-pub fn history(root: &str, table: &str, limit: Option<usize>) -> Result<Vec<Commit>> {
+/// The commits of table `table` under `root` (opened with `storage`'s settings), newest
+/// first.
+pub fn history(root: &str, storage: &StorageOptions, table: &str, limit: Option<usize>) -> Result<Vec<Commit>> {
     runtime()?.block_on(async {
-        let t = open(root, table).await?;
+        let t = open(root, table, storage).await?;
         t.history(limit).await
     })
 }
@@ -67,10 +70,16 @@ pub struct OptimizeReport {
 
 /// Compacts the small files of `table` into files of about `target_bytes` (deltalake's
 /// bin-packing; default 100 MiB). Rows and the change feed are unchanged: a pull
-/// `--since` an earlier checkpoint sees no change from it.
-pub fn optimize(root: &str, table: &str, target_bytes: Option<u64>) -> Result<OptimizeReport> {
+/// `--since` an earlier checkpoint sees no change from it. The root is opened with
+/// `storage`'s settings.
+pub fn optimize(
+    root: &str,
+    storage: &StorageOptions,
+    table: &str,
+    target_bytes: Option<u64>,
+) -> Result<OptimizeReport> {
     runtime()?.block_on(async {
-        let t = open(root, table).await?;
+        let t = open(root, table, storage).await?;
         let files_before = t.files;
         let mut op = t.table().clone().optimize();
         if let Some(n) = target_bytes.and_then(NonZeroU64::new) {
@@ -102,7 +111,15 @@ pub struct VacuumReport {
 /// version ever referenced (left by an interrupted writer) once older than `retention`.
 /// A retention under [`MIN_RETENTION`] is refused unless `force`. Pulls `--since` a
 /// version older than the retention may then fail; they say to pull the whole table.
-pub fn vacuum(root: &str, table: &str, retention: Duration, force: bool, dry_run: bool) -> Result<VacuumReport> {
+/// The root is opened with `storage`'s settings.
+pub fn vacuum(
+    root: &str,
+    storage: &StorageOptions,
+    table: &str,
+    retention: Duration,
+    force: bool,
+    dry_run: bool,
+) -> Result<VacuumReport> {
     if retention < MIN_RETENTION && !force {
         return Err(sync_err(
             table,
@@ -115,7 +132,7 @@ pub fn vacuum(root: &str, table: &str, retention: Duration, force: bool, dry_run
     }
     let period = chrono::Duration::from_std(retention).map_err(|e| sync_err(table, format!("retention: {e}")))?;
     runtime()?.block_on(async {
-        let t = open(root, table).await?;
+        let t = open(root, table, storage).await?;
         let (_, metrics) = t
             .table()
             .clone()

@@ -42,7 +42,9 @@ pub use schema::HIDDEN;
 
 use crate::error::{Error, Result};
 use crate::storage::location::Location;
+use crate::storage::options::StorageOptions;
 use deltalake::DeltaTable;
+use std::collections::HashMap;
 use std::path::Path;
 use url::Url;
 
@@ -104,9 +106,18 @@ fn local_url(root: &Path, dir: &str, store: &str, create: bool) -> Result<Url> {
     Url::from_directory_path(&abs).map_err(|_| sync_err(store, format!("cannot make a URL of {}", abs.display())))
 }
 
-/// Opens the table at `url`; `None` when there is no Delta table there yet.
-async fn open_table(url: &Url, store: &str) -> Result<(DeltaTable, bool)> {
-    let t = DeltaTable::try_from_url(url.clone()).await.map_err(delta_err(store, format!("cannot open {url}")))?;
+/// The storage options deltalake opens the tables with: the HDFS client settings
+/// (`--hdfs-conf`), which reach hdfs-native as they reach the Parquet sink.
+fn delta_options(storage: &StorageOptions) -> Result<HashMap<String, String>> {
+    Ok(storage.delta_storage_options()?)
+}
+
+/// Opens the table at `url` with `storage`'s settings; the flag says whether there is a
+/// Delta table there yet.
+async fn open_table(url: &Url, store: &str, storage: &StorageOptions) -> Result<(DeltaTable, bool)> {
+    let t = DeltaTable::try_from_url_with_storage_options(url.clone(), delta_options(storage)?)
+        .await
+        .map_err(delta_err(store, format!("cannot open {url}")))?;
     let exists = t.version().is_some();
     Ok((t, exists))
 }

@@ -7,6 +7,7 @@ use super::{delta_err, open_table, runtime, sync_err, table_url};
 use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::ops::download::{DownloadFormat, DownloadOptions, DownloadWriter};
+use crate::storage::options::StorageOptions;
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use deltalake::datafusion::prelude::SessionContext;
@@ -61,6 +62,7 @@ pub struct PullOptions {
     since: Option<i64>,
     format: PullFormat,
     cancel: Cancel,
+    storage: StorageOptions,
 }
 
 impl PullOptions {
@@ -77,6 +79,11 @@ impl PullOptions {
     /// The output format.
     pub fn with_format(mut self, f: PullFormat) -> Self {
         self.format = f;
+        self
+    }
+    /// How the root is opened (the HDFS client settings of `--hdfs-conf`).
+    pub fn with_storage(mut self, s: StorageOptions) -> Self {
+        self.storage = s;
         self
     }
     /// A token that stops the pull between batches.
@@ -175,12 +182,12 @@ struct Opened {
     ctx: SessionContext,
 }
 
-async fn open_for_read(root: &str, name: &str) -> Result<Opened> {
+async fn open_for_read(root: &str, name: &str, storage: &StorageOptions) -> Result<Opened> {
     let url = table_url(root, name, false)?;
     if url.scheme() == "file" && !url.to_file_path().map(|p| p.exists()).unwrap_or(false) {
         return Err(sync_err(name, format!("there is no synced table at {url}")));
     }
-    let (t, exists) = open_table(&url, name).await?;
+    let (t, exists) = open_table(&url, name, storage).await?;
     if !exists {
         return Err(sync_err(name, format!("there is no synced table at {url}")));
     }
@@ -244,16 +251,17 @@ fn declare_key(dl: DownloadOptions, o: &Opened) -> DownloadOptions {
 
 /// Writes the whole current table `table` under `root` as `format`, as `download --table`
 /// writes a converted store: the data columns with the types and tags idbsync inferred,
-/// without the bookkeeping columns.
+/// without the bookkeeping columns. The root is opened with `storage`'s settings.
 pub fn download_synced<W: Write + Send>(
     root: &str,
     table: &str,
     format: DownloadFormat,
     opts: &DownloadOptions,
+    storage: &StorageOptions,
     out: W,
 ) -> Result<crate::ops::download::DownloadReport> {
     runtime()?.block_on(async {
-        let o = open_for_read(root, table).await?;
+        let o = open_for_read(root, table, storage).await?;
         let (stream, rows) = whole_table(&o, table).await?;
         let dl = declare_key(opts.clone().with_row_count(rows), &o);
         let mut w = DownloadWriter::new(format, o.out_schema.clone(), &dl, out)?;
@@ -263,7 +271,7 @@ pub fn download_synced<W: Write + Send>(
 }
 
 async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions, mut out: W) -> Result<PullReport> {
-    let o = open_for_read(root, name).await?;
+    let o = open_for_read(root, name, &opts.storage).await?;
     let (t, url, version, key, out_schema, ctx) = (&o.t, &o.url, o.version, &o.key, &o.out_schema, &o.ctx);
     let read_err = |e| read_err(name)(e);
     let (batches, change_type): (Vec<RecordBatch>, bool) = match opts.since {

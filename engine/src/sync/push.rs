@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::input::decode::{Decoder, Reject};
 use crate::input::source;
 use crate::ops::convert::RejectRecord;
+use crate::storage::options::StorageOptions;
 use arrow::array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
 use schema_infer::{InferOptions, InferResult, Inferrer, KeySpec, Splitter, StoreSchema};
@@ -35,6 +36,7 @@ pub struct PushOptions {
     pub(super) mirror: bool,
     attempts: Option<u32>,
     cancel: Cancel,
+    pub(super) storage: StorageOptions,
 }
 
 impl PushOptions {
@@ -81,6 +83,12 @@ impl PushOptions {
     /// between attempts).
     pub fn with_cancel(mut self, c: Cancel) -> Self {
         self.cancel = c;
+        self
+    }
+    /// How the root is opened (the HDFS client settings of `--hdfs-conf`, which reach
+    /// deltalake's HDFS object store as they reach the Parquet sink).
+    pub fn with_storage(mut self, s: StorageOptions) -> Self {
+        self.storage = s;
         self
     }
 }
@@ -224,7 +232,7 @@ impl Job<'_> {
         let mut targets = Vec::new();
         for st in &self.first.stores {
             let key = key_of(st, self.opts.key.as_ref())?;
-            targets.push(open_target(self.root, &st.name, key, self.opts.batch.as_ref()).await?);
+            targets.push(open_target(self.root, &self.opts.storage, &st.name, key, self.opts.batch.as_ref()).await?);
         }
         let decoded = self.decode_for(&targets)?;
         let mut tables = Vec::new();
@@ -233,7 +241,7 @@ impl Job<'_> {
             let rejects = d.rejects.clone();
             let mut r = self.apply_with_retries(t, d).await?;
             if !rejects.is_empty() && r.status != PushStatus::AlreadyApplied {
-                r.rejects_file = Some(write_rejects(self.root, &r, &rejects)?);
+                r.rejects_file = Some(write_rejects(self.root, &self.opts.storage, &r, &rejects)?);
             }
             tables.push(r);
         }
@@ -293,7 +301,9 @@ impl Job<'_> {
                     tokio::time::sleep(retry::backoff(attempt)).await;
                     self.opts.cancel.check()?;
                     attempt += 1;
-                    let fresh = open_target(self.root, &t.name, t.key.clone(), self.opts.batch.as_ref()).await?;
+                    let fresh =
+                        open_target(self.root, &self.opts.storage, &t.name, t.key.clone(), self.opts.batch.as_ref())
+                            .await?;
                     if fresh.delta != t.delta {
                         // New columns (or a table another writer created): decode again.
                         d = self.decode_for(std::slice::from_ref(&fresh))?.pop().expect("one store decoded");
@@ -308,7 +318,7 @@ impl Job<'_> {
 /// Writes every rejected record of a push to `<store>/_rejects/` under `root`, one JSON
 /// object per line as `convert` writes its rejects (Delta readers and vacuum leave
 /// folders starting with `_` alone). Returns the file's path relative to the root.
-fn write_rejects(root: &str, r: &TablePush, rejects: &[RejectRecord]) -> Result<String> {
+fn write_rejects(root: &str, storage: &StorageOptions, r: &TablePush, rejects: &[RejectRecord]) -> Result<String> {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let rel = format!(
         "{}/{}/push-{:08}-{nanos}.ndjson",
@@ -322,7 +332,7 @@ fn write_rejects(root: &str, r: &TablePush, rejects: &[RejectRecord]) -> Result<
         text.push(b'\n');
     }
     let location = crate::storage::location::Location::parse(root)?;
-    let sink = crate::storage::open_sink(&location, &Default::default())?;
+    let sink = crate::storage::open_sink(&location, storage)?;
     sink.write_atomic(&rel, &text).map_err(|source| Error::Write { path: sink.describe(&rel), source })?;
     Ok(rel)
 }

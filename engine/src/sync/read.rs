@@ -5,10 +5,11 @@ use super::schema::{self, original_schema};
 use super::{delta_err, sync_err};
 use crate::error::Result;
 use crate::storage::location::Location;
+use crate::storage::options::StorageOptions;
 use arrow_schema::{Schema, SchemaRef};
 use deltalake::datafusion::catalog::TableProvider;
 use deltalake::kernel::engine::arrow_conversion::TryFromKernel;
-use deltalake::DeltaTable;
+use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::TryStreamExt;
 use serde::Serialize;
 use std::sync::Arc;
@@ -128,23 +129,30 @@ mod tests {
     }
 }
 
-/// Opens the Delta table at `url` at `as_of`; `None` when `as_of` is a time before the
-/// table's first commit. Must run on the runtime that will read it (its object store's
-/// I/O belongs to that runtime).
-pub async fn open_synced(url: &Url, as_of: &AsOf) -> Result<Option<SyncedTable>> {
+/// Opens the Delta table at `url` at `as_of`, with `storage`'s settings (the HDFS client
+/// settings of `--hdfs-conf`); `None` when `as_of` is a time before the table's first
+/// commit. Must run on the runtime that will read it (its object store's I/O belongs to
+/// that runtime).
+pub async fn open_synced(url: &Url, as_of: &AsOf, storage: &StorageOptions) -> Result<Option<SyncedTable>> {
     let folder = url.path_segments().and_then(|mut s| s.rfind(|p| !p.is_empty())).unwrap_or("").to_owned();
     if let AsOf::Time(t) = as_of {
         let at = chrono::DateTime::parse_from_rfc3339(t).map_err(|e| sync_err(&folder, format!("{t}: {e}")))?;
-        let latest = Box::pin(open_synced(url, &AsOf::Latest)).await?.expect("the latest version exists");
+        let latest = Box::pin(open_synced(url, &AsOf::Latest, storage)).await?.expect("the latest version exists");
         let first = latest.history(None).await?.last().and_then(|c| c.timestamp_ms);
         if first.is_some_and(|f| f > at.timestamp_millis()) {
             return Ok(None);
         }
     }
+    let builder = DeltaTableBuilder::from_url(url.clone())
+        .map_err(delta_err(&folder, format!("cannot open {url}")))?
+        .with_storage_options(super::delta_options(storage)?);
     let table = match as_of {
-        AsOf::Latest => deltalake::open_table(url.clone()).await,
-        AsOf::Version(v) => deltalake::open_table_with_version(url.clone(), *v as u64).await,
-        AsOf::Time(t) => deltalake::open_table_with_ds(url.clone(), t).await,
+        AsOf::Latest => builder.load().await,
+        AsOf::Version(v) => builder.with_version(*v as u64).load().await,
+        AsOf::Time(t) => match builder.with_datestring(t) {
+            Ok(b) => b.load().await,
+            Err(e) => Err(e),
+        },
     }
     .map_err(match as_of {
         AsOf::Latest => delta_err(&folder, format!("cannot open {url}")),

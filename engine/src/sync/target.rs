@@ -5,6 +5,7 @@ use super::key::KeyPath;
 use super::schema;
 use super::{delta_err, open_table, sync_err, table_url};
 use crate::error::Result;
+use crate::storage::options::StorageOptions;
 use arrow_schema::Schema;
 use deltalake::kernel::engine::arrow_conversion::TryFromKernel;
 use deltalake::DeltaTable;
@@ -26,11 +27,18 @@ pub(super) fn app_id(client: &str) -> String {
     format!("idbsync:{client}")
 }
 
-/// Opens the table of store `name` under `root` at its latest version. Refuses a table
-/// whose key differs from `key`, and a batch older than the last one `client` applied.
-pub(super) async fn open_target(root: &str, name: &str, key: KeyPath, batch: Option<&(String, i64)>) -> Result<Target> {
+/// Opens the table of store `name` under `root` at its latest version, with `storage`'s
+/// settings. Refuses a table whose key differs from `key`, and a batch older than the
+/// last one `client` applied.
+pub(super) async fn open_target(
+    root: &str,
+    storage: &StorageOptions,
+    name: &str,
+    key: KeyPath,
+    batch: Option<&(String, i64)>,
+) -> Result<Target> {
     let url = table_url(root, name, true)?;
-    let (table, exists) = open_table(&url, name).await?;
+    let (table, exists) = open_table(&url, name, storage).await?;
     let mut t = Target { name: name.to_owned(), table, exists, key, delta: None, applied: false };
     if !exists {
         return Ok(t);
