@@ -8,7 +8,7 @@
 use crate::args::{ConvertArgs, ModeArg, OnInvalidArg};
 use crate::infer_cmd;
 use crate::interrupt;
-use crate::sync_cmd::print_push;
+use crate::sync_cmd::{print_push, with_spinner};
 use anyhow::{Context, Result};
 use engine::{KeyPath, PushOptions, StorageOptions};
 use std::process::ExitCode;
@@ -48,8 +48,10 @@ pub fn run(a: &ConvertArgs) -> Result<ExitCode> {
         .with_mirror(matches!(a.mode, ModeArg::Overwrite))
         .with_cancel(cancel.clone())
         .with_storage(storage);
+    let (opts, bar) = with_spinner(opts, a.quiet || a.json, &a.read.input);
     let res = engine::push(&a.read.input, &root, opts)
         .with_context(|| format!("converting {} into Delta tables under {root}", a.read.input.display()));
+    bar.finish_and_clear();
     let report = interrupt::stopped(res, || "no table was changed by the stores not yet written".to_owned())?;
     interrupt::note_completed(&cancel, "commit");
     if a.json {

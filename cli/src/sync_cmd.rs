@@ -3,9 +3,11 @@
 use crate::args::{PullArgs, PushArgs};
 use crate::infer_cmd;
 use crate::interrupt;
+use crate::progress::spinner;
 use crate::size::human;
 use anyhow::{Context, Result};
-use engine::{KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStatus};
+use engine::{KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStage, PushStatus};
+use indicatif::ProgressBar;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -26,8 +28,10 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
     if let (Some(client), Some(batch)) = (&a.client, a.batch) {
         opts = opts.with_batch(client, batch);
     }
+    let (opts, bar) = with_spinner(opts, a.quiet || a.json, &a.read.input);
     let res = engine::push(&a.read.input, &a.root, opts)
         .with_context(|| format!("pushing {} into {}", a.read.input.display(), a.root));
+    bar.finish_and_clear();
     let report = interrupt::stopped(res, || "no table was changed by the tables not yet merged".to_owned())?;
     interrupt::note_completed(&cancel, "merge");
     if a.json {
@@ -36,6 +40,43 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
         print_push(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `opts` with a spinner on stderr that shows the push's stages (none when `quiet`, with
+/// `--json`, or when stderr is not a terminal); the caller clears it when the push ends.
+pub fn with_spinner(opts: PushOptions, quiet: bool, input: &Path) -> (PushOptions, ProgressBar) {
+    let bar = spinner(quiet);
+    if bar.is_hidden() {
+        return (opts, bar);
+    }
+    let (shown, input) = (bar.clone(), input.display().to_string());
+    let opts = opts.with_progress(move |s| {
+        if let Some(m) = stage_message(s, &input) {
+            shown.set_message(m);
+        }
+    });
+    (opts, bar)
+}
+
+/// The spinner's line for a stage of a push of `input` (`None`: keep the line shown).
+fn stage_message(s: &PushStage, input: &str) -> Option<String> {
+    Some(match s {
+        PushStage::Reading => format!("reading {input}"),
+        PushStage::Decoding { stores, records } => {
+            format!("decoding {records} records of {stores} store{}", if *stores == 1 { "" } else { "s" })
+        }
+        PushStage::LookingUp { table } => format!("{table}: looking up the keys of its rows"),
+        PushStage::Creating { table } => format!("{table}: creating the table"),
+        PushStage::Merging { table, upserts, deletes } => {
+            format!("{table}: merging {upserts} upserts and {deletes} deletes, then committing")
+        }
+        PushStage::Retrying { table, attempt } => {
+            format!("{table}: another writer committed first: attempt {attempt}")
+        }
+        PushStage::Done { table, checkpoint, .. } => format!("{table}: done, checkpoint {checkpoint}"),
+        // A stage added to the engine later.
+        _ => return None,
+    })
 }
 
 pub fn print_push(r: &PushReport) {

@@ -271,3 +271,40 @@ fn convert_table_format_delta_writes_the_records_a_parquet_conversion_has() {
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("--partition-by not supported"), "{}", r.stderr);
 }
+
+/// `push` shows its stages on a spinner only when stderr is a terminal and neither `-q`
+/// nor `--json` is given: piped, its stderr stays empty. On a terminal (a pty from
+/// util-linux `script`, when installed) the stages are drawn, and `-q` draws nothing.
+#[test]
+fn push_shows_its_stages_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_ndjson(dir.path(), "b.ndjson", &[json!({"id": 1, "n": 1}), json!({"id": 2, "n": 2})]);
+    let args = |root: &str, extra: &[&'static str]| {
+        let mut a = vec!["push".to_owned(), f.clone(), root.to_owned(), "--key".into(), "id".into()];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |a: Vec<String>| idbsync(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>(), None).success();
+    let piped = run(args("piped", &[]));
+    assert_eq!(piped.stderr, "");
+    assert!(piped.stdout.starts_with("table "), "{}", piped.stdout);
+    let quiet = run(args("quiet", &["-q"]));
+    assert_eq!((quiet.stdout.as_str(), quiet.stderr.as_str()), ("", ""));
+    assert_eq!(run(args("json", &["--json"])).stderr, "");
+
+    let on_terminal = |a: Vec<String>| {
+        let line = std::iter::once(common::BIN.to_owned()).chain(a).collect::<Vec<_>>().join(" ");
+        std::process::Command::new("script").args(["-qec", &line, "/dev/null"]).current_dir(dir.path()).output()
+    };
+    let Ok(shown) = on_terminal(args("tty", &[])) else {
+        eprintln!("SKIPPED the terminal half of push_shows_its_stages_only_on_a_terminal: no `script`");
+        return;
+    };
+    assert!(shown.status.success(), "{shown:?}");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("b: merging 2 upserts and 0 deletes, then committing"), "{text}");
+    assert!(text.contains("\nb ") && text.contains("checkpoint"), "the summary follows: {text}");
+    let quiet = on_terminal(args("tty-quiet", &["-q"])).unwrap();
+    assert!(quiet.status.success(), "{quiet:?}");
+    assert_eq!(String::from_utf8_lossy(&quiet.stdout), "");
+}

@@ -2,10 +2,13 @@
 //! deletes, idempotent batches, --mirror, new columns, compound and nested keys; pull of
 //! the whole table and chains of pull --since that give exactly the changes.
 
-use engine::{pull, push, Error, KeyPath, PullFormat, PullOptions, PushOptions, PushReport, PushStatus, TablePush};
+use engine::{
+    pull, push, Error, KeyPath, PullFormat, PullOptions, PushOptions, PushReport, PushStage, PushStatus, TablePush,
+};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -476,4 +479,52 @@ mod model {
             }
         }
     }
+}
+
+/// The observer of `PushOptions::with_progress` hears each stage of a push once, in order:
+/// a first push creates the table and merges; the next looks the keys up first; a push
+/// that changes nothing merges nothing.
+#[test]
+fn push_reports_its_stages_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let stages = |records: &[Value]| {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let opts = PushOptions::new().with_progress(move |s: &PushStage| log.lock().unwrap().push(s.clone()));
+        push_items(dir.path(), &root, records, opts).unwrap();
+        Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+    };
+    let table = || "items".to_owned();
+    let first = [json!({"id": 1, "n": 1}), json!({"id": 2, "n": 2})];
+    assert_eq!(
+        stages(&first),
+        [
+            PushStage::Reading,
+            PushStage::Decoding { stores: 1, records: 2 },
+            PushStage::Creating { table: table() },
+            PushStage::Merging { table: table(), upserts: 2, deletes: 0 },
+            PushStage::Done { table: table(), status: PushStatus::Committed, checkpoint: 1 },
+        ]
+    );
+    let second = [json!({"id": 1, "n": 10}), json!({"id": 2, "_deleted": true}), json!({"id": 3, "n": 3})];
+    assert_eq!(
+        stages(&second),
+        [
+            PushStage::Reading,
+            PushStage::Decoding { stores: 1, records: 3 },
+            PushStage::LookingUp { table: table() },
+            PushStage::Merging { table: table(), upserts: 2, deletes: 1 },
+            PushStage::Done { table: table(), status: PushStatus::Committed, checkpoint: 2 },
+        ]
+    );
+    assert_eq!(
+        stages(&[json!({"id": 3, "n": 3})]),
+        [
+            PushStage::Reading,
+            PushStage::Decoding { stores: 1, records: 1 },
+            PushStage::LookingUp { table: table() },
+            PushStage::Done { table: table(), status: PushStatus::NoChange, checkpoint: 2 },
+        ]
+    );
 }

@@ -3,6 +3,7 @@
 //! A commit that loses to another writer's ends the attempt as [`Attempt::Lost`], for
 //! the caller to start over against the table's new version.
 
+use super::progress::PushStage;
 use super::push::{Decoded, PushOptions, PushStatus, TablePush, MAX_REJECTS_LISTED};
 use super::retry::is_conflict;
 use super::schema::{self, delta_column, HASH, KEY_TEXT};
@@ -63,6 +64,9 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
         return Ok(Attempt::Done(report));
     }
     // The rows there now, for the keys of this push (all of them with --mirror).
+    if t.exists {
+        opts.progress.report(|| PushStage::LookingUp { table: name.to_owned() });
+    }
     let existing = if t.exists { existing_rows(&t.table, name).await? } else { HashMap::new() };
     let rows = plan(d, &existing, opts.mirror, &mut report);
     let (source, names, create_columns) = source_rows(t, d, &rows, opts, &mut report)?;
@@ -73,6 +77,7 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
     if !t.exists {
         // The batch goes with the creation only when there are no rows to merge after it.
         let with = if rows.is_empty() { commit.clone() } else { CommitProperties::default() };
+        opts.progress.report(|| PushStage::Creating { table: name.to_owned() });
         table = match create_table(t, &d.meta, create_columns, with).await {
             Ok(table) => table,
             // Another writer created the table first: start over against theirs.
@@ -103,6 +108,8 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
     let before = table.version();
     let batch_commit = opts.batch.as_ref().map(|_| commit.clone());
     let merge_schema = !report.new_columns.is_empty();
+    let (upserts, deletes) = (report.upserted, report.deleted + report.mirror_deleted);
+    opts.progress.report(|| PushStage::Merging { table: name.to_owned(), upserts, deletes });
     let (table, metrics) = match merge(table, source, &names, commit, merge_schema, name)?.await {
         Ok(done) => done,
         Err(e) if is_conflict(&e) => return lost(e, report.created),

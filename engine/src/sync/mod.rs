@@ -24,6 +24,7 @@ mod concurrency_tests;
 mod key;
 mod maintain;
 mod merge;
+mod progress;
 mod pull;
 mod push;
 mod read;
@@ -35,6 +36,7 @@ pub use key::{KeyError, KeyPath};
 pub use maintain::{
     history, optimize, synced_tables, vacuum, OptimizeReport, VacuumReport, DEFAULT_RETENTION, MIN_RETENTION,
 };
+pub use progress::PushStage;
 pub use pull::{download_synced, pull, PullFormat, PullOptions, PullReport};
 pub use push::{push, PushOptions, PushReport, PushStatus, TablePush};
 pub use read::{dir_url, is_delta_dir, open_synced, AsOf, Commit, SyncedTable, DELTA_LOG};

@@ -5,6 +5,7 @@
 
 use super::key::{canonical_typed, with_lone_surrogates_escaped, KeyPath};
 use super::merge::{apply, Attempt};
+use super::progress::{Progress, PushStage};
 use super::retry;
 use super::runtime;
 use super::schema::original_schema;
@@ -37,6 +38,7 @@ pub struct PushOptions {
     attempts: Option<u32>,
     cancel: Cancel,
     pub(super) storage: StorageOptions,
+    pub(super) progress: Progress,
 }
 
 impl PushOptions {
@@ -89,6 +91,12 @@ impl PushOptions {
     /// deltalake's HDFS object store as they reach the Parquet sink).
     pub fn with_storage(mut self, s: StorageOptions) -> Self {
         self.storage = s;
+        self
+    }
+    /// An observer told each [`PushStage`] as the push reaches it (from the calling
+    /// thread or the push's runtime; it should return quickly).
+    pub fn with_progress(mut self, f: impl Fn(&PushStage) + Send + Sync + 'static) -> Self {
+        self.progress = Progress::new(f);
         self
     }
 }
@@ -193,6 +201,7 @@ pub(super) struct Decoded {
 /// is skipped there. A commit that loses to another writer's is redone against the
 /// table's new version, a bounded number of times ([`PushOptions::with_max_attempts`]).
 pub fn push(input: &Path, root: &str, opts: PushOptions) -> Result<PushReport> {
+    opts.progress.report(|| PushStage::Reading);
     let mut bytes = Vec::new();
     let src = source::open(input)?;
     opts.cancel
@@ -234,12 +243,16 @@ impl Job<'_> {
             let key = key_of(st, self.opts.key.as_ref())?;
             targets.push(open_target(self.root, &self.opts.storage, &st.name, key, self.opts.batch.as_ref()).await?);
         }
+        let records = self.first.stores.iter().map(|s| s.rows).sum();
+        self.opts.progress.report(|| PushStage::Decoding { stores: targets.len(), records });
         let decoded = self.decode_for(&targets)?;
         let mut tables = Vec::new();
         for (t, d) in targets.into_iter().zip(decoded) {
             self.opts.cancel.check()?;
             let rejects = d.rejects.clone();
             let mut r = self.apply_with_retries(t, d).await?;
+            let (table, status, checkpoint) = (r.table.clone(), r.status, r.checkpoint);
+            self.opts.progress.report(|| PushStage::Done { table, status, checkpoint });
             if !rejects.is_empty() && r.status != PushStatus::AlreadyApplied {
                 r.rejects_file = Some(write_rejects(self.root, &self.opts.storage, &r, &rejects)?);
             }
@@ -301,6 +314,7 @@ impl Job<'_> {
                     tokio::time::sleep(retry::backoff(attempt)).await;
                     self.opts.cancel.check()?;
                     attempt += 1;
+                    self.opts.progress.report(|| PushStage::Retrying { table: t.name.clone(), attempt });
                     let fresh =
                         open_target(self.root, &self.opts.storage, &t.name, t.key.clone(), self.opts.batch.as_ref())
                             .await?;
