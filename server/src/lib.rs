@@ -24,6 +24,7 @@ mod push;
 mod query;
 mod routes;
 mod spool;
+mod spool_dir;
 
 pub use auth::{new_token, Access, TokenError};
 pub use listen::{serve, ServeError, Server};
@@ -60,7 +61,9 @@ pub struct ServeOptions {
     /// Pushes the whole server merges at once; more wait their turn (in arrival order).
     /// Each merge holds its batch and its table's keys in memory: this bounds the memory.
     pub max_merges: usize,
-    /// Where request bodies and responses are spooled (default: the system's temp dir).
+    /// Where request bodies and responses are spooled (default: the system's temp dir):
+    /// in a folder of this server's own, `idbsync-serve-<pid>-<random>/`, locked while
+    /// it runs. Starting removes the folders of servers no longer running (killed ones).
     pub spool: Option<PathBuf>,
     /// How the root is opened: the HDFS client settings (`--hdfs-conf`) every push, pull,
     /// query and listing uses.

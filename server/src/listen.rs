@@ -70,9 +70,6 @@ impl Server {
             std::fs::create_dir_all(&p).map_err(|e| ServeError::Setup(format!("--root {}: {e}", p.display())))?;
         }
         let state = Arc::new(AppState::new(opts)?);
-        if !state.spool.is_dir() {
-            return Err(ServeError::Setup(format!("spool folder {} does not exist", state.spool.display())));
-        }
         let tls = match &opts.tls {
             Some((cert, key)) => Some(tls_acceptor(cert, key)?),
             None => None,
@@ -150,6 +147,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     eprintln!("idbsync serve: {} on {scheme}://{}", engine::redact_url(&opts.root), server.local_addr());
     let state = server.state();
+    if state.stale_removed > 0 {
+        eprintln!("idbsync serve: removed {} spool folder(s) left by servers no longer running", state.stale_removed);
+    }
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

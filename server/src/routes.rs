@@ -5,6 +5,7 @@ use crate::auth::{Access, Tokens};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::names::check_database;
+use crate::spool_dir::SpoolDir;
 use crate::{pull, push, query, ServeOptions};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -34,7 +35,14 @@ pub struct AppState {
     push_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// The merges running (a fair semaphore: waiting pushes take turns in arrival order).
     pub(crate) merges: Arc<Semaphore>,
+    /// This server's folder in the spool folder (`spool_dir`'s path).
     pub(crate) spool: PathBuf,
+    /// The spool folder given (`--spool`, or the temp folder).
+    spool_parent: PathBuf,
+    /// Holds this server's spool folder (removed when the state goes).
+    _spool_dir: SpoolDir,
+    /// Spool folders of servers no longer running that starting this one removed.
+    pub(crate) stale_removed: usize,
     pub(crate) storage: engine::StorageOptions,
     pub(crate) metrics: Metrics,
     results: Mutex<VecDeque<(String, serde_json::Value)>>,
@@ -45,13 +53,19 @@ pub struct AppState {
 pub struct Who(pub Option<String>);
 
 impl AppState {
-    /// The state for `opts` (reads the tokens file).
+    /// The state for `opts`: reads the tokens file, makes this server's spool folder in
+    /// the spool folder (which must exist), and removes those of servers no longer running.
     pub fn new(opts: &ServeOptions) -> Result<AppState, crate::ServeError> {
         let tokens = match &opts.tokens {
             Some(p) => Tokens::load(p)?,
             None => Tokens::default(),
         };
-        let spool = opts.spool.clone().unwrap_or_else(std::env::temp_dir);
+        let spool_parent = opts.spool.clone().unwrap_or_else(std::env::temp_dir);
+        if !spool_parent.is_dir() {
+            return Err(crate::ServeError::Setup(format!("spool folder {} does not exist", spool_parent.display())));
+        }
+        let (spool_dir, stale_removed) = SpoolDir::create(&spool_parent)
+            .map_err(|e| crate::ServeError::Setup(format!("spool folder {}: {e}", spool_parent.display())))?;
         Ok(AppState {
             root: opts.root.trim_end_matches('/').to_owned(),
             tokens_path: opts.tokens.clone(),
@@ -62,7 +76,10 @@ impl AppState {
             pushes_per_token: opts.pushes_per_token.max(1),
             push_slots: Mutex::new(HashMap::new()),
             merges: Arc::new(Semaphore::new(opts.max_merges.max(1))),
-            spool,
+            spool: spool_dir.path().to_owned(),
+            spool_parent,
+            _spool_dir: spool_dir,
+            stale_removed,
             storage: opts.storage.clone(),
             metrics: Metrics::default(),
             results: Mutex::new(VecDeque::new()),
@@ -85,7 +102,7 @@ impl AppState {
 
     /// Replaces the server's own paths in an error's text.
     pub(crate) fn describe(&self, e: &(dyn std::error::Error + 'static)) -> String {
-        let spool = self.spool.display().to_string();
+        let spool = self.spool_parent.display().to_string();
         crate::error::describe(e, &[(&self.root, "<root>"), (&spool, "<spool>")])
     }
 

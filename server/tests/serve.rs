@@ -341,3 +341,42 @@ async fn tls_with_http2() {
     assert!(client().get(f.url("/healthz")).send().await.is_err());
     f.stop().await;
 }
+
+/// The spool folders of this server's kind under `spool`.
+fn serve_dirs(spool: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(spool)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("idbsync-serve-"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A spool folder that a server killed with -9 left (its lock released by the kernel, a
+/// body still in it) is removed when a server starts on the same spool folder; the folder
+/// of a server still running there is left alone, and that server keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_servers_spool_is_removed_at_start_and_a_running_ones_kept() {
+    let a = Fixture::start(|_| {}).await;
+    let spool = a.root.parent().unwrap().to_owned();
+    let live = serve_dirs(&spool);
+    assert_eq!(live.len(), 1, "{live:?}");
+    let dead = spool.join("idbsync-serve-4194304-x1y2z3");
+    std::fs::create_dir_all(dead.join("idbsync-push-abc")).unwrap();
+    std::fs::write(dead.join("lock"), b"").unwrap();
+    std::fs::write(dead.join("idbsync-push-abc/body.json"), export(r#"{"id":1}"#)).unwrap();
+
+    let b = Fixture::start(|o| o.spool = Some(spool.clone())).await;
+    assert!(!dead.exists(), "the killed server's spool is gone");
+    let now = serve_dirs(&spool);
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(now.contains(&live[0]), "the running server's spool is kept: {now:?}");
+    let (status, v) = push(&a, &a.rw, export(r#"{"id":1,"name":"a"}"#), Some("phone/1")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = push(&b, &b.rw, export(r#"{"id":2,"name":"b"}"#), Some("phone/1")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    b.stop().await;
+    assert_eq!(serve_dirs(&spool), live, "a stopped server removes its spool folder");
+    a.stop().await;
+}

@@ -102,6 +102,12 @@ test(`kill -9: ${CLIENTS} devices × ${BATCHES} batches, the server SIGKILLed ${
       `${stats.alreadyApplied} retries answered already_applied; parquet files of killed writes left: ${inspect(orphanFiles)}; spool entries left: ${spoolLeft}`);
 
     assert.equal(kills.length, KILLS, 'every kill happened during the run');
+    // Each killed server's spool folder was removed by the next start: only the running
+    // server's own is left, holding its lock file and no body.
+    const spoolEntries = await readdir(spool);
+    assert.equal(spoolEntries.length, 1, `spool entries left: ${inspect(spoolEntries)}`);
+    assert.ok(spoolEntries[0].startsWith(`idbsync-serve-${server.pid}-`), `spool entries left: ${inspect(spoolEntries)}`);
+    assert.deepEqual(await readdir(join(spool, spoolEntries[0])), ['lock']);
     assert.ok(kills.some((k) => k.inflight > 0), 'some kill hit pushes in flight');
     assert.equal(stats.batches, total, 'every batch acknowledged');
     await assertFinalState(server, plain, dexie, stats);
