@@ -514,6 +514,10 @@ pub struct PushArgs {
     /// The input is the whole store: delete the keys it lacks.
     #[arg(long)]
     pub mirror: bool,
+    /// Partitioning of the tables this push creates, repeatable: a top-level column, or day(col) (a generated
+    /// date column); a table that exists keeps its own (naming another is refused).
+    #[arg(long = "partition-by", value_name = "TERM")]
+    pub partition_by: Vec<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,

@@ -8,14 +8,13 @@
 use crate::args::{ConvertArgs, ModeArg, OnInvalidArg};
 use crate::infer_cmd;
 use crate::interrupt;
-use crate::sync_cmd::{print_push, with_spinner};
+use crate::sync_cmd::{partition_terms, print_push, with_spinner};
 use anyhow::{Context, Result};
 use engine::{KeyPath, PushOptions, StorageOptions};
 use std::process::ExitCode;
 
 pub fn run(a: &ConvertArgs) -> Result<ExitCode> {
     let unsupported: Vec<&str> = [
-        (!a.partition_by.is_empty(), "--partition-by"),
         (a.verify, "--verify"),
         (a.max_file_size.is_some(), "--max-file-size"),
         (matches!(a.on_invalid, OnInvalidArg::Fail), "--on-invalid fail"),
@@ -47,7 +46,8 @@ pub fn run(a: &ConvertArgs) -> Result<ExitCode> {
         .with_key(key)
         .with_mirror(matches!(a.mode, ModeArg::Overwrite))
         .with_cancel(cancel.clone())
-        .with_storage(storage);
+        .with_storage(storage)
+        .with_partition_by(partition_terms(&a.partition_by)?);
     let (opts, bar) = with_spinner(opts, a.quiet || a.json, &a.read.input);
     let res = engine::push(&a.read.input, &root, opts)
         .with_context(|| format!("converting {} into Delta tables under {root}", a.read.input.display()));

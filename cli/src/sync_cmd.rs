@@ -6,7 +6,9 @@ use crate::interrupt;
 use crate::progress::spinner;
 use crate::size::human;
 use anyhow::{Context, Result};
-use engine::{KeyPath, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStage, PushStatus};
+use engine::{
+    KeyPath, PartitionField, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStage, PushStatus,
+};
 use indicatif::ProgressBar;
 use std::io::Write;
 use std::path::Path;
@@ -24,7 +26,8 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
         .with_key(key)
         .with_mirror(a.mirror)
         .with_cancel(cancel.clone())
-        .with_storage((&a.hdfs).into());
+        .with_storage((&a.hdfs).into())
+        .with_partition_by(partition_terms(&a.partition_by)?);
     if let (Some(client), Some(batch)) = (&a.client, a.batch) {
         opts = opts.with_batch(client, batch);
     }
@@ -40,6 +43,11 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
         print_push(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--partition-by` terms (the engine says which ones synced tables take).
+pub fn partition_terms(terms: &[String]) -> Result<Vec<PartitionField>> {
+    terms.iter().map(|t| t.parse::<PartitionField>().map_err(anyhow::Error::msg).context("--partition-by")).collect()
 }
 
 /// `opts` with a spinner on stderr that shows the push's stages (none when `quiet`, with

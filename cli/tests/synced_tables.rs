@@ -263,13 +263,28 @@ fn convert_table_format_delta_writes_the_records_a_parquet_conversion_has() {
     .json();
     assert!(r["tables"].as_array().unwrap().iter().all(|t| t["upserted"] == 0 && t["deleted"] == 0), "{r}");
     // Options that do not apply are refused by name.
+    let r = idbsync(dir.path(), &["convert", s(&shop), "--out", "x", "--table-format", "delta", "--verify"], None);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("--verify not supported"), "{}", r.stderr);
+    // --partition-by makes Delta partition columns; every store needs the column.
     let r = idbsync(
         dir.path(),
         &["convert", s(&shop), "--out", "x", "--table-format", "delta", "--partition-by", "status"],
         None,
     );
     assert_eq!(r.code, Some(1));
-    assert!(r.stderr.contains("--partition-by not supported"), "{}", r.stderr);
+    assert!(r.stderr.contains("table 'customers': --partition-by status: the records creating"), "{}", r.stderr);
+    let f = write_ndjson(
+        dir.path(),
+        "cities.ndjson",
+        &[json!({"id": 1, "city": "Oslo"}), json!({"id": 2, "city": "Rome"})],
+    );
+    let args =
+        ["convert", &f, "--out", "parts", "--table-format", "delta", "--key", "id", "--partition-by", "city", "-q"];
+    idbsync(dir.path(), &args, None).success();
+    let listed: Value = idbsync(dir.path(), &["tables", "parts", "--json"], None).success().json();
+    assert_eq!(listed[0]["partitions"], json!(["city Utf8"]), "{listed}");
+    assert!(dir.path().join("parts/cities/city=Oslo").is_dir());
 }
 
 /// `push` shows its stages on a spinner only when stderr is a terminal and neither `-q`

@@ -528,3 +528,98 @@ fn push_reports_its_stages_in_order() {
         ]
     );
 }
+
+/// The (`_idb_day`, `city`) partition values of the files a commit of `table` adds.
+fn added_partitions(root: &str, table: &str, version: u64) -> std::collections::BTreeSet<(String, String)> {
+    let log = Path::new(root).join(table).join("_delta_log").join(format!("{version:020}.json"));
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let p = &v.get("add")?["partitionValues"];
+            Some((p["_idb_day"].as_str().unwrap().to_owned(), p["city"].as_str().unwrap().to_owned()))
+        })
+        .collect()
+}
+
+/// `--partition-by day(at) --partition-by city`: Delta partition columns (`_idb_day`
+/// generated from `at`), kept by later pushes; an update that changes the day and the
+/// city moves its row to the new partition, a delete removes it, and pulls give the
+/// records back exactly (the Dates tagged, no `_idb_day`). Another partitioning is refused.
+#[test]
+fn a_partitioned_table_moves_updated_rows_and_pulls_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    const DAY: i64 = 86_400_000;
+    let rec = |id: i64, city: &str, at: i64, n: i64| json!({"id": id, "city": city, "at": at, "n": n, "$types": {"at": "date"}});
+    let export = |name: &str, rows: &[Value]| {
+        let text = dexie(
+            json!([{"name": "visits", "schema": "id", "rowCount": rows.len()}]),
+            json!([{"tableName": "visits", "inbound": true, "rows": rows}]),
+        );
+        write(dir.path(), name, &text)
+    };
+    let parts: Vec<engine::PartitionField> = ["day(at)", "city"].iter().map(|t| t.parse().unwrap()).collect();
+    // Day 19 at 23:30 UTC and day 20 at 00:30: two days.
+    let b1 = [
+        rec(1, "Paris", 19 * DAY + 84_600_000, 1),
+        rec(2, "Oslo", 20 * DAY + 1_800_000, 2),
+        rec(3, "Paris", 20 * DAY, 3),
+        rec(4, "Oslo", 19 * DAY, 4),
+    ];
+    let r = push(&export("b1.json", &b1), &root, PushOptions::new().with_partition_by(parts.clone())).unwrap();
+    let c1 = one(&r).checkpoint;
+    let pair = |d: &str, c: &str| (d.to_owned(), c.to_owned());
+    let want = [
+        pair("1970-01-20", "Paris"),
+        pair("1970-01-21", "Oslo"),
+        pair("1970-01-21", "Paris"),
+        pair("1970-01-20", "Oslo"),
+    ];
+    assert_eq!(added_partitions(&root, "visits", c1 as u64), want.into_iter().collect());
+
+    // 1 moves to another day and city; 2 changes in place; 3 is deleted; 5 is new. No
+    // --partition-by: the table keeps its own.
+    let b2 = [
+        rec(1, "Rome", 30 * DAY, 10),
+        rec(2, "Oslo", 20 * DAY + 1_800_000, 20),
+        json!({"id": 3, "_deleted": true}),
+        rec(5, "Rome", 30 * DAY + 1, 5),
+    ];
+    let r = push(&export("b2.json", &b2), &root, PushOptions::new()).unwrap();
+    let t = one(&r);
+    assert_eq!((t.upserted, t.deleted, t.status), (3, 1, PushStatus::Committed));
+    // The rows of (day 20, Paris) and (day 21, Paris) are gone: no file is added there.
+    let got = added_partitions(&root, "visits", t.checkpoint as u64);
+    assert!(got.contains(&pair("1970-01-31", "Rome")), "{got:?}");
+    assert!(!got.contains(&pair("1970-01-20", "Paris")) && !got.contains(&pair("1970-01-21", "Paris")), "{got:?}");
+
+    let model = [
+        rec(1, "Rome", 30 * DAY, 10),
+        rec(2, "Oslo", 20 * DAY + 1_800_000, 20),
+        rec(4, "Oslo", 19 * DAY, 4),
+        rec(5, "Rome", 30 * DAY + 1, 5),
+    ];
+    let mut out = Vec::new();
+    pull(&root, "visits", &PullOptions::new().with_format(PullFormat::Dexie), &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let mut rows = v["data"]["data"][0]["rows"].as_array().unwrap().clone();
+    rows.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(rows, model);
+    let changes = pull_ndjson(&root, "visits", Some(c1));
+    let ids: Vec<i64> = changes
+        .upserts
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!((ids, changes.deleted), (vec![1, 2, 5], vec![json!({"id": 3, "_deleted": true})]));
+    assert!(changes.upserts.iter().all(|r| r.get("_idb_day").is_none()));
+
+    let other: Vec<engine::PartitionField> = vec!["city".parse().unwrap()];
+    let e =
+        push(&export("b3.json", &b1[..1]), &root, PushOptions::new().with_partition_by(other)).unwrap_err().to_string();
+    assert!(e.contains("partitioned by day(at), city, not by city"), "{e}");
+}

@@ -207,15 +207,15 @@ fn delta_table(
 }
 
 /// `df` without the bookkeeping columns of synced tables (`_idb_client`, `_idb_batch`,
-/// `_idb_updated_at` …): what goes back into IndexedDB or into another synced table
-/// holds only the records' own fields.
+/// `_idb_updated_at` …, and the `_idb_day` partition column of `day(col)`): what goes back
+/// into IndexedDB or into another synced table holds only the records' own fields.
 pub fn without_bookkeeping(df: DataFrame) -> Result<DataFrame> {
     let keep: Vec<String> = df
         .schema()
         .fields()
         .iter()
         .map(|f| f.name().clone())
-        .filter(|n| !engine::HIDDEN.contains(&n.as_str()))
+        .filter(|n| !engine::HIDDEN.contains(&n.as_str()) && n != engine::DAY_COLUMN)
         .collect();
     if keep.len() == df.schema().fields().len() {
         return Ok(df);

@@ -709,3 +709,57 @@ def test_deltalake_change_feed_and_history(synced: Synced, name: str):
     # each client's last batch is the table's application transaction `idbsync:<client>`
     for client in ("phone", "laptop"):
         assert dt.transaction_version(f"idbsync:{client}") == max(p.batch for p in t.pushes if p.client == client)
+
+
+# ---------------------------------------------------------------------------------------
+# A partitioned table: `push --partition-by day(at) --partition-by city`.
+
+
+def test_spark_reads_a_partitioned_table(spark, idbsync_bin: Path, hdfs: str, tmp_path_factory):
+    """Delta partition columns `_idb_day` (generated: CAST(at AS DATE)) and `city`; a
+    second push moves a row to another day and city, changes one in place, deletes one and
+    adds one. Spark sees the partitioning, the rows as pulled, `_idb_day` equal to the UTC
+    day of `at`, and a filter on the partition columns gives the rows of that partition."""
+    work = tmp_path_factory.mktemp("partitioned")
+    root = f"{hdfs}/idbsync-interop-partitioned"
+    b1 = [
+        {"id": 1, "city": "Oslo", "at": "2026-03-01T23:30:00Z", "n": 1},
+        {"id": 2, "city": "Cairo", "at": "2026-03-02T00:30:00Z", "n": 2},
+        {"id": 3, "city": "Oslo", "at": "2026-03-02T10:00:00Z", "n": 3},
+        {"id": 4, "city": "Cairo", "at": "2026-03-01T00:00:00Z", "n": 4},
+    ]
+    b2 = [
+        {"id": 1, "city": "Delhi", "at": "2026-03-09T12:00:00Z", "n": 10},
+        {"id": 2, "city": "Cairo", "at": "2026-03-02T00:30:00Z", "n": 20},
+        {"id": 3, "_deleted": True},
+        {"id": 5, "city": "Delhi", "at": "2026-03-09T00:00:00Z", "n": 5},
+    ]
+    for i, (batch, extra) in enumerate([(b1, ["--partition-by", "day(at)", "--partition-by", "city"]), (b2, [])]):
+        src = work / f"b{i}.ndjson"
+        src.write_text("".join(json.dumps(r) + "\n" for r in batch))
+        cmd = [str(idbsync_bin), "push", str(src), root, "--store", "orders", "--key", "id", "--detect-timestamps"]
+        run(cmd + extra + ["-q"])
+    model = {1: b2[0], 2: b2[1], 4: b1[3], 5: b2[3]}
+
+    url = f"{root}/orders"
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{url}`").collect()[0]
+    assert list(detail["partitionColumns"]) == ["_idb_day", "city"]
+    df = spark.read.format("delta").load(url)
+    rows = {r["id"]: r for r in spark_dicts(df.collect())}
+    assert set(rows) == set(model)
+    for k, want in model.items():
+        got = rows[k]
+        assert (got["city"], got["n"]) == (want["city"], want["n"]), k
+        assert got["at"].strftime("%Y-%m-%dT%H:%M:%SZ") == want["at"], k
+        assert got["_idb_day"].isoformat() == want["at"][:10], k
+    day9 = df.where("_idb_day = DATE'2026-03-09' AND city = 'Delhi'").select("id").collect()
+    assert sorted(r["id"] for r in day9) == [1, 5]
+
+    out = work / "pull.ndjson"
+    run([str(idbsync_bin), "pull", root, "--table", "orders", "--to", str(out), "-q"])
+    pulled, deleted, _ = read_pull(out)
+    assert deleted == []
+    assert {r["id"]: (r["city"], r["n"], r["at"][:19]) for r in pulled} == {
+        k: (r["city"], r["n"], r["at"][:19]) for k, r in model.items()
+    }
+    assert all("_idb_day" not in r for r in pulled)

@@ -32,8 +32,11 @@ fn other(dir: &Path, root: &str, records: &[Value], opts: PushOptions) -> TableP
 
 /// The table as a push would read it now (with `batch`), to be applied to later.
 fn read_now(rt: &tokio::runtime::Runtime, root: &str, batch: Option<(&str, i64)>) -> Target {
-    let batch = batch.map(|(c, s)| (c.to_owned(), s));
-    rt.block_on(open_target(root, &Default::default(), STORE, key(), batch.as_ref())).unwrap()
+    let opts = match batch {
+        Some((client, seq)) => PushOptions::new().with_batch(client, seq),
+        None => PushOptions::new(),
+    };
+    rt.block_on(open_target(root, &opts, STORE, key())).unwrap()
 }
 
 /// A push of `records` applied to `stale`, a table read before other writers committed.

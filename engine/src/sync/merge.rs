@@ -3,6 +3,7 @@
 //! A commit that loses to another writer's ends the attempt as [`Attempt::Lost`], for
 //! the caller to start over against the table's new version.
 
+use super::partition;
 use super::progress::PushStage;
 use super::push::{Decoded, PushOptions, PushStatus, TablePush, MAX_REJECTS_LISTED};
 use super::retry::is_conflict;
@@ -70,6 +71,7 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
     let existing = if t.exists { existing_rows(&t.table, name).await? } else { HashMap::new() };
     let rows = plan(d, &existing, opts.mirror, &mut report);
     let (source, names, create_columns) = source_rows(t, d, &rows, opts, &mut report)?;
+    let (source, names) = partition::with_day(name, &t.partition, source, names)?;
     let commit = commit_properties(report.read, opts);
     let lost = |e: DeltaTableError, created| Ok(Attempt::Lost { source: Box::new(e), created });
 
@@ -78,6 +80,7 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
         // The batch goes with the creation only when there are no rows to merge after it.
         let with = if rows.is_empty() { commit.clone() } else { CommitProperties::default() };
         opts.progress.report(|| PushStage::Creating { table: name.to_owned() });
+        let create_columns = partition::creation_columns(name, &t.partition, create_columns)?;
         table = match create_table(t, &d.meta, create_columns, with).await {
             Ok(table) => table,
             // Another writer created the table first: start over against theirs.
@@ -285,16 +288,18 @@ async fn create_table(
     columns: Vec<StructField>,
     commit: CommitProperties,
 ) -> DeltaResult<DeltaTable> {
-    let config: Vec<(String, Option<String>)> = vec![
+    let mut config: Vec<(String, Option<String>)> = vec![
         (TableProperty::EnableChangeDataFeed.as_ref().to_owned(), Some("true".to_owned())),
         (schema::PROP_SCHEMA_METADATA.to_owned(), Some(serde_json::to_string(meta).expect("map"))),
         (schema::PROP_KEY.to_owned(), Some(serde_json::to_string(&t.key).expect("key"))),
         (schema::PROP_STORE.to_owned(), Some(t.name.clone())),
     ];
+    config.extend(partition::property(&t.partition));
     t.table
         .clone()
         .create()
         .with_columns(columns)
+        .with_partition_columns(partition::columns(&t.partition))
         .with_configuration(config)
         .with_raise_if_key_not_exists(false)
         // Version 0 or nothing. With retries, deltalake 1.1 commits a creation that lost

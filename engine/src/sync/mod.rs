@@ -24,6 +24,7 @@ mod concurrency_tests;
 mod key;
 mod maintain;
 mod merge;
+mod partition;
 mod progress;
 mod pull;
 mod push;
@@ -36,6 +37,7 @@ pub use key::{KeyError, KeyPath};
 pub use maintain::{
     history, optimize, synced_tables, vacuum, OptimizeReport, VacuumReport, DEFAULT_RETENTION, MIN_RETENTION,
 };
+pub use partition::DAY as DAY_COLUMN;
 pub use progress::PushStage;
 pub use pull::{download_synced, pull, PullFormat, PullOptions, PullReport};
 pub use push::{push, PushOptions, PushReport, PushStatus, TablePush};

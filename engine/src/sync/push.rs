@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::input::decode::{Decoder, Reject};
 use crate::input::source;
 use crate::ops::convert::RejectRecord;
+use crate::output::partition::PartitionField;
 use crate::storage::options::StorageOptions;
 use arrow::array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
@@ -39,6 +40,7 @@ pub struct PushOptions {
     cancel: Cancel,
     pub(super) storage: StorageOptions,
     pub(super) progress: Progress,
+    pub(super) partition_by: Vec<PartitionField>,
 }
 
 impl PushOptions {
@@ -97,6 +99,12 @@ impl PushOptions {
     /// thread or the push's runtime; it should return quickly).
     pub fn with_progress(mut self, f: impl Fn(&PushStage) + Send + Sync + 'static) -> Self {
         self.progress = Progress::new(f);
+        self
+    }
+    /// How a table this push creates is partitioned (`--partition-by`: top-level columns,
+    /// or `day(col)`); a table that exists keeps its own, and naming another is refused.
+    pub fn with_partition_by(mut self, p: Vec<PartitionField>) -> Self {
+        self.partition_by = p;
         self
     }
 }
@@ -241,7 +249,7 @@ impl Job<'_> {
         let mut targets = Vec::new();
         for st in &self.first.stores {
             let key = key_of(st, self.opts.key.as_ref())?;
-            targets.push(open_target(self.root, &self.opts.storage, &st.name, key, self.opts.batch.as_ref()).await?);
+            targets.push(open_target(self.root, self.opts, &st.name, key).await?);
         }
         let records = self.first.stores.iter().map(|s| s.rows).sum();
         self.opts.progress.report(|| PushStage::Decoding { stores: targets.len(), records });
@@ -315,9 +323,7 @@ impl Job<'_> {
                     self.opts.cancel.check()?;
                     attempt += 1;
                     self.opts.progress.report(|| PushStage::Retrying { table: t.name.clone(), attempt });
-                    let fresh =
-                        open_target(self.root, &self.opts.storage, &t.name, t.key.clone(), self.opts.batch.as_ref())
-                            .await?;
+                    let fresh = open_target(self.root, self.opts, &t.name, t.key.clone()).await?;
                     if fresh.delta != t.delta {
                         // New columns (or a table another writer created): decode again.
                         d = self.decode_for(std::slice::from_ref(&fresh))?.pop().expect("one store decoded");

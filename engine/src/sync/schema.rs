@@ -38,9 +38,10 @@ pub const UPDATED_AT: &str = "_idb_updated_at";
 /// The hidden columns, in table order (after the data columns).
 pub const HIDDEN: [&str; 5] = [KEY_TEXT, HASH, CLIENT, BATCH, UPDATED_AT];
 
-/// Whether `name` is one of the hidden bookkeeping columns.
+/// Whether `name` is one of the hidden bookkeeping columns, or the generated partition
+/// column of `day(col)` ([`super::partition::DAY`]): not a field of the records.
 pub(crate) fn is_hidden(name: &str) -> bool {
-    HIDDEN.contains(&name)
+    HIDDEN.contains(&name) || name == super::partition::DAY
 }
 
 pub(crate) fn hidden_fields() -> Vec<FieldRef> {
