@@ -64,10 +64,10 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
         report.status = PushStatus::AlreadyApplied;
         return Ok(Attempt::Done(report));
     }
-    // The rows there now, for the keys of this push (all of them with --mirror).
     if t.exists {
         opts.progress.report(|| PushStage::LookingUp { table: name.to_owned() });
     }
+    // The rows there now, for the keys of this push (all of them with --mirror).
     let existing = if t.exists { existing_rows(&t.table, name).await? } else { HashMap::new() };
     let rows = plan(d, &existing, opts.mirror, &mut report);
     let (source, names, create_columns) = source_rows(t, d, &rows, opts, &mut report)?;
