@@ -30,13 +30,14 @@ mod read;
 mod retry;
 mod schema;
 mod target;
+mod widen;
 
 pub use key::{KeyError, KeyPath};
 pub use maintain::{
     history, optimize, synced_tables, vacuum, OptimizeReport, VacuumReport, DEFAULT_RETENTION, MIN_RETENTION,
 };
 pub use pull::{download_synced, pull, PullFormat, PullOptions, PullReport};
-pub use push::{push, PushOptions, PushReport, PushStatus, TablePush};
+pub use push::{push, PushOptions, PushReport, PushStatus, TablePush, WidenedColumn};
 pub use read::{dir_url, is_delta_dir, open_synced, AsOf, Commit, SyncedTable, DELTA_LOG};
 pub use schema::HIDDEN;
 

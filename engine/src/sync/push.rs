@@ -10,6 +10,7 @@ use super::runtime;
 use super::schema::original_schema;
 use super::sync_err;
 use super::target::{open_target, Target};
+use super::widen;
 use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::input::decode::{Decoder, Reject};
@@ -122,6 +123,14 @@ pub struct TablePush {
     pub mirror_deleted: u64,
     /// Columns this push added to the table.
     pub new_columns: Vec<String>,
+    /// Columns whose type this push changed so that every value fits (a lossless
+    /// widening, or the JSON-text column `convert` makes of a type conflict); the table
+    /// was rewritten in the push's commit ([`TablePush::rewritten`] rows).
+    #[serde(default)]
+    pub widened_columns: Vec<WidenedColumn>,
+    /// Rows of the table re-encoded for [`TablePush::widened_columns`] (0 without).
+    #[serde(default)]
+    pub rewritten: u64,
     /// Whether this push created the table.
     pub created: bool,
     /// What happened.
@@ -139,6 +148,17 @@ pub struct TablePush {
     /// for a batch already applied (its first push wrote them).
     #[serde(default)]
     pub rejects_file: Option<String>,
+}
+
+/// A column whose type a push changed, as types read (`Int64`, `Float64`, `JSON text`…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WidenedColumn {
+    /// The column.
+    pub column: String,
+    /// Its type before the push.
+    pub from: String,
+    /// Its type after.
+    pub to: String,
 }
 
 /// What a push did.
@@ -173,6 +193,9 @@ pub(super) struct Decoded {
     pub recs: Vec<Rec>,
     pub rejects: Vec<RejectRecord>,
     pub rejected: u64,
+    /// Of `rejected`: records whose values do not fit the columns they were decoded
+    /// against (not bad JSON, not a missing key): a push widens the table for them.
+    pub misfits: u64,
     pub batch: RecordBatch,
     /// The store's IndexedDB metadata (kept in the properties of a table it creates).
     pub meta: HashMap<String, String>,
@@ -230,8 +253,7 @@ impl Job<'_> {
         let mut tables = Vec::new();
         for (t, d) in targets.into_iter().zip(decoded) {
             self.opts.cancel.check()?;
-            let rejects = d.rejects.clone();
-            let mut r = self.apply_with_retries(t, d).await?;
+            let (mut r, rejects) = self.apply_with_retries(t, d).await?;
             if !rejects.is_empty() && r.status != PushStatus::AlreadyApplied {
                 r.rejects_file = Some(write_rejects(self.root, &r, &rejects)?);
             }
@@ -274,16 +296,30 @@ impl Job<'_> {
 
     /// Applies `d` to its table, starting over against the table's new version each time
     /// another writer's commit gets in first, until it is done or the attempts run out.
-    pub(super) async fn apply_with_retries(&self, mut t: Target, mut d: Decoded) -> Result<TablePush> {
+    /// Gives the report and every record rejected. When records do not fit the table's
+    /// columns, the columns are widened ([`widen`]) and those records kept.
+    pub(super) async fn apply_with_retries(
+        &self,
+        mut t: Target,
+        mut d: Decoded,
+    ) -> Result<(TablePush, Vec<RejectRecord>)> {
         let most = self.opts.attempts.unwrap_or(retry::DEFAULT_ATTEMPTS).max(1);
         let mut created = false;
         let mut attempt = 1;
         loop {
-            match apply(&t, &d, self.opts).await? {
+            let widened = match widen::needed(&t, &d, &self.infer_opts) {
+                true => widen::apply(self, &t).await?,
+                false => None,
+            };
+            let (outcome, rejects) = match widened {
+                Some(w) => w,
+                None => (apply(&t, &d, self.opts).await?, None),
+            };
+            match outcome {
                 Attempt::Done(mut r) => {
                     r.created |= created;
                     r.attempts = attempt;
-                    return Ok(r);
+                    return Ok((*r, rejects.unwrap_or_else(|| d.rejects.clone())));
                 }
                 Attempt::Lost { source, created: c } => {
                     created |= c;
@@ -346,7 +382,7 @@ fn key_of(st: &StoreSchema, given: Option<&KeyPath>) -> Result<KeyPath> {
 }
 
 /// Splits the input and decodes each store's records, noting each record's key.
-fn decode(
+pub(super) fn decode(
     body: &[u8],
     input: &Path,
     inferred: &InferResult,
@@ -367,6 +403,7 @@ fn decode(
             recs: Vec::new(),
             rejects: Vec::new(),
             rejected: 0,
+            misfits: 0,
             batch: RecordBatch::new_empty(Arc::new(Schema::empty())),
             meta: s.metadata().clone(),
         })
@@ -406,7 +443,9 @@ fn decode(
             let d = &mut decoders[i];
             let row = d.rows() as u32;
             if let Err(Reject { at, reason }) = d.push(bytes) {
-                return reject(at, reason);
+                reject(at, reason);
+                o.misfits += 1;
+                return;
             }
             let text = serde_json::to_vec(&v).expect("JSON values serialise");
             let hash = blake3::hash(&text).to_hex()[..32].to_owned();
