@@ -69,6 +69,15 @@ pub fn print_push(r: &PushReport) {
         if !t.new_columns.is_empty() {
             println!("{}: new columns: {}", t.table, t.new_columns.join(", "));
         }
+        for w in &t.widened_columns {
+            println!(
+                "{}: column {} changed type: {} -> {} (values kept as they were pushed)",
+                t.table, w.column, w.from, w.to
+            );
+        }
+        if !t.widened_columns.is_empty() {
+            println!("{}: the table was rewritten in the push's commit ({} rows re-encoded)", t.table, t.rewritten);
+        }
         if t.mirror_deleted > 0 {
             println!("{}: --mirror deleted {} rows whose keys the input lacks", t.table, t.mirror_deleted);
         }

@@ -271,3 +271,44 @@ fn convert_table_format_delta_writes_the_records_a_parquet_conversion_has() {
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("--partition-by not supported"), "{}", r.stderr);
 }
+
+#[test]
+fn push_reports_a_column_whose_type_it_changed_and_pull_gives_every_value_back() {
+    let dir = tempfile::tempdir().unwrap();
+    push(dir.path(), &[json!({"id": 1, "n": 1}), json!({"id": 2, "n": 2})], "phone", 1);
+    // Text in the integer column: the column becomes JSON text (summary and --json).
+    let f = write_ndjson(dir.path(), "b2.ndjson", &[json!({"id": 3, "n": "three"})]);
+    let args = ["push", &f, "root", "--key", "id", "--store", "items", "--client", "phone", "--batch", "2"];
+    let out = idbsync(dir.path(), &args, None).success().stdout;
+    assert!(out.contains("items: column n changed type: Int64 -> JSON text"), "{out}");
+    assert!(out.contains("items: the table was rewritten in the push's commit (2 rows re-encoded)"), "{out}");
+    let r = push(dir.path(), &[json!({"id": 4, "n": 2.5})], "phone", 3);
+    assert_eq!(r["tables"][0]["widened_columns"], json!([]));
+    let r = push(dir.path(), &[json!({"id": 5, "n": {"a": 1}}), json!({"id": 2, "n": [2]})], "phone", 4);
+    assert_eq!((r["tables"][0]["upserted"].as_u64(), r["tables"][0]["rejected"].as_u64()), (Some(2), Some(0)));
+
+    let out = idbsync(dir.path(), &["pull", "root", "--table", "items", "--to", "-"], None).success().stdout;
+    let mut got: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    got.pop(); // the checkpoint
+    got.sort_by_key(|v| v["id"].as_i64());
+    assert_eq!(
+        got,
+        [
+            json!({"id": 1, "n": 1}),
+            json!({"id": 2, "n": [2]}),
+            json!({"id": 3, "n": "three"}),
+            json!({"id": 4, "n": 2.5}),
+            json!({"id": 5, "n": {"a": 1}})
+        ]
+    );
+}
+
+#[test]
+fn push_json_lists_the_widened_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    push(dir.path(), &[json!({"id": 1, "n": 1})], "phone", 1);
+    let r = push(dir.path(), &[json!({"id": 2, "n": 0.5})], "phone", 2);
+    let t = &r["tables"][0];
+    assert_eq!(t["widened_columns"], json!([{"column": "n", "from": "Int64", "to": "Float64"}]));
+    assert_eq!((t["rewritten"].as_u64(), t["rejected"].as_u64()), (Some(1), Some(0)));
+}
