@@ -406,28 +406,39 @@ fn a_push_keeps_the_tables_key_and_pull_needs_a_table() {
 
 mod model {
     //! A model test: random batches of inserts, updates and deletes (some pushed twice, some
-    //! adding a field) applied by push give the table an in-memory model holds, and chains
+    //! adding a field, some giving `v` a float or text where it had integers: a column that
+    //! widens) applied by push give the table an in-memory model holds, and chains
     //! of pull --since applied to a client's copy give the same records.
     use super::*;
     use proptest::prelude::*;
 
     #[derive(Debug, Clone)]
     enum Op {
-        Put { id: i64, v: i64, extra: bool },
+        Put { id: i64, v: i64, extra: bool, kind: u8 },
         Delete { id: i64 },
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            3 => (0i64..8, 0i64..3, proptest::bool::weighted(0.2)).prop_map(|(id, v, extra)| Op::Put { id, v, extra }),
+            3 => (0i64..8, 0i64..3, proptest::bool::weighted(0.2), 0u8..8)
+                .prop_map(|(id, v, extra, kind)| Op::Put { id, v, extra, kind }),
             1 => (0i64..8).prop_map(|id| Op::Delete { id }),
         ]
     }
 
     fn record(op: &Op) -> Value {
         match op {
-            Op::Put { id, v, extra: true } => json!({"id": id, "v": v, "extra": format!("e{v}")}),
-            Op::Put { id, v, .. } => json!({"id": id, "v": v}),
+            Op::Put { id, v, extra, kind } => {
+                let v = match kind {
+                    6 => json!(*v as f64 + 0.5),
+                    7 => json!(format!("s{v}")),
+                    _ => json!(v),
+                };
+                match extra {
+                    true => json!({"id": id, "v": v, "extra": format!("e{v}")}),
+                    false => json!({"id": id, "v": v}),
+                }
+            }
             Op::Delete { id } => json!({"id": id, "_deleted": true}),
         }
     }
@@ -447,7 +458,7 @@ mod model {
                 let records: Vec<Value> = ops.iter().map(record).collect();
                 let opts = || PushOptions::new().with_batch("c", seq as i64);
                 let r = push_items(dir.path(), &root, &records, opts()).unwrap();
-                one(&r);
+                prop_assert_eq!(one(&r).rejected, 0);
                 for rec in &records {
                     let key = rec["id"].to_string();
                     if rec.get("_deleted").is_some() {
@@ -665,4 +676,54 @@ fn a_number_in_a_date_column_keeps_the_dates_tagged() {
     // A client at c0: every row again (the rewrite), nothing deleted.
     let (since, side) = dexie_pull(&root, "events", Some(c0));
     assert_eq!((since, side["deleted"].clone()), (expected, json!([])));
+}
+
+#[test]
+fn a_type_change_in_a_store_with_out_of_line_keys_keeps_every_key_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let export = |rows: Value| {
+        let n = rows.as_array().unwrap().len();
+        dexie(
+            json!([{"name": "notes", "schema": "", "rowCount": n}]),
+            json!([{"tableName": "notes", "inbound": false, "rows": rows}]),
+        )
+    };
+    let v1 = write(dir.path(), "v1.json", &export(json!([[1, {"n": 1}], [2, {"n": 2, "at": 0}]])));
+    let c0 = one(&push(&v1, &root, PushOptions::new()).unwrap()).checkpoint;
+    let v2 = write(
+        dir.path(),
+        "v2.json",
+        &export(json!([[3, {"n": "x"}], {"$": [4, {"n": 0}], "$types": {"$": {"1.n": "date"}}}])),
+    );
+    let t = one(&push(&v2, &root, PushOptions::new()).unwrap()).clone();
+    assert_eq!(widened(&t), [("n".to_owned(), "Int64".to_owned(), "JSON text".to_owned())]);
+    assert_eq!((t.upserted, t.rejected, t.rewritten), (2, 0, 2));
+
+    let mut out = Vec::new();
+    pull(&root, "notes", &PullOptions::new().with_format(PullFormat::Dexie), &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let mut rows = v["data"]["data"][0]["rows"].as_array().unwrap().clone();
+    rows.sort_by_key(|r| r.get("$").unwrap_or(r)[0].as_i64());
+    assert_eq!(
+        rows,
+        // As exportDB writes out-of-line rows: `[key, value]` tagged `arrayNonindexKeys`.
+        [
+            json!({"$": [1, {"n": 1}], "$types": {"$": {"": "arrayNonindexKeys"}}}),
+            json!({"$": [2, {"n": 2, "at": 0}], "$types": {"$": {"": "arrayNonindexKeys"}}}),
+            json!({"$": [3, {"n": "x"}], "$types": {"$": {"": "arrayNonindexKeys"}}}),
+            json!({"$": [4, {"n": 0}], "$types": {"$": {"": "arrayNonindexKeys", "1.n": "date"}}}),
+        ],
+        "{v}"
+    );
+    let (_, side) = dexie_pull_any(&root, "notes", Some(c0));
+    assert_eq!(side["deleted"], json!([]));
+}
+
+/// A Dexie pull's rows (any layout) and its sidecar.
+fn dexie_pull_any(root: &str, table: &str, since: Option<i64>) -> (Vec<Value>, Value) {
+    let mut out = Vec::new();
+    let r = pull(root, table, &PullOptions::new().with_since(since).with_format(PullFormat::Dexie), &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    (v["data"]["data"][0]["rows"].as_array().unwrap().clone(), r.sidecar())
 }

@@ -1,7 +1,8 @@
 //! `push`: an export (or the changes since the last sync) merged into one Delta table
 //! per store, by primary key. The input is read, inferred and decoded once; each table is
-//! then applied to ([`super::merge`]) until an attempt is not beaten by another writer's
-//! commit ([`super::retry`]), each new attempt against the table's new version.
+//! then applied to ([`super::merge`], or [`super::widen`] when records do not fit the
+//! table's columns) until an attempt is not beaten by another writer's commit
+//! ([`super::retry`]), each new attempt against the table's new version.
 
 use super::key::{canonical_typed, with_lone_surrogates_escaped, KeyPath};
 use super::merge::{apply, Attempt};
@@ -115,7 +116,8 @@ pub struct TablePush {
     /// records superseded by a later one of the same key in the input (`superseded`), and
     /// every record of a batch already applied.
     pub unchanged: u64,
-    /// Records that did not fit (bad JSON, no key, a value the column cannot hold).
+    /// Records that did not fit (bad JSON, no key; with `--on-conflict error`, a value its
+    /// column cannot hold: otherwise the column is widened, [`TablePush::widened_columns`]).
     pub rejected: u64,
     /// Of `unchanged`: records followed by another of the same key in the input.
     pub superseded: u64,
@@ -263,8 +265,9 @@ impl Job<'_> {
     }
 
     /// Decodes the records of `targets`' stores. Records are decoded against the columns
-    /// the tables already have, so a value that does not fit its column is a reject with
-    /// the reason, never a silent change of type.
+    /// the tables already have, so a value that does not fit its column is never a silent
+    /// change of type: it is counted ([`Decoded::misfits`]), and the attempt widens the
+    /// table's columns for it ([`widen`]) or keeps it as a reject with the reason.
     pub(super) fn decode_for(&self, targets: &[Target]) -> Result<Vec<Decoded>> {
         let pinned: Vec<StoreSchema> = targets
             .iter()
