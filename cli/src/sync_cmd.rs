@@ -32,12 +32,13 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !a.quiet {
-        print_push(&report);
+        print_push(&report, a.explain);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn print_push(r: &PushReport) {
+/// The push summary; with `explain`, why each widened column changed type.
+pub fn print_push(r: &PushReport, explain: bool) {
     println!(
         "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
         "table", "read", "upserted", "deleted", "unchanged", "rejected", "checkpoint"
@@ -74,6 +75,10 @@ pub fn print_push(r: &PushReport) {
                 "{}: column {} changed type: {} -> {} (values kept as they were pushed)",
                 t.table, w.column, w.from, w.to
             );
+            if let (true, Some(cause)) = (explain, &w.cause) {
+                let at = w.record.map_or_else(String::new, |r| format!(", first at record {r} of the input"));
+                println!("{}:   {cause}{at}", t.table);
+            }
         }
         if !t.widened_columns.is_empty() {
             println!("{}: the table was rewritten in the push's commit ({} rows re-encoded)", t.table, t.rewritten);

@@ -161,6 +161,13 @@ pub struct WidenedColumn {
     pub from: String,
     /// Its type after.
     pub to: String,
+    /// Why, as `infer --explain` says it: the kind of value that first did not fit, and
+    /// the record of this push's store that held it (counted from 0), when known.
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// That record's index among the push's records of the store.
+    #[serde(default)]
+    pub record: Option<u64>,
 }
 
 /// What a push did.

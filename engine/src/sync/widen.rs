@@ -112,7 +112,18 @@ pub(super) async fn apply(job: &Job<'_>, t: &Target) -> Result<Option<(Attempt, 
     for f in old_schema.fields() {
         match joint.schema.field_with_name(f.name()) {
             Ok(j) if loose.contains(f.name()) && !same_type(f, j) => {
-                widened.push(WidenedColumn { column: f.name().clone(), from: type_name(f), to: type_name(j) });
+                // The first value (of the push's records: the table's rows come first and
+                // fit) that widened the column or a field inside it.
+                let inside =
+                    |p: &str| p == f.name() || p.strip_prefix(f.name().as_str()).is_some_and(|r| r.starts_with('.'));
+                let first = joint.widenings.iter().filter(|w| inside(&w.path)).min_by_key(|w| w.record);
+                widened.push(WidenedColumn {
+                    column: f.name().clone(),
+                    from: type_name(f),
+                    to: type_name(j),
+                    cause: first.map(|w| format!("{}: {} then {} ({})", w.path, w.from, w.cause, w.to)),
+                    record: first.and_then(|w| w.record.checked_sub(old_rows.len() as u64)),
+                });
                 fields.push(Arc::new(j.clone()));
             }
             _ => fields.push(f.clone()),
