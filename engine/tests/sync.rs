@@ -3,6 +3,7 @@
 //! the whole table and chains of pull --since that give exactly the changes.
 
 use engine::{pull, push, Error, KeyPath, PullFormat, PullOptions, PushOptions, PushReport, PushStatus, TablePush};
+use schema_infer::{InferOptions, OnConflict};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -726,4 +727,17 @@ fn dexie_pull_any(root: &str, table: &str, since: Option<i64>) -> (Vec<Value>, V
     let r = pull(root, table, &PullOptions::new().with_since(since).with_format(PullFormat::Dexie), &mut out).unwrap();
     let v: Value = serde_json::from_slice(&out).unwrap();
     (v["data"]["data"][0]["rows"].as_array().unwrap().clone(), r.sidecar())
+}
+
+#[test]
+fn with_on_conflict_error_a_value_that_does_not_fit_stays_a_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let strict = || PushOptions::new().with_infer(InferOptions::new().with_on_conflict(OnConflict::Error));
+    push_items(dir.path(), &root, &[json!({"id": 1, "n": 1})], strict()).unwrap();
+    let r = push_items(dir.path(), &root, &[json!({"id": 2, "n": "two"}), json!({"id": 3})], strict()).unwrap();
+    let t = one(&r);
+    assert_eq!((t.upserted, t.rejected, t.widened_columns.len(), t.rewritten), (1, 1, 0, 0));
+    assert_eq!(t.rejects[0].path, "n");
+    assert_eq!(by_id(&pull_ndjson(&root, "items", None).upserts), by_id(&[json!({"id": 1, "n": 1}), json!({"id": 3})]));
 }
