@@ -567,6 +567,14 @@ fn text_or_an_object_in_an_integer_column_makes_it_a_json_text_column_and_every_
     let t = one(&r);
     assert_eq!(widened(t), [("n".to_owned(), "Int64".to_owned(), "JSON text".to_owned())]);
     assert_eq!((t.upserted, t.deleted, t.rejected, t.rewritten, t.status), (2, 1, 0, 1, PushStatus::Committed));
+    // Regression: the deletes' `_deleted` member became a column of the rewritten table.
+    assert_eq!(t.new_columns, Vec::<String>::new());
+    let url = engine::dir_url(&root, "items").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let synced = rt.block_on(engine::open_synced(&url, &engine::AsOf::Latest)).unwrap().unwrap();
+    let names: Vec<&str> = synced.delta_schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["id", "n", "_idb_key", "_idb_hash", "_idb_client", "_idb_batch", "_idb_updated_at"]);
+    drop(synced);
     assert_eq!(t.checkpoint, c1 + 1, "one commit for the rewrite and the merge");
     step(&mut a);
     // The same batch again: already applied, nothing widened again.

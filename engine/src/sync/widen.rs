@@ -134,7 +134,8 @@ pub(super) async fn apply(job: &Job<'_>, t: &Target) -> Result<Option<(Attempt, 
     }
     let mut new_columns = Vec::new();
     for j in joint.schema.fields() {
-        if !is_hidden(j.name()) && old_schema.field_with_name(j.name()).is_err() {
+        // `_deleted` marks the push's deletes: never a column (as in a merge).
+        if !is_hidden(j.name()) && j.name() != "_deleted" && old_schema.field_with_name(j.name()).is_err() {
             new_columns.push(j.name().clone());
             fields.push(j.clone());
         }
