@@ -665,7 +665,7 @@ fn a_number_in_a_date_column_keeps_the_dates_tagged() {
     assert_eq!(
         w,
         [
-            ("at".to_owned(), "Struct(\"x\": Int64)".to_owned(), "JSON text".to_owned()),
+            ("at".to_owned(), "Struct(x: Int64)".to_owned(), "JSON text".to_owned()),
             ("d".to_owned(), "Timestamp(ms, \"UTC\")".to_owned(), "JSON text".to_owned())
         ]
     );
@@ -748,4 +748,18 @@ fn with_on_conflict_error_a_value_that_does_not_fit_stays_a_reject() {
     assert_eq!((t.upserted, t.rejected, t.widened_columns.len(), t.rewritten), (1, 1, 0, 0));
     assert_eq!(t.rejects[0].path, "n");
     assert_eq!(by_id(&pull_ndjson(&root, "items", None).upserts), by_id(&[json!({"id": 1, "n": 1}), json!({"id": 3})]));
+}
+
+#[test]
+fn an_object_that_gains_a_field_widens_its_struct_column_and_older_rows_keep_it_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    push_items(dir.path(), &root, &[json!({"id": 1, "a": {"c": 1}})], PushOptions::new()).unwrap();
+    let r = push_items(dir.path(), &root, &[json!({"id": 2, "a": {"c": 2, "z": "new"}})], PushOptions::new()).unwrap();
+    let t = one(&r);
+    assert_eq!(widened(t), [("a".to_owned(), "Struct(c: Int64)".to_owned(), "Struct(c: Int64, z: Utf8)".to_owned())]);
+    // Exactly as pushed: the older row has no `z` (not `"z": null`).
+    let mut rows = pull_ndjson(&root, "items", None).upserts;
+    rows.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(rows, [json!({"id": 1, "a": {"c": 1}}), json!({"id": 2, "a": {"c": 2, "z": "new"}})]);
 }

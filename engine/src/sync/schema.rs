@@ -130,11 +130,23 @@ pub(crate) fn same_type(a: &Field, b: &Field) -> bool {
 }
 
 /// A column's type as a report names it: `JSON text` for the JSON-text columns,
-/// otherwise the Arrow type (`Int64`, `Float64`, `Timestamp(ms, "UTC")` …).
+/// otherwise the Arrow type (`Int64`, `Float64`, `Timestamp(ms, "UTC")`,
+/// `Struct(c: Int64, z: Utf8)` …), without nullability and field metadata.
 pub(crate) fn type_name(f: &Field) -> String {
     match f.metadata().get(schema_infer::EXTENSION_NAME) {
         Some(e) if e == schema_infer::JSON_EXTENSION => "JSON text".to_owned(),
-        _ => f.data_type().to_string(),
+        _ => match f.data_type() {
+            DataType::Struct(fs) => {
+                let inner: Vec<String> = fs.iter().map(|c| format!("{}: {}", c.name(), type_name(c))).collect();
+                format!("Struct({})", inner.join(", "))
+            }
+            DataType::List(c) | DataType::LargeList(c) => format!("List({})", type_name(c)),
+            DataType::Map(entries, _) => match entries.data_type() {
+                DataType::Struct(kv) if kv.len() == 2 => format!("Map({}, {})", type_name(&kv[0]), type_name(&kv[1])),
+                other => other.to_string(),
+            },
+            other => other.to_string(),
+        },
     }
 }
 
