@@ -72,6 +72,8 @@ pub(super) fn new_report(t: &Target, d: &Decoded) -> TablePush {
     }
 }
 
+/// [`apply`] of a batch not yet in the table: plan the records against the rows there,
+/// create the table when missing, and merge.
 async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: TablePush, name: &str) -> Result<Attempt> {
     // The rows there now, for the keys of this push (all of them with --mirror).
     let existing = if t.exists { existing_rows(&t.table, name).await? } else { HashMap::new() };
