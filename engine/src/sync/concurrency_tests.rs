@@ -179,3 +179,26 @@ fn a_widening_push_that_loses_its_commit_widens_again_and_keeps_the_other_rows()
     let ns: Vec<Value> = now.values().map(|v| v["n"].clone()).collect();
     assert_eq!((ns, version), (vec![json!(1), json!(2), json!("three")], 3));
 }
+
+/// The other way round: a push that read the table before another push widened a column
+/// loses its commit (the schema changed under it), decodes its records again against the
+/// new column and merges them.
+#[test]
+fn a_push_that_read_the_table_before_a_widening_decodes_again_against_the_new_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let rt = super::runtime().unwrap();
+    other(dir.path(), &root, &[json!({"id": 1, "by": "first", "n": 1})], PushOptions::new());
+    let stale = read_now(&rt, &root, None);
+    let w = other(dir.path(), &root, &[json!({"id": 2, "by": "other", "n": "two"})], PushOptions::new());
+    assert_eq!(w.widened_columns.len(), 1);
+
+    let mine = [json!({"id": 3, "by": "me", "n": 3}), json!({"id": 1, "by": "me", "n": 10})];
+    let r = push_to(&rt, dir.path(), &root, stale, &mine, PushOptions::new()).unwrap();
+    assert_eq!((r.status, r.attempts, r.upserted, r.rejected), (PushStatus::Committed, 2, 2, 0));
+    assert!(r.widened_columns.is_empty());
+    let (now, version) = rows(&root);
+    assert_eq!(names(&now), [(1, "me"), (2, "other"), (3, "me")]);
+    let ns: Vec<Value> = now.values().map(|v| v["n"].clone()).collect();
+    assert_eq!((ns, version), (vec![json!(10), json!("two"), json!(3)], 3));
+}
