@@ -521,6 +521,9 @@ pub struct PushArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// For each column whose type the push changed: the value and record that caused it.
+    #[arg(long)]
+    pub explain: bool,
     /// No summary.
     #[arg(long, short)]
     pub quiet: bool,

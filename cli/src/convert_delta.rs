@@ -57,7 +57,7 @@ pub fn run(a: &ConvertArgs) -> Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !a.quiet {
-        print_push(&report);
+        print_push(&report, false);
     }
     Ok(ExitCode::SUCCESS)
 }

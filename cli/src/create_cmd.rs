@@ -41,7 +41,7 @@ pub fn create(session: &Session, a: &QueryArgs, name: &str) -> Result<ExitCode> 
     let report = engine::push(export.path(), &a.root.root, push)
         .with_context(|| format!("creating table '{name}' under {}", a.root.root))?;
     let rejected: u64 = report.tables.iter().map(|t| t.rejected).sum();
-    print_push(&report);
+    print_push(&report, false);
     anyhow::ensure!(
         rejected == 0,
         "{rejected} rows of the result were rejected (a null or missing key?): table '{name}' lacks them"

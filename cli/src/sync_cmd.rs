@@ -40,7 +40,7 @@ pub fn push(a: PushArgs) -> Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !a.quiet {
-        print_push(&report);
+        print_push(&report, a.explain);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -87,7 +87,8 @@ fn stage_message(s: &PushStage, input: &str) -> Option<String> {
     })
 }
 
-pub fn print_push(r: &PushReport) {
+/// The push summary; with `explain`, why each widened column changed type.
+pub fn print_push(r: &PushReport, explain: bool) {
     println!(
         "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
         "table", "read", "upserted", "deleted", "unchanged", "rejected", "checkpoint"
@@ -118,6 +119,19 @@ pub fn print_push(r: &PushReport) {
         }
         if !t.new_columns.is_empty() {
             println!("{}: new columns: {}", t.table, t.new_columns.join(", "));
+        }
+        for w in &t.widened_columns {
+            println!(
+                "{}: column {} changed type: {} -> {} (values kept as they were pushed)",
+                t.table, w.column, w.from, w.to
+            );
+            if let (true, Some(cause)) = (explain, &w.cause) {
+                let at = w.record.map_or_else(String::new, |r| format!(", first at record {r} of the input"));
+                println!("{}:   {cause}{at}", t.table);
+            }
+        }
+        if !t.widened_columns.is_empty() {
+            println!("{}: the table was rewritten in the push's commit ({} rows re-encoded)", t.table, t.rewritten);
         }
         if t.mirror_deleted > 0 {
             println!("{}: --mirror deleted {} rows whose keys the input lacks", t.table, t.mirror_deleted);

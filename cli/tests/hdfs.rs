@@ -492,3 +492,45 @@ fn http_get(addr: &str, path: &str) -> String {
         }
     }
 }
+
+/// Issue 17's JSON-text fallback on HDFS: a push whose values do not fit a synced table's
+/// column rewrites the table there (new files through deltalake's writer, one commit), and
+/// pulls give every record back.
+#[cfg(feature = "sync")]
+#[test]
+fn a_type_change_in_a_synced_table_on_hdfs_widens_the_column_and_keeps_every_value() {
+    let Some(dfs) = minidfs::shared_or_skip("a_type_change_in_a_synced_table_on_hdfs") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dfs.uri("/cli/widen");
+    let push = |name: &str, records: &[Value]| -> Value {
+        let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+        std::fs::write(dir.path().join(name), text).unwrap();
+        let args = ["push", name, &root, "--key", "id", "--store", "items", "--json"];
+        idbsync(dir.path(), &args, None).success().json()
+    };
+    let pull = |since: Option<i64>| -> Vec<Value> {
+        let mut args =
+            vec!["pull".to_owned(), root.clone(), "--table".into(), "items".into(), "--to".into(), "-".into()];
+        if let Some(s) = since {
+            args.extend(["--since".to_owned(), s.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = idbsync(dir.path(), &args, None).success().stdout;
+        let mut v: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        v.pop(); // the checkpoint
+        v.sort_by_key(|r| r["id"].as_i64());
+        v
+    };
+    let r = push("b1.ndjson", &[json!({"id": 1, "n": 1}), json!({"id": 2, "n": 2})]);
+    let c0 = r["tables"][0]["checkpoint"].as_i64().unwrap();
+    let r = push("b2.ndjson", &[json!({"id": 3, "n": {"b": [3]}}), json!({"id": 2, "_deleted": true})]);
+    let t = &r["tables"][0];
+    assert_eq!(t["widened_columns"][0]["to"], "JSON text", "{t}");
+    assert_eq!((t["upserted"].as_u64(), t["deleted"].as_u64(), t["rejected"].as_u64()), (Some(1), Some(1), Some(0)));
+    let expected = vec![json!({"id": 1, "n": 1}), json!({"id": 3, "n": {"b": [3]}})];
+    assert_eq!(pull(None), expected);
+    // A client at c0 (before the rewrite): the whole table, and key 2 deleted.
+    let (deleted, upserts): (Vec<Value>, Vec<Value>) =
+        pull(Some(c0)).into_iter().partition(|r| r.get("_deleted").is_some());
+    assert_eq!((upserts, deleted), (expected, vec![json!({"id": 2, "_deleted": true})]));
+}

@@ -323,3 +323,63 @@ fn push_shows_its_stages_only_on_a_terminal() {
     assert!(quiet.status.success(), "{quiet:?}");
     assert_eq!(String::from_utf8_lossy(&quiet.stdout), "");
 }
+
+#[test]
+fn push_reports_a_column_whose_type_it_changed_and_pull_gives_every_value_back() {
+    let dir = tempfile::tempdir().unwrap();
+    push(dir.path(), &[json!({"id": 1, "n": 1}), json!({"id": 2, "n": 2})], "phone", 1);
+    // Text in the integer column: the column becomes JSON text (summary and --json).
+    let f = write_ndjson(dir.path(), "b2.ndjson", &[json!({"id": 3, "n": "three"})]);
+    let args = ["push", &f, "root", "--key", "id", "--store", "items", "--client", "phone", "--batch", "2"];
+    let out = idbsync(dir.path(), &args, None).success().stdout;
+    assert!(out.contains("items: column n changed type: Int64 -> JSON text"), "{out}");
+    assert!(out.contains("items: the table was rewritten in the push's commit (2 rows re-encoded)"), "{out}");
+    assert!(!out.contains("first at record"), "{out}");
+    let r = push(dir.path(), &[json!({"id": 4, "n": 2.5})], "phone", 3);
+    assert_eq!(r["tables"][0]["widened_columns"], json!([]));
+    let r = push(dir.path(), &[json!({"id": 5, "n": {"a": 1}}), json!({"id": 2, "n": [2]})], "phone", 4);
+    assert_eq!((r["tables"][0]["upserted"].as_u64(), r["tables"][0]["rejected"].as_u64()), (Some(2), Some(0)));
+
+    let out = idbsync(dir.path(), &["pull", "root", "--table", "items", "--to", "-"], None).success().stdout;
+    let mut got: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    got.pop(); // the checkpoint
+    got.sort_by_key(|v| v["id"].as_i64());
+    assert_eq!(
+        got,
+        [
+            json!({"id": 1, "n": 1}),
+            json!({"id": 2, "n": [2]}),
+            json!({"id": 3, "n": "three"}),
+            json!({"id": 4, "n": 2.5}),
+            json!({"id": 5, "n": {"a": 1}})
+        ]
+    );
+}
+
+#[test]
+fn push_json_lists_the_widened_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    push(dir.path(), &[json!({"id": 1, "n": 1})], "phone", 1);
+    let r = push(dir.path(), &[json!({"id": 2, "n": 0.5})], "phone", 2);
+    let t = &r["tables"][0];
+    assert_eq!(
+        t["widened_columns"],
+        json!([{"column": "n", "from": "Int64", "to": "Float64", "cause": "n: integer then number (float64)", "record": 0}])
+    );
+    assert_eq!((t["rewritten"].as_u64(), t["rejected"].as_u64()), (Some(1), Some(0)));
+}
+
+#[test]
+fn push_explain_names_the_value_and_record_that_changed_a_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let push_k = |name: &str, records: &[Value], extra: &[&str]| {
+        let f = write_ndjson(dir.path(), name, records);
+        let mut args = vec!["push", &f, "root", "--key", "id", "--store", "things"];
+        args.extend_from_slice(extra);
+        idbsync(dir.path(), &args, None).success().stdout
+    };
+    push_k("k1.ndjson", &[json!({"id": 1, "k": 1})], &[]);
+    let out = push_k("k2.ndjson", &[json!({"id": 2, "k": 2}), json!({"id": 3, "k": {"deep": true}})], &["--explain"]);
+    assert!(out.contains("things: column k changed type: Int64 -> JSON text"), "{out}");
+    assert!(out.contains("things:   k: integer then object (json), first at record 1 of the input"), "{out}");
+}

@@ -219,6 +219,18 @@ pub enum Error {
         #[source]
         source: Box<deltalake::DeltaTableError>,
     },
+    /// A push that widens a synced table's columns could not re-encode one of the rows
+    /// already there for the new columns (the table is left as it was).
+    #[cfg(feature = "sync")]
+    #[error("table '{table}': row {row} of the table cannot be re-encoded for the widened columns: {reason} (nothing was changed)")]
+    Widen {
+        /// The table (store) name.
+        table: String,
+        /// The row, in the order the table was read.
+        row: u64,
+        /// Why the decoder refused it.
+        reason: String,
+    },
     /// Every attempt of a push to a synced table lost to another writer's commit: the
     /// push gave up, and this table has none of its changes (push the batch again).
     #[cfg(feature = "sync")]

@@ -57,5 +57,6 @@ pub use storage::{open_object_store, open_sink, StorageError};
 pub use sync::{
     dir_url, download_synced, history, is_delta_dir, open_synced, optimize, pull, push, synced_tables, vacuum, AsOf,
     Commit, KeyError, KeyPath, OptimizeReport, PullFormat, PullOptions, PullReport, PushOptions, PushReport, PushStage,
-    PushStatus, SyncedTable, TablePush, VacuumReport, DAY_COLUMN, DEFAULT_RETENTION, DELTA_LOG, HIDDEN, MIN_RETENTION,
+    PushStatus, SyncedTable, TablePush, VacuumReport, WidenedColumn, DAY_COLUMN, DEFAULT_RETENTION, DELTA_LOG, HIDDEN,
+    MIN_RETENTION,
 };

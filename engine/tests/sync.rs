@@ -5,6 +5,7 @@
 use engine::{
     pull, push, Error, KeyPath, PullFormat, PullOptions, PushOptions, PushReport, PushStage, PushStatus, TablePush,
 };
+use schema_infer::{InferOptions, OnConflict};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -250,7 +251,7 @@ fn mirror_deletes_the_keys_the_input_lacks_and_new_fields_add_columns() {
 }
 
 #[test]
-fn a_value_that_does_not_fit_its_column_is_rejected_with_the_reason() {
+fn records_that_still_do_not_fit_are_rejected_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("sync").display().to_string();
     push_items(dir.path(), &root, &[json!({"id": 1, "n": 1})], PushOptions::new()).unwrap();
@@ -262,19 +263,20 @@ fn a_value_that_does_not_fit_its_column_is_rejected_with_the_reason() {
     )
     .unwrap();
     let t = one(&r);
-    assert_eq!((t.upserted, t.rejected), (1, 2));
-    assert!(t.rejects.iter().any(|r| r.path == "n"), "{:?}", t.rejects);
+    // The text in the integer column widens it (see the widening tests below); the record
+    // without a key stays a reject.
+    assert_eq!((t.upserted, t.rejected, t.widened_columns.len()), (2, 1, 1));
     assert!(t.rejects.iter().any(|r| r.reason.contains("no key 'id'")), "{:?}", t.rejects);
     // Every rejected record is kept in the table's `_rejects/`, as convert keeps them.
     let file = Path::new(&root).join(t.rejects_file.as_ref().expect("a rejects file"));
     let kept: Vec<Value> =
         std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(kept.len(), 2);
-    assert_eq!(kept[0]["text"], r#"{"id":2,"n":"two"}"#);
-    assert_eq!((kept[0]["store"].as_str(), kept[0]["path"].as_str()), (Some("items"), Some("n")));
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["text"], r#"{"name":"no key"}"#);
+    assert_eq!(kept[0]["store"].as_str(), Some("items"));
 
     // More rejects than a report lists: all in the file; and vacuum leaves them.
-    let many: Vec<Value> = (0..150).map(|i| json!({"id": 100 + i, "n": format!("x{i}")})).collect();
+    let many: Vec<Value> = (0..150).map(|i| json!({"n": format!("x{i}")})).collect();
     let r = push_items(dir.path(), &root, &many, PushOptions::new()).unwrap();
     let t = one(&r);
     assert_eq!((t.rejected, t.rejects.len()), (150, 100));
@@ -408,28 +410,39 @@ fn a_push_keeps_the_tables_key_and_pull_needs_a_table() {
 
 mod model {
     //! A model test: random batches of inserts, updates and deletes (some pushed twice, some
-    //! adding a field) applied by push give the table an in-memory model holds, and chains
+    //! adding a field, some giving `v` a float or text where it had integers: a column that
+    //! widens) applied by push give the table an in-memory model holds, and chains
     //! of pull --since applied to a client's copy give the same records.
     use super::*;
     use proptest::prelude::*;
 
     #[derive(Debug, Clone)]
     enum Op {
-        Put { id: i64, v: i64, extra: bool },
+        Put { id: i64, v: i64, extra: bool, kind: u8 },
         Delete { id: i64 },
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            3 => (0i64..8, 0i64..3, proptest::bool::weighted(0.2)).prop_map(|(id, v, extra)| Op::Put { id, v, extra }),
+            3 => (0i64..8, 0i64..3, proptest::bool::weighted(0.2), 0u8..8)
+                .prop_map(|(id, v, extra, kind)| Op::Put { id, v, extra, kind }),
             1 => (0i64..8).prop_map(|id| Op::Delete { id }),
         ]
     }
 
     fn record(op: &Op) -> Value {
         match op {
-            Op::Put { id, v, extra: true } => json!({"id": id, "v": v, "extra": format!("e{v}")}),
-            Op::Put { id, v, .. } => json!({"id": id, "v": v}),
+            Op::Put { id, v, extra, kind } => {
+                let v = match kind {
+                    6 => json!(*v as f64 + 0.5),
+                    7 => json!(format!("s{v}")),
+                    _ => json!(v),
+                };
+                match extra {
+                    true => json!({"id": id, "v": v, "extra": format!("e{v}")}),
+                    false => json!({"id": id, "v": v}),
+                }
+            }
             Op::Delete { id } => json!({"id": id, "_deleted": true}),
         }
     }
@@ -449,7 +462,7 @@ mod model {
                 let records: Vec<Value> = ops.iter().map(record).collect();
                 let opts = || PushOptions::new().with_batch("c", seq as i64);
                 let r = push_items(dir.path(), &root, &records, opts()).unwrap();
-                one(&r);
+                prop_assert_eq!(one(&r).rejected, 0);
                 for rec in &records {
                     let key = rec["id"].to_string();
                     if rec.get("_deleted").is_some() {
@@ -622,4 +635,290 @@ fn a_partitioned_table_moves_updated_rows_and_pulls_back_exactly() {
     let e =
         push(&export("b3.json", &b1[..1]), &root, PushOptions::new().with_partition_by(other)).unwrap_err().to_string();
     assert!(e.contains("partitioned by day(at), city, not by city"), "{e}");
+}
+
+// Type changes across pushes (issue 17): a value that does not fit its column widens the
+// column as `convert` would have typed it had it seen every record at once, never a lost
+// field and never a silently nulled value.
+
+/// The rows of a Dexie pull (values and `$types`), by id, and its sidecar.
+fn dexie_pull(root: &str, table: &str, since: Option<i64>) -> (BTreeMap<String, Value>, Value) {
+    let mut out = Vec::new();
+    let r = pull(root, table, &PullOptions::new().with_since(since).with_format(PullFormat::Dexie), &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let rows = v["data"]["data"][0]["rows"].as_array().unwrap();
+    (rows.iter().map(|r| (r["id"].to_string(), r.clone())).collect(), r.sidecar())
+}
+
+/// `download --table` of a synced table, as a Dexie export's rows by id.
+fn download_rows(root: &str, table: &str) -> BTreeMap<String, Value> {
+    let mut out = Vec::new();
+    engine::download_synced(
+        root,
+        table,
+        engine::DownloadFormat::Dexie,
+        &engine::DownloadOptions::new(),
+        &engine::StorageOptions::default(),
+        &mut out,
+    )
+    .unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    v["data"]["data"][0]["rows"].as_array().unwrap().iter().map(|r| (r["id"].to_string(), r.clone())).collect()
+}
+
+/// A client's copy after applying a pull: upserts replace, deletions remove.
+fn apply_pull(copy: &mut BTreeMap<String, Value>, p: &Pulled) {
+    for d in &p.deleted {
+        copy.remove(&d["id"].to_string());
+    }
+    copy.extend(by_id(&p.upserts));
+}
+
+fn widened(t: &TablePush) -> Vec<(String, String, String)> {
+    t.widened_columns.iter().map(|w| (w.column.clone(), w.from.clone(), w.to.clone())).collect()
+}
+
+#[test]
+fn text_or_an_object_in_an_integer_column_makes_it_a_json_text_column_and_every_value_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    // Client A pulls after every push; clients B and C pulled once, at c0 and c1.
+    let mut a: BTreeMap<String, Value> = BTreeMap::new();
+    let mut a_at = None;
+    let mut step = |a: &mut BTreeMap<String, Value>| {
+        let p = pull_ndjson(&root, "items", a_at);
+        apply_pull(a, &p);
+        a_at = Some(p.checkpoint);
+        assert_eq!(a, &by_id(&pull_ndjson(&root, "items", None).upserts), "client A after checkpoint {}", p.checkpoint);
+    };
+    let r = push_items(
+        dir.path(),
+        &root,
+        &[json!({"id": 1, "n": 1}), json!({"id": 2, "n": 2}), json!({"id": 3, "n": 3})],
+        PushOptions::new(),
+    )
+    .unwrap();
+    let c0 = one(&r).checkpoint;
+    step(&mut a);
+    let b = a.clone();
+    let r = push_items(dir.path(), &root, &[json!({"id": 3, "_deleted": true}), json!({"id": 4, "n": 4})], {
+        PushOptions::new()
+    })
+    .unwrap();
+    let c1 = one(&r).checkpoint;
+    step(&mut a);
+    let c = a.clone();
+
+    // Text and an object where the table has integers: the column becomes JSON text.
+    let r = push_items(
+        dir.path(),
+        &root,
+        &[json!({"id": 1, "n": "abc"}), json!({"id": 2, "_deleted": true}), json!({"id": 5, "n": {"a": [1, 2]}})],
+        PushOptions::new().with_batch("phone", 1),
+    )
+    .unwrap();
+    let t = one(&r);
+    assert_eq!(widened(t), [("n".to_owned(), "Int64".to_owned(), "JSON text".to_owned())]);
+    assert_eq!((t.upserted, t.deleted, t.rejected, t.rewritten, t.status), (2, 1, 0, 1, PushStatus::Committed));
+    // Regression: the deletes' `_deleted` member became a column of the rewritten table.
+    assert_eq!(t.new_columns, Vec::<String>::new());
+    let url = engine::dir_url(&root, "items").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let synced = rt
+        .block_on(engine::open_synced(&url, &engine::AsOf::Latest, &engine::StorageOptions::default()))
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = synced.delta_schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["id", "n", "_idb_key", "_idb_hash", "_idb_client", "_idb_batch", "_idb_updated_at"]);
+    drop(synced);
+    assert_eq!(t.checkpoint, c1 + 1, "one commit for the rewrite and the merge");
+    step(&mut a);
+    // The same batch again: already applied, nothing widened again.
+    let again = push_items(
+        dir.path(),
+        &root,
+        &[json!({"id": 1, "n": "abc"}), json!({"id": 2, "_deleted": true}), json!({"id": 5, "n": {"a": [1, 2]}})],
+        PushOptions::new().with_batch("phone", 1),
+    )
+    .unwrap();
+    assert_eq!((one(&again).status, one(&again).widened_columns.len()), (PushStatus::AlreadyApplied, 0));
+
+    // Later values of any kind fit the JSON-text column: an ordinary merge.
+    let r =
+        push_items(dir.path(), &root, &[json!({"id": 6, "n": true}), json!({"id": 4, "n": 4.5})], PushOptions::new())
+            .unwrap();
+    let t = one(&r);
+    assert_eq!((t.upserted, t.rejected, t.widened_columns.len(), t.rewritten), (2, 0, 0, 0));
+    step(&mut a);
+
+    let expected = by_id(&[
+        json!({"id": 1, "n": "abc"}),
+        json!({"id": 4, "n": 4.5}),
+        json!({"id": 5, "n": {"a": [1, 2]}}),
+        json!({"id": 6, "n": true}),
+    ]);
+    assert_eq!(by_id(&pull_ndjson(&root, "items", None).upserts), expected);
+    // Clients that last pulled before the rewrite: the whole table, and the keys deleted
+    // since their checkpoint.
+    for (mut copy, since, gone) in [(b, c0, vec!["2", "3"]), (c, c1, vec!["2"])] {
+        let p = pull_ndjson(&root, "items", Some(since));
+        let mut deleted: Vec<String> = p.deleted.iter().map(|d| d["id"].to_string()).collect();
+        deleted.sort();
+        assert_eq!(deleted, gone, "deleted since {since}");
+        apply_pull(&mut copy, &p);
+        assert_eq!(copy, expected, "client at checkpoint {since}");
+    }
+    // Dexie pull and download --table: the same values.
+    let (rows, _) = dexie_pull(&root, "items", None);
+    assert_eq!(by_id(&rows.into_values().collect::<Vec<_>>()), expected);
+    assert_eq!(by_id(&download_rows(&root, "items").into_values().collect::<Vec<_>>()), expected);
+    // The history names the rewrite as the push's merge.
+    let h = engine::history(&root, &engine::StorageOptions::default(), "items", Some(3)).unwrap();
+    assert_eq!(h[1].operation, "MERGE");
+    assert_eq!((h[1].rows_inserted, h[1].rows_updated, h[1].rows_deleted), (Some(1), Some(1), Some(1)));
+}
+
+#[test]
+fn a_float_in_an_integer_column_widens_it_to_float() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    push_items(dir.path(), &root, &[json!({"id": 1, "n": 1}), json!({"id": 2, "n": -7})], PushOptions::new()).unwrap();
+    let r = push_items(dir.path(), &root, &[json!({"id": 3, "n": 2.5})], PushOptions::new()).unwrap();
+    let t = one(&r);
+    assert_eq!(widened(t), [("n".to_owned(), "Int64".to_owned(), "Float64".to_owned())]);
+    assert_eq!((t.upserted, t.rejected, t.rewritten), (1, 0, 2));
+    let expected = by_id(&[json!({"id": 1, "n": 1}), json!({"id": 2, "n": -7}), json!({"id": 3, "n": 2.5})]);
+    assert_eq!(by_id(&pull_ndjson(&root, "items", None).upserts), expected);
+    let url = engine::dir_url(&root, "items").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let synced = rt
+        .block_on(engine::open_synced(&url, &engine::AsOf::Latest, &engine::StorageOptions::default()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(synced.schema.field_with_name("n").unwrap().data_type(), &arrow_schema::DataType::Float64);
+}
+
+#[test]
+fn a_number_in_a_date_column_keeps_the_dates_tagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let rows = json!([
+        {"id": 1, "d": 0, "at": {"x": 1}, "$types": {"d": "date"}},
+        {"id": 2, "d": 86_400_000, "at": {"x": 2}, "$types": {"d": "date"}},
+    ]);
+    let input = write(
+        dir.path(),
+        "v1.json",
+        &dexie(
+            json!([{"name": "events", "schema": "id", "rowCount": 2}]),
+            json!([{"tableName": "events", "inbound": true, "rows": rows}]),
+        ),
+    );
+    let c0 = one(&push(&input, &root, PushOptions::new()).unwrap()).checkpoint;
+    // A number where the table has Dates, and a number where it has objects.
+    let input = write(dir.path(), "events.ndjson", &ndjson(&[json!({"id": 3, "d": 5, "at": 7})]));
+    let r = push(&input, &root, PushOptions::new().with_key(Some(KeyPath::parse("id").unwrap()))).unwrap();
+    let t = one(&r);
+    let mut w = widened(t);
+    w.sort();
+    assert_eq!(
+        w,
+        [
+            ("at".to_owned(), "Struct(x: Int64)".to_owned(), "JSON text".to_owned()),
+            ("d".to_owned(), "Timestamp(ms, \"UTC\")".to_owned(), "JSON text".to_owned())
+        ]
+    );
+    assert_eq!((t.upserted, t.rejected, t.rewritten), (1, 0, 2));
+
+    // Exactly the records pushed, with their typeson tags.
+    let expected: BTreeMap<String, Value> = [
+        json!({"id": 1, "d": 0, "at": {"x": 1}, "$types": {"d": "date"}}),
+        json!({"id": 2, "d": 86_400_000, "at": {"x": 2}, "$types": {"d": "date"}}),
+        json!({"id": 3, "d": 5, "at": 7}),
+    ]
+    .into_iter()
+    .map(|r| (r["id"].to_string(), r))
+    .collect();
+    assert_eq!(dexie_pull(&root, "events", None).0, expected);
+    assert_eq!(download_rows(&root, "events"), expected);
+    // A client at c0: every row again (the rewrite), nothing deleted.
+    let (since, side) = dexie_pull(&root, "events", Some(c0));
+    assert_eq!((since, side["deleted"].clone()), (expected, json!([])));
+}
+
+#[test]
+fn a_type_change_in_a_store_with_out_of_line_keys_keeps_every_key_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let export = |rows: Value| {
+        let n = rows.as_array().unwrap().len();
+        dexie(
+            json!([{"name": "notes", "schema": "", "rowCount": n}]),
+            json!([{"tableName": "notes", "inbound": false, "rows": rows}]),
+        )
+    };
+    let v1 = write(dir.path(), "v1.json", &export(json!([[1, {"n": 1}], [2, {"n": 2, "at": 0}]])));
+    let c0 = one(&push(&v1, &root, PushOptions::new()).unwrap()).checkpoint;
+    let v2 = write(
+        dir.path(),
+        "v2.json",
+        &export(json!([[3, {"n": "x"}], {"$": [4, {"n": 0}], "$types": {"$": {"1.n": "date"}}}])),
+    );
+    let t = one(&push(&v2, &root, PushOptions::new()).unwrap()).clone();
+    assert_eq!(widened(&t), [("n".to_owned(), "Int64".to_owned(), "JSON text".to_owned())]);
+    assert_eq!((t.upserted, t.rejected, t.rewritten), (2, 0, 2));
+
+    let mut out = Vec::new();
+    pull(&root, "notes", &PullOptions::new().with_format(PullFormat::Dexie), &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let mut rows = v["data"]["data"][0]["rows"].as_array().unwrap().clone();
+    rows.sort_by_key(|r| r.get("$").unwrap_or(r)[0].as_i64());
+    assert_eq!(
+        rows,
+        // As exportDB writes out-of-line rows: `[key, value]` tagged `arrayNonindexKeys`.
+        [
+            json!({"$": [1, {"n": 1}], "$types": {"$": {"": "arrayNonindexKeys"}}}),
+            json!({"$": [2, {"n": 2, "at": 0}], "$types": {"$": {"": "arrayNonindexKeys"}}}),
+            json!({"$": [3, {"n": "x"}], "$types": {"$": {"": "arrayNonindexKeys"}}}),
+            json!({"$": [4, {"n": 0}], "$types": {"$": {"": "arrayNonindexKeys", "1.n": "date"}}}),
+        ],
+        "{v}"
+    );
+    let (_, side) = dexie_pull_any(&root, "notes", Some(c0));
+    assert_eq!(side["deleted"], json!([]));
+}
+
+/// A Dexie pull's rows (any layout) and its sidecar.
+fn dexie_pull_any(root: &str, table: &str, since: Option<i64>) -> (Vec<Value>, Value) {
+    let mut out = Vec::new();
+    let r = pull(root, table, &PullOptions::new().with_since(since).with_format(PullFormat::Dexie), &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    (v["data"]["data"][0]["rows"].as_array().unwrap().clone(), r.sidecar())
+}
+
+#[test]
+fn with_on_conflict_error_a_value_that_does_not_fit_stays_a_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let strict = || PushOptions::new().with_infer(InferOptions::new().with_on_conflict(OnConflict::Error));
+    push_items(dir.path(), &root, &[json!({"id": 1, "n": 1})], strict()).unwrap();
+    let r = push_items(dir.path(), &root, &[json!({"id": 2, "n": "two"}), json!({"id": 3})], strict()).unwrap();
+    let t = one(&r);
+    assert_eq!((t.upserted, t.rejected, t.widened_columns.len(), t.rewritten), (1, 1, 0, 0));
+    assert_eq!(t.rejects[0].path, "n");
+    assert_eq!(by_id(&pull_ndjson(&root, "items", None).upserts), by_id(&[json!({"id": 1, "n": 1}), json!({"id": 3})]));
+}
+
+#[test]
+fn an_object_that_gains_a_field_widens_its_struct_column_and_older_rows_keep_it_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    push_items(dir.path(), &root, &[json!({"id": 1, "a": {"c": 1}})], PushOptions::new()).unwrap();
+    let r = push_items(dir.path(), &root, &[json!({"id": 2, "a": {"c": 2, "z": "new"}})], PushOptions::new()).unwrap();
+    let t = one(&r);
+    assert_eq!(widened(t), [("a".to_owned(), "Struct(c: Int64)".to_owned(), "Struct(c: Int64, z: Utf8)".to_owned())]);
+    // Exactly as pushed: the older row has no `z` (not `"z": null`).
+    let mut rows = pull_ndjson(&root, "items", None).upserts;
+    rows.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(rows, [json!({"id": 1, "a": {"c": 1}}), json!({"id": 2, "a": {"c": 2, "z": "new"}})]);
 }

@@ -94,6 +94,10 @@ impl InferOptions {
         self.on_conflict = c;
         self
     }
+    /// What a type conflict becomes (see [`InferOptions::with_on_conflict`]).
+    pub fn on_conflict(&self) -> OnConflict {
+        self.on_conflict
+    }
     /// What an unknown typeson tag becomes.
     pub fn with_unknown_tags(mut self, u: UnknownTags) -> Self {
         self.unknown_tags = u;

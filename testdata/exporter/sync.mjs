@@ -2,7 +2,8 @@
 // batches of changes to a Dexie database `shop` (stores `items: 'id, cat'` and
 // `pairs: '[a+b], v'`): puts (records with a Date, a float, an integer, a boolean, a
 // nested object, a list of strings, and from the second batch on an optional field that
-// adds a column) and deletes (`{<key>, _deleted: true}`, RxDB's convention), from two
+// adds a column and a field `v` that may turn from integers to text, Dates or floats,
+// which widens its column to JSON text or Float64) and deletes (`{<key>, _deleted: true}`, RxDB's convention), from two
 // clients. Each batch is written to a fresh fake-indexeddb database ("the device that
 // changed them"), exported with the stock exportDB and pushed with
 // `idbsync push EXPORT ROOT --client C --batch N --json`; an in-memory model applies the
@@ -80,7 +81,10 @@ const item = (extra) => fc.record({
 const pair = (extra) => fc.record({
   a: fc.constantFrom('x', 'y'),
   b: fc.integer({ min: 1, max: 3 }),
-  v: fc.integer({ min: 0, max: 9 }),
+  // From the second batch on, `v` may change type: text, a Date or a float where the
+  // first batches had integers (the table's column widens, issue 17's JSON-text fallback).
+  v: extra ? fc.oneof(fc.integer({ min: 0, max: 9 }), text, date, fc.integer({ min: 0, max: 9 }).map((n) => n + 0.5))
+    : fc.integer({ min: 0, max: 9 }),
   ...(extra ? { seen: date } : {}),
 }, { requiredKeys: ['a', 'b', 'v'] });
 
@@ -163,7 +167,7 @@ async function compare(db, model, store, what) {
 // One case
 // ---------------------------------------------------------------------------------------
 
-const stats = { cases: 0, batches: 0, pushes: 0, pulls: 0, records: 0 };
+const stats = { cases: 0, batches: 0, pushes: 0, pulls: 0, records: 0, widened: 0 };
 
 async function syncCase(list, dir, log) {
   const root = join(dir, 'sync');
@@ -207,6 +211,7 @@ async function syncCase(list, dir, log) {
       const tables = await pushed(`push of batch ${i}`);
       if (!tables) break;
       for (const t of tables) {
+        stats.widened += (t.widened_columns ?? []).length;
         const e = expect[t.table];
         const got = { read: t.read, upserted: t.upserted, deleted: t.deleted, unchanged: t.unchanged };
         if (inspect(got) !== inspect(e) || t.rejected !== 0) {
@@ -299,7 +304,7 @@ const property = fc.asyncProperty(fc.limitShrink(batches, 100), async (list) => 
 const result = await fc.check(property, { seed, numRuns: runs, path: opt.path });
 const secs = ((Date.now() - started) / 1000).toFixed(1);
 console.log(`sync: ${stats.cases} cases, ${stats.batches} batches, ${stats.pushes} pushes, ${stats.pulls} pulls, ` +
-  `${stats.records} records compared, ${secs} s`);
+  `${stats.records} records compared, ${stats.widened} columns widened, ${secs} s`);
 if (result.failed) {
   console.log(`\nFAIL (seed ${result.seed}, path ${result.counterexamplePath}, shrunk ${result.numShrinks} times)`);
   console.log(result.errorInstance?.message ?? result.error);

@@ -55,7 +55,7 @@ fn push_to(
     let opts = opts.with_key(Some(key()));
     let job = Job { body: &body, input: &path, root, store_name: STORE, first, infer_opts, opts: &opts };
     let d = job.decode_for(std::slice::from_ref(&stale))?.pop().unwrap();
-    rt.block_on(job.apply_with_retries(stale, d))
+    rt.block_on(job.apply_with_retries(stale, d)).map(|(r, _)| r)
 }
 
 /// The table's rows by id, and its version.
@@ -155,4 +155,53 @@ fn a_push_that_loses_every_attempt_fails_naming_the_table_and_changes_nothing() 
     assert!(cause.contains("concurrent"), "{cause}");
     let (now, version) = rows(&root);
     assert_eq!((names(&now), version), (vec![(1, "other")], 2));
+}
+
+/// A push that widens a column rewrites the whole table in one commit: it must never
+/// commit over rows it did not read. Another writer's commit that only inserts a key
+/// (a commit deltalake's conflict checker lets a plain overwrite through) makes the
+/// widening attempt lost, and the push widens again against the new version.
+#[test]
+fn a_widening_push_that_loses_its_commit_widens_again_and_keeps_the_other_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let rt = super::runtime().unwrap();
+    other(dir.path(), &root, &[json!({"id": 1, "by": "first", "n": 1})], PushOptions::new());
+    let stale = read_now(&rt, &root, None);
+    other(dir.path(), &root, &[json!({"id": 2, "by": "other", "n": 2})], PushOptions::new());
+
+    let mine = [json!({"id": 3, "by": "me", "n": "three"})];
+    let r = push_to(&rt, dir.path(), &root, stale, &mine, PushOptions::new()).unwrap();
+    assert_eq!((r.status, r.attempts, r.checkpoint, r.rejected), (PushStatus::Committed, 2, 3, 0));
+    assert_eq!(
+        r.widened_columns.iter().map(|w| (w.column.as_str(), w.to.as_str())).collect::<Vec<_>>(),
+        [("n", "JSON text")]
+    );
+    let (now, version) = rows(&root);
+    assert_eq!(names(&now), [(1, "first"), (2, "other"), (3, "me")]);
+    let ns: Vec<Value> = now.values().map(|v| v["n"].clone()).collect();
+    assert_eq!((ns, version), (vec![json!(1), json!(2), json!("three")], 3));
+}
+
+/// The other way round: a push that read the table before another push widened a column
+/// loses its commit (the schema changed under it), decodes its records again against the
+/// new column and merges them.
+#[test]
+fn a_push_that_read_the_table_before_a_widening_decodes_again_against_the_new_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let rt = super::runtime().unwrap();
+    other(dir.path(), &root, &[json!({"id": 1, "by": "first", "n": 1})], PushOptions::new());
+    let stale = read_now(&rt, &root, None);
+    let w = other(dir.path(), &root, &[json!({"id": 2, "by": "other", "n": "two"})], PushOptions::new());
+    assert_eq!(w.widened_columns.len(), 1);
+
+    let mine = [json!({"id": 3, "by": "me", "n": 3}), json!({"id": 1, "by": "me", "n": 10})];
+    let r = push_to(&rt, dir.path(), &root, stale, &mine, PushOptions::new()).unwrap();
+    assert_eq!((r.status, r.attempts, r.upserted, r.rejected), (PushStatus::Committed, 2, 2, 0));
+    assert!(r.widened_columns.is_empty());
+    let (now, version) = rows(&root);
+    assert_eq!(names(&now), [(1, "me"), (2, "other"), (3, "me")]);
+    let ns: Vec<Value> = now.values().map(|v| v["n"].clone()).collect();
+    assert_eq!((ns, version), (vec![json!(10), json!("two"), json!(3)], 3));
 }

@@ -29,20 +29,31 @@ use std::sync::Arc;
 /// What one attempt at a table did.
 pub(super) enum Attempt {
     /// Done: committed, nothing to change, or the batch was there already.
-    Done(TablePush),
+    Done(Box<TablePush>),
     /// Another writer committed first in a way that conflicts: to be redone against the
     /// table's new version. `created`: this attempt created the table before it lost.
     Lost { source: Box<DeltaTableError>, created: bool },
 }
 
 /// A row to write: its key text, content hash (`None`: a delete) and row in the decoded batch.
-type Row = (String, Option<String>, Option<u32>);
+pub(super) type Row = (String, Option<String>, Option<u32>);
 
 /// Applies the decoded records `d` to the table `t` as read at its version.
 pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result<Attempt> {
     let name = t.name.as_str();
-    let mut report = TablePush {
-        table: name.to_owned(),
+    let mut report = new_report(t, d);
+    if t.applied {
+        report.unchanged = d.read - d.rejected;
+        report.status = PushStatus::AlreadyApplied;
+        return Ok(Attempt::Done(Box::new(report)));
+    }
+    apply_rows(t, d, opts, report, name).await
+}
+
+/// The report of an attempt at `t` before anything is counted.
+pub(super) fn new_report(t: &Target, d: &Decoded) -> TablePush {
+    TablePush {
+        table: t.name.clone(),
         location: t.table.table_url().to_string(),
         read: d.read,
         upserted: 0,
@@ -52,18 +63,20 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
         superseded: 0,
         mirror_deleted: 0,
         new_columns: Vec::new(),
+        widened_columns: Vec::new(),
+        rewritten: 0,
         created: false,
         status: PushStatus::NoChange,
         checkpoint: t.table.version().map_or(-1, |v| v as i64),
         attempts: 1,
         rejects: d.rejects.iter().take(MAX_REJECTS_LISTED).cloned().collect(),
         rejects_file: None,
-    };
-    if t.applied {
-        report.unchanged = d.read - d.rejected;
-        report.status = PushStatus::AlreadyApplied;
-        return Ok(Attempt::Done(report));
     }
+}
+
+/// [`apply`] of a batch not yet in the table: plan the records against the rows there,
+/// create the table when missing, and merge.
+async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: TablePush, name: &str) -> Result<Attempt> {
     if t.exists {
         opts.progress.report(|| PushStage::LookingUp { table: name.to_owned() });
     }
@@ -72,7 +85,7 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
     let rows = plan(d, &existing, opts.mirror, &mut report);
     let (source, names, create_columns) = source_rows(t, d, &rows, opts, &mut report)?;
     let (source, names) = partition::with_day(name, &t.partition, source, names)?;
-    let commit = commit_properties(report.read, opts);
+    let commit = commit_properties(report.read, opts, Vec::new());
     let lost = |e: DeltaTableError, created| Ok(Attempt::Lost { source: Box::new(e), created });
 
     let mut table = t.table.clone();
@@ -91,7 +104,7 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
         report.checkpoint = table.version().map_or(0, |v| v as i64);
         if rows.is_empty() {
             report.status = PushStatus::Committed;
-            return Ok(Attempt::Done(report));
+            return Ok(Attempt::Done(Box::new(report)));
         }
     }
     if rows.is_empty() {
@@ -106,7 +119,7 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
             }
             report.status = PushStatus::Committed;
         }
-        return Ok(Attempt::Done(report));
+        return Ok(Attempt::Done(Box::new(report)));
     }
     let before = table.version();
     let batch_commit = opts.batch.as_ref().map(|_| commit.clone());
@@ -140,17 +153,17 @@ pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result
             }
             _ => report.status = PushStatus::NoChange,
         }
-        return Ok(Attempt::Done(report));
+        return Ok(Attempt::Done(Box::new(report)));
     }
     report.status = PushStatus::Committed;
     report.checkpoint = table.version().map_or(0, |v| v as i64);
-    Ok(Attempt::Done(report))
+    Ok(Attempt::Done(Box::new(report)))
 }
 
 /// What each record does, given the rows there now: the last record of each key wins; a
 /// record equal to its row, or a delete of a key not there, changes nothing. Counts go
 /// into `report`.
-fn plan(d: &Decoded, existing: &RowHashes, mirror: bool, report: &mut TablePush) -> Vec<Row> {
+pub(super) fn plan(d: &Decoded, existing: &RowHashes, mirror: bool, report: &mut TablePush) -> Vec<Row> {
     let mut last: HashMap<&str, usize> = HashMap::new();
     for (i, r) in d.recs.iter().enumerate() {
         last.insert(&r.key, i);
@@ -189,7 +202,7 @@ fn plan(d: &Decoded, existing: &RowHashes, mirror: bool, report: &mut TablePush)
 /// The rows to merge: the data columns (the table's, then new ones), then the hidden ones;
 /// with the names of all of them, and the Delta columns of a table to create (or the new
 /// ones of a table that exists).
-fn source_rows(
+pub(super) fn source_rows(
     t: &Target,
     d: &Decoded,
     rows: &[Row],
@@ -262,14 +275,15 @@ fn source_rows(
     Ok((source, all, create_columns))
 }
 
-fn now_micros() -> i64 {
+pub(super) fn now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
-/// The commit's metadata, and with a batch id its `txn` action.
-fn commit_properties(read: u64, opts: &PushOptions) -> CommitProperties {
+/// The commit's metadata (with `extra` entries), and with a batch id its `txn` action.
+pub(super) fn commit_properties(read: u64, opts: &PushOptions, extra: Vec<(String, Value)>) -> CommitProperties {
     let mut meta =
         vec![("idbsync.operation".to_owned(), Value::from("push")), ("idbsync.records".to_owned(), Value::from(read))];
+    meta.extend(extra);
     let mut commit = CommitProperties::default();
     if let Some((client, seq)) = &opts.batch {
         commit = commit.with_application_transaction(Transaction::new(app_id(client), *seq));
@@ -379,7 +393,7 @@ async fn record_batch(table: &DeltaTable, client: &str, seq: i64, commit: Commit
 }
 
 /// Each row's key text and content hash (`None`: a row written without one).
-type RowHashes = HashMap<String, Option<String>>;
+pub(super) type RowHashes = HashMap<String, Option<String>>;
 
 /// The key and content hash of every row of the table.
 async fn existing_rows(table: &DeltaTable, name: &str) -> Result<RowHashes> {
@@ -413,7 +427,7 @@ async fn existing_rows(table: &DeltaTable, name: &str) -> Result<RowHashes> {
     Ok(out)
 }
 
-fn cast_to(a: &ArrayRef, to: &arrow_schema::DataType, table: &str, column: &str) -> Result<ArrayRef> {
+pub(super) fn cast_to(a: &ArrayRef, to: &arrow_schema::DataType, table: &str, column: &str) -> Result<ArrayRef> {
     if a.data_type() == to {
         return Ok(a.clone());
     }

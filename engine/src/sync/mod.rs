@@ -32,6 +32,7 @@ mod read;
 mod retry;
 mod schema;
 mod target;
+mod widen;
 
 pub use key::{KeyError, KeyPath};
 pub use maintain::{
@@ -40,7 +41,7 @@ pub use maintain::{
 pub use partition::DAY as DAY_COLUMN;
 pub use progress::PushStage;
 pub use pull::{download_synced, pull, PullFormat, PullOptions, PullReport};
-pub use push::{push, PushOptions, PushReport, PushStatus, TablePush};
+pub use push::{push, PushOptions, PushReport, PushStatus, TablePush, WidenedColumn};
 pub use read::{dir_url, is_delta_dir, open_synced, AsOf, Commit, SyncedTable, DELTA_LOG};
 pub use schema::HIDDEN;
 

@@ -240,11 +240,16 @@ async fn write_all<W: Write + Send>(
 /// Download options that declare a store which came without a Dexie declaration (NDJSON,
 /// a plain dump) with the table's key, so that importInto puts each record under its key.
 fn declare_key(dl: DownloadOptions, o: &Opened) -> DownloadOptions {
-    if o.out_schema.metadata().contains_key(schema_infer::META_DEXIE_SCHEMA) {
+    declare_key_of(dl, &o.out_schema, &o.key)
+}
+
+/// [`declare_key`] for a table whose data columns are `schema` and whose key is `key`.
+pub(super) fn declare_key_of(dl: DownloadOptions, schema: &Schema, key: &KeyPath) -> DownloadOptions {
+    if schema.metadata().contains_key(schema_infer::META_DEXIE_SCHEMA) {
         return dl;
     }
-    match &o.key {
-        KeyPath::Inbound { .. } => dl.with_dexie_schema(o.key.display()).with_inbound(true),
+    match key {
+        KeyPath::Inbound { .. } => dl.with_dexie_schema(key.display()).with_inbound(true),
         KeyPath::OutOfLine => dl.with_dexie_schema("").with_inbound(false),
     }
 }
@@ -274,6 +279,8 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
     let o = open_for_read(root, name, &opts.storage).await?;
     let (t, url, version, key, out_schema, ctx) = (&o.t, &o.url, o.version, &o.key, &o.out_schema, &o.ctx);
     let read_err = |e| read_err(name)(e);
+    // Keys deleted since the checkpoint that the change rows below do not show.
+    let mut gone: Vec<String> = Vec::new();
     let (batches, change_type): (Vec<RecordBatch>, bool) = match opts.since {
         None => return pull_whole(&o, name, opts, out).await,
         Some(s) if s < 0 => return Err(sync_err(name, format!("checkpoint {s} is not a table version"))),
@@ -284,6 +291,27 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
             ))
         }
         Some(s) if s == version => (Vec::new(), true),
+        Some(s) if s < widened_at(&o, name)? => {
+            // A push changed a column's type after the checkpoint and rewrote the table:
+            // the change data feed across that commit lists every row, and its older
+            // change rows have the old types. The answer is the whole table to upsert,
+            // and the keys the table had at the checkpoint that it lacks now.
+            let (stream, _) = whole_table(&o, name).await?;
+            use futures::TryStreamExt;
+            let now: Vec<RecordBatch> = stream.try_collect().await.map_err(read_err)?;
+            let mut present = std::collections::HashSet::new();
+            for b in &now {
+                let k = text_column(b, KEY_TEXT, name)?;
+                present.extend((0..k.len()).filter(|&i| k.is_valid(i)).map(|i| k.value(i).to_owned()));
+            }
+            for k in keys_at(url, s, name).await? {
+                if !present.contains(&k) {
+                    gone.push(k);
+                }
+            }
+            gone.sort();
+            (now, false)
+        }
         Some(s) => {
             match t.log_store().read_commit_entry((s + 1) as u64).await {
                 Ok(Some(_)) => {}
@@ -324,15 +352,7 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
         };
         for i in 0..b.num_rows() {
             if is_delete.value(i) && keys.is_valid(i) {
-                let (k, types) = parse_canonical(keys.value(i));
-                let mut tomb = key.tombstone(&k);
-                if let Value::Object(o) = &mut tomb {
-                    o.insert("_key".into(), k);
-                    if !types.is_empty() {
-                        o.insert(KEY_TYPES.into(), serde_json::to_value(types).expect("tags serialise"));
-                    }
-                }
-                deleted.push(tomb);
+                deleted.push(tombstone(key, keys.value(i)));
             }
         }
         let keep = arrow::compute::not(&is_delete).map_err(|source| arrow_err(name, source))?;
@@ -341,6 +361,7 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
             upserts.push(restore(&kept, out_schema, name)?);
         }
     }
+    deleted.extend(gone.iter().map(|k| tombstone(key, k)));
     let rows: u64 = upserts.iter().map(|b| b.num_rows() as u64).sum();
 
     let format = opts.format.download_format();
@@ -377,6 +398,44 @@ async fn pull_async<W: Write + Send>(root: &str, name: &str, opts: &PullOptions,
         deleted,
         bytes,
     })
+}
+
+/// The deletion record of the key whose canonical text is `text`, with the key itself
+/// (`_key`) and its typeson tags for the sidecar of a Dexie pull.
+fn tombstone(key: &KeyPath, text: &str) -> Value {
+    let (k, types) = parse_canonical(text);
+    let mut tomb = key.tombstone(&k);
+    if let Value::Object(o) = &mut tomb {
+        o.insert("_key".into(), k);
+        if !types.is_empty() {
+            o.insert(KEY_TYPES.into(), serde_json::to_value(types).expect("tags serialise"));
+        }
+    }
+    tomb
+}
+
+/// The version of the table's last commit that changed a column's type (0: none).
+fn widened_at(o: &Opened, name: &str) -> Result<i64> {
+    let snap = o.t.snapshot().map_err(delta_err(name, "cannot read the table's state"))?;
+    Ok(snap.metadata().configuration().get(schema::PROP_WIDENED_AT).and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// The key texts of the rows the table had at version `since` (an error that says to
+/// pull the whole table when that version cannot be read any more).
+async fn keys_at(url: &url::Url, since: i64, name: &str) -> Result<Vec<String>> {
+    let t = deltalake::open_table_with_version(url.clone(), since as u64).await.map_err(|_| vacuumed(name, since))?;
+    let ctx = SessionContext::new();
+    t.update_datafusion_session(&ctx.state()).map_err(delta_err(name, "cannot read the table"))?;
+    let provider = t.table_provider().await.map_err(|_| vacuumed(name, since))?;
+    let df = ctx.read_table(provider).map_err(read_err(name))?;
+    let batches =
+        df.select_columns(&[KEY_TEXT]).map_err(read_err(name))?.collect().await.map_err(|_| vacuumed(name, since))?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let k = text_column(b, KEY_TEXT, name)?;
+        out.extend((0..k.len()).filter(|&i| k.is_valid(i)).map(|i| k.value(i).to_owned()));
+    }
+    Ok(out)
 }
 
 /// A pull without `--since`: the whole table, streamed; nothing deleted.
@@ -418,7 +477,7 @@ fn text_column(b: &RecordBatch, col: &str, name: &str) -> Result<StringArray> {
 }
 
 /// The data columns of `b`, with the types and metadata idbsync inferred.
-fn restore(b: &RecordBatch, out: &SchemaRef, name: &str) -> Result<RecordBatch> {
+pub(super) fn restore(b: &RecordBatch, out: &SchemaRef, name: &str) -> Result<RecordBatch> {
     let mut cols: Vec<ArrayRef> = Vec::new();
     for f in out.fields() {
         let c = b.column_by_name(f.name()).ok_or_else(|| sync_err(name, format!("no column '{}'", f.name())))?;

@@ -1,7 +1,8 @@
 //! `push`: an export (or the changes since the last sync) merged into one Delta table
 //! per store, by primary key. The input is read, inferred and decoded once; each table is
-//! then applied to ([`super::merge`]) until an attempt is not beaten by another writer's
-//! commit ([`super::retry`]), each new attempt against the table's new version.
+//! then applied to ([`super::merge`], or [`super::widen`] when records do not fit the
+//! table's columns) until an attempt is not beaten by another writer's commit
+//! ([`super::retry`]), each new attempt against the table's new version.
 
 use super::key::{canonical_typed, with_lone_surrogates_escaped, KeyPath};
 use super::merge::{apply, Attempt};
@@ -11,6 +12,7 @@ use super::runtime;
 use super::schema::original_schema;
 use super::sync_err;
 use super::target::{open_target, Target};
+use super::widen;
 use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::input::decode::{Decoder, Reject};
@@ -138,7 +140,8 @@ pub struct TablePush {
     /// records superseded by a later one of the same key in the input (`superseded`), and
     /// every record of a batch already applied.
     pub unchanged: u64,
-    /// Records that did not fit (bad JSON, no key, a value the column cannot hold).
+    /// Records that did not fit (bad JSON, no key; with `--on-conflict error`, a value its
+    /// column cannot hold: otherwise the column is widened, [`TablePush::widened_columns`]).
     pub rejected: u64,
     /// Of `unchanged`: records followed by another of the same key in the input.
     pub superseded: u64,
@@ -146,6 +149,14 @@ pub struct TablePush {
     pub mirror_deleted: u64,
     /// Columns this push added to the table.
     pub new_columns: Vec<String>,
+    /// Columns whose type this push changed so that every value fits (a lossless
+    /// widening, or the JSON-text column `convert` makes of a type conflict); the table
+    /// was rewritten in the push's commit ([`TablePush::rewritten`] rows).
+    #[serde(default)]
+    pub widened_columns: Vec<WidenedColumn>,
+    /// Rows of the table re-encoded for [`TablePush::widened_columns`] (0 without).
+    #[serde(default)]
+    pub rewritten: u64,
     /// Whether this push created the table.
     pub created: bool,
     /// What happened.
@@ -163,6 +174,24 @@ pub struct TablePush {
     /// for a batch already applied (its first push wrote them).
     #[serde(default)]
     pub rejects_file: Option<String>,
+}
+
+/// A column whose type a push changed, as types read (`Int64`, `Float64`, `JSON text`…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WidenedColumn {
+    /// The column.
+    pub column: String,
+    /// Its type before the push.
+    pub from: String,
+    /// Its type after.
+    pub to: String,
+    /// Why, as `infer --explain` says it: the kind of value that first did not fit, and
+    /// the record of this push's store that held it (counted from 0), when known.
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// That record's index among the push's records of the store.
+    #[serde(default)]
+    pub record: Option<u64>,
 }
 
 /// What a push did.
@@ -197,6 +226,9 @@ pub(super) struct Decoded {
     pub recs: Vec<Rec>,
     pub rejects: Vec<RejectRecord>,
     pub rejected: u64,
+    /// Of `rejected`: records whose values do not fit the columns they were decoded
+    /// against (not bad JSON, not a missing key): a push widens the table for them.
+    pub misfits: u64,
     pub batch: RecordBatch,
     /// The store's IndexedDB metadata (kept in the properties of a table it creates).
     pub meta: HashMap<String, String>,
@@ -257,8 +289,7 @@ impl Job<'_> {
         let mut tables = Vec::new();
         for (t, d) in targets.into_iter().zip(decoded) {
             self.opts.cancel.check()?;
-            let rejects = d.rejects.clone();
-            let mut r = self.apply_with_retries(t, d).await?;
+            let (mut r, rejects) = self.apply_with_retries(t, d).await?;
             let (table, status, checkpoint) = (r.table.clone(), r.status, r.checkpoint);
             self.opts.progress.report(|| PushStage::Done { table, status, checkpoint });
             if !rejects.is_empty() && r.status != PushStatus::AlreadyApplied {
@@ -270,8 +301,9 @@ impl Job<'_> {
     }
 
     /// Decodes the records of `targets`' stores. Records are decoded against the columns
-    /// the tables already have, so a value that does not fit its column is a reject with
-    /// the reason, never a silent change of type.
+    /// the tables already have, so a value that does not fit its column is never a silent
+    /// change of type: it is counted ([`Decoded::misfits`]), and the attempt widens the
+    /// table's columns for it ([`widen`]) or keeps it as a reject with the reason.
     pub(super) fn decode_for(&self, targets: &[Target]) -> Result<Vec<Decoded>> {
         let pinned: Vec<StoreSchema> = targets
             .iter()
@@ -303,16 +335,30 @@ impl Job<'_> {
 
     /// Applies `d` to its table, starting over against the table's new version each time
     /// another writer's commit gets in first, until it is done or the attempts run out.
-    pub(super) async fn apply_with_retries(&self, mut t: Target, mut d: Decoded) -> Result<TablePush> {
+    /// Gives the report and every record rejected. When records do not fit the table's
+    /// columns, the columns are widened ([`widen`]) and those records kept.
+    pub(super) async fn apply_with_retries(
+        &self,
+        mut t: Target,
+        mut d: Decoded,
+    ) -> Result<(TablePush, Vec<RejectRecord>)> {
         let most = self.opts.attempts.unwrap_or(retry::DEFAULT_ATTEMPTS).max(1);
         let mut created = false;
         let mut attempt = 1;
         loop {
-            match apply(&t, &d, self.opts).await? {
+            let widened = match widen::needed(&t, &d, &self.infer_opts) {
+                true => widen::apply(self, &t).await?,
+                false => None,
+            };
+            let (outcome, rejects) = match widened {
+                Some(w) => w,
+                None => (apply(&t, &d, self.opts).await?, None),
+            };
+            match outcome {
                 Attempt::Done(mut r) => {
                     r.created |= created;
                     r.attempts = attempt;
-                    return Ok(r);
+                    return Ok((*r, rejects.unwrap_or_else(|| d.rejects.clone())));
                 }
                 Attempt::Lost { source, created: c } => {
                     created |= c;
@@ -376,7 +422,7 @@ fn key_of(st: &StoreSchema, given: Option<&KeyPath>) -> Result<KeyPath> {
 }
 
 /// Splits the input and decodes each store's records, noting each record's key.
-fn decode(
+pub(super) fn decode(
     body: &[u8],
     input: &Path,
     inferred: &InferResult,
@@ -397,6 +443,7 @@ fn decode(
             recs: Vec::new(),
             rejects: Vec::new(),
             rejected: 0,
+            misfits: 0,
             batch: RecordBatch::new_empty(Arc::new(Schema::empty())),
             meta: s.metadata().clone(),
         })
@@ -436,7 +483,9 @@ fn decode(
             let d = &mut decoders[i];
             let row = d.rows() as u32;
             if let Err(Reject { at, reason }) = d.push(bytes) {
-                return reject(at, reason);
+                reject(at, reason);
+                o.misfits += 1;
+                return;
             }
             let text = serde_json::to_vec(&v).expect("JSON values serialise");
             let hash = blake3::hash(&text).to_hex()[..32].to_owned();

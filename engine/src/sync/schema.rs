@@ -24,6 +24,10 @@ pub(crate) const PROP_SCHEMA_METADATA: &str = "idbsync.schema_metadata";
 pub(crate) const PROP_KEY: &str = "idbsync.key";
 /// Table property: the store's name.
 pub(crate) const PROP_STORE: &str = "idbsync.store";
+/// Table property: the version of the last commit that changed a column's type (a push
+/// that widened columns rewrites the table in that commit). A `pull --since` a
+/// checkpoint before it does not read the change data feed across it.
+pub(crate) const PROP_WIDENED_AT: &str = "idbsync.widened_at";
 
 /// Hidden column: the canonical text of the record's key (the merge key).
 pub const KEY_TEXT: &str = "_idb_key";
@@ -116,6 +120,35 @@ pub(crate) fn original_field(back: &Field) -> Field {
         .and_then(|t| serde_json::from_str::<DataType>(&t).ok())
         .unwrap_or_else(|| back.data_type().clone());
     Field::new(back.name(), relax(&dt, false), true).with_metadata(meta)
+}
+
+/// Whether two columns as idbsync inferred them ([`original_field`]) hold the same kind
+/// of values: the same Arrow type (nested nullability aside) and the same extension
+/// (a JSON-text column is Utf8 too).
+pub(crate) fn same_type(a: &Field, b: &Field) -> bool {
+    let ext = |f: &Field| f.metadata().get(schema_infer::EXTENSION_NAME).cloned();
+    relax(a.data_type(), false) == relax(b.data_type(), false) && ext(a) == ext(b)
+}
+
+/// A column's type as a report names it: `JSON text` for the JSON-text columns,
+/// otherwise the Arrow type (`Int64`, `Float64`, `Timestamp(ms, "UTC")`,
+/// `Struct(c: Int64, z: Utf8)` …), without nullability and field metadata.
+pub(crate) fn type_name(f: &Field) -> String {
+    match f.metadata().get(schema_infer::EXTENSION_NAME) {
+        Some(e) if e == schema_infer::JSON_EXTENSION => "JSON text".to_owned(),
+        _ => match f.data_type() {
+            DataType::Struct(fs) => {
+                let inner: Vec<String> = fs.iter().map(|c| format!("{}: {}", c.name(), type_name(c))).collect();
+                format!("Struct({})", inner.join(", "))
+            }
+            DataType::List(c) | DataType::LargeList(c) => format!("List({})", type_name(c)),
+            DataType::Map(entries, _) => match entries.data_type() {
+                DataType::Struct(kv) if kv.len() == 2 => format!("Map({}, {})", type_name(&kv[0]), type_name(&kv[1])),
+                other => other.to_string(),
+            },
+            other => other.to_string(),
+        },
+    }
 }
 
 /// What idbsync keeps in a synced table's properties (`cfg`): the merge key (`None` for a
