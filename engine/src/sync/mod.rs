@@ -22,10 +22,13 @@
 #[cfg(test)]
 mod concurrency_tests;
 mod key;
+mod layout;
+mod lookup;
 mod maintain;
 mod merge;
 mod pull;
 mod push;
+mod ranges;
 mod read;
 mod retry;
 mod schema;
