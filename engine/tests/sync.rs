@@ -922,3 +922,58 @@ fn an_object_that_gains_a_field_widens_its_struct_column_and_older_rows_keep_it_
     rows.sort_by_key(|r| r["id"].as_i64());
     assert_eq!(rows, [json!({"id": 1, "a": {"c": 1}}), json!({"id": 2, "a": {"c": 2, "z": "new"}})]);
 }
+
+/// The add and remove actions of commit `version` of the table at `table_dir`.
+fn commit_files(table_dir: &Path, version: i64) -> (Vec<String>, Vec<String>) {
+    let log = std::fs::read_to_string(table_dir.join(format!("_delta_log/{version:020}.json"))).unwrap();
+    let (mut adds, mut removes) = (Vec::new(), Vec::new());
+    for line in log.lines() {
+        let a: Value = serde_json::from_str(line).unwrap();
+        if let Some(p) = a.pointer("/add/path").and_then(Value::as_str) {
+            adds.push(p.to_owned());
+        }
+        if let Some(p) = a.pointer("/remove/path").and_then(Value::as_str) {
+            removes.push(p.to_owned());
+        }
+    }
+    (adds, removes)
+}
+
+#[test]
+fn a_push_of_close_keys_rewrites_only_the_files_holding_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let root_s = root.to_str().unwrap();
+    // Three pushes of keys far apart in text order: three data files with narrow key ranges.
+    let mut model = BTreeMap::new();
+    for prefix in ["a", "m", "x"] {
+        let recs: Vec<Value> = (0..50).map(|i| json!({"id": format!("{prefix}{i:03}"), "n": i})).collect();
+        for r in &recs {
+            model.insert(r["id"].as_str().unwrap().to_owned(), r.clone());
+        }
+        one(&push_items(dir.path(), root_s, &recs, PushOptions::new()).unwrap());
+    }
+    // Update and delete keys of the middle file, and add a key next to them.
+    let batch =
+        vec![json!({"id": "m007", "n": -7}), json!({"id": "m020", "_deleted": true}), json!({"id": "m999", "n": 9})];
+    let t = one(&push_items(dir.path(), root_s, &batch, PushOptions::new()).unwrap()).clone();
+    assert_eq!((t.upserted, t.deleted), (2, 1));
+    let (adds, removes) = commit_files(&root.join("items"), t.checkpoint);
+    assert_eq!(removes.len(), 1, "only the file of the m keys is rewritten: {removes:?}");
+    assert_eq!((t.files_read, t.files_rewritten), (1, 1), "{t:?}");
+    assert!(!adds.is_empty());
+    // And the table is exactly the model.
+    model.insert("m007".into(), json!({"id": "m007", "n": -7}));
+    model.remove("m020");
+    model.insert("m999".into(), json!({"id": "m999", "n": 9}));
+    let whole = pull_ndjson(root_s, "items", None);
+    assert_eq!(by_id(&whole.upserts), by_id(&model.values().cloned().collect::<Vec<_>>()));
+    // Keys in the first and the last file: those two are read and rewritten, and the
+    // files between them (key ranges inside the push's smallest and largest key) are
+    // not even read.
+    let files_before = std::fs::read_dir(root.join("items")).unwrap().count();
+    let batch = vec![json!({"id": "a001", "n": 100}), json!({"id": "x001", "n": 100})];
+    let t = one(&push_items(dir.path(), root_s, &batch, PushOptions::new()).unwrap()).clone();
+    assert_eq!(commit_files(&root.join("items"), t.checkpoint).1.len(), 2);
+    assert_eq!((t.files_read, t.files_rewritten), (2, 2), "{t:?} ({files_before} entries before)");
+}

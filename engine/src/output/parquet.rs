@@ -128,7 +128,7 @@ impl Default for ParquetOptions {
 /// Dictionary pages stop growing here and the column chunk falls back to plain
 /// encoding: columns of near-unique values (ids, ISO dates) stop paying for a
 /// dictionary early, while low-cardinality columns stay dictionary-encoded.
-const DICT_PAGE_LIMIT: usize = 64 << 10;
+pub(crate) const DICT_PAGE_LIMIT: usize = 64 << 10;
 
 /// One open Parquet file, encoded a row group at a time with every leaf column
 /// encoded in parallel (the bytes do not depend on the thread count).

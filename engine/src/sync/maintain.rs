@@ -81,7 +81,7 @@ pub fn optimize(
     runtime()?.block_on(async {
         let t = open(root, table, storage).await?;
         let files_before = t.files;
-        let mut op = t.table().clone().optimize();
+        let mut op = t.table().clone().optimize().with_writer_properties(super::layout::writer_properties());
         if let Some(n) = target_bytes.and_then(NonZeroU64::new) {
             op = op.with_target_size(n);
         }

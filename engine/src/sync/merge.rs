@@ -3,9 +3,12 @@
 //! A commit that loses to another writer's ends the attempt as [`Attempt::Lost`], for
 //! the caller to start over against the table's new version.
 
+use super::layout;
+use super::lookup::{existing_rows, Existing};
 use super::partition;
 use super::progress::PushStage;
 use super::push::{Decoded, PushOptions, PushStatus, TablePush, MAX_REJECTS_LISTED};
+use super::ranges;
 use super::retry::is_conflict;
 use super::schema::{self, delta_column, HASH, KEY_TEXT};
 use super::target::{app_id, Target};
@@ -66,6 +69,8 @@ pub(super) fn new_report(t: &Target, d: &Decoded) -> TablePush {
         widened_columns: Vec::new(),
         rewritten: 0,
         created: false,
+        files_read: 0,
+        files_rewritten: 0,
         status: PushStatus::NoChange,
         checkpoint: t.table.version().map_or(-1, |v| v as i64),
         attempts: 1,
@@ -81,7 +86,12 @@ async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: Tab
         opts.progress.report(|| PushStage::LookingUp { table: name.to_owned() });
     }
     // The rows there now, for the keys of this push (all of them with --mirror).
-    let existing = if t.exists { existing_rows(&t.table, name).await? } else { HashMap::new() };
+    let existing = if t.exists {
+        let keys: Vec<&str> = d.recs.iter().map(|r| r.key.as_str()).collect();
+        existing_rows(&t.table, name, &keys, opts.mirror).await?
+    } else {
+        Existing::default()
+    };
     let rows = plan(d, &existing, opts.mirror, &mut report);
     let (source, names, create_columns) = source_rows(t, d, &rows, opts, &mut report)?;
     let (source, names) = partition::with_day(name, &t.partition, source, names)?;
@@ -126,11 +136,15 @@ async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: Tab
     let merge_schema = !report.new_columns.is_empty();
     let (upserts, deletes) = (report.upserted, report.deleted + report.mirror_deleted);
     opts.progress.report(|| PushStage::Merging { table: name.to_owned(), upserts, deletes });
-    let (table, metrics) = match merge(table, source, &names, commit, merge_schema, name)?.await {
+    let keys: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let ranges = ranges::key_ranges(&keys, ranges::file_key_ranges(&table).as_deref());
+    let (table, metrics) = match merge(table, source, &names, commit, merge_schema, &ranges, name)?.await {
         Ok(done) => done,
         Err(e) if is_conflict(&e) => return lost(e, report.created),
         Err(e) => return Err(delta_err(name, "the merge failed")(e)),
     };
+    report.files_read = metrics.num_target_files_scanned as u64;
+    report.files_rewritten = metrics.num_target_files_removed as u64;
     let changed = (metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64;
     let removed = metrics.num_target_rows_deleted as u64;
     if changed != report.upserted || removed != report.deleted + report.mirror_deleted {
@@ -163,7 +177,7 @@ async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: Tab
 /// What each record does, given the rows there now: the last record of each key wins; a
 /// record equal to its row, or a delete of a key not there, changes nothing. Counts go
 /// into `report`.
-pub(super) fn plan(d: &Decoded, existing: &RowHashes, mirror: bool, report: &mut TablePush) -> Vec<Row> {
+pub(super) fn plan(d: &Decoded, existing: &Existing, mirror: bool, report: &mut TablePush) -> Vec<Row> {
     let mut last: HashMap<&str, usize> = HashMap::new();
     for (i, r) in d.recs.iter().enumerate() {
         last.insert(&r.key, i);
@@ -175,7 +189,7 @@ pub(super) fn plan(d: &Decoded, existing: &RowHashes, mirror: bool, report: &mut
         if last[r.key.as_str()] != i {
             continue;
         }
-        match (&r.hash, existing.get(&r.key)) {
+        match (&r.hash, existing.hashes.get(&r.key)) {
             (None, Some(_)) => {
                 report.deleted += 1;
                 rows.push((r.key.clone(), None, None));
@@ -189,12 +203,13 @@ pub(super) fn plan(d: &Decoded, existing: &RowHashes, mirror: bool, report: &mut
         }
     }
     if mirror {
-        let mut gone: Vec<&String> = existing.keys().filter(|k| !last.contains_key(k.as_str())).collect();
-        gone.sort();
-        report.mirror_deleted = gone.len() as u64;
-        rows.extend(gone.into_iter().map(|k| (k.clone(), None, None)));
+        report.mirror_deleted = existing.gone.len() as u64;
+        rows.extend(existing.gone.iter().map(|k| (k.clone(), None, None)));
     }
     report.unchanged = unchanged;
+    // In key order: a merge writes the rows it inserts in this order, so a file's keys
+    // span a narrow range, which later merges skip files by (see `ranges`).
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     debug_assert_eq!(report.read, report.upserted + report.deleted + report.unchanged + report.rejected);
     rows
 }
@@ -304,6 +319,7 @@ async fn create_table(
 ) -> DeltaResult<DeltaTable> {
     let mut config: Vec<(String, Option<String>)> = vec![
         (TableProperty::EnableChangeDataFeed.as_ref().to_owned(), Some("true".to_owned())),
+        (TableProperty::TargetFileSize.as_ref().to_owned(), Some(layout::TARGET_FILE_BYTES.to_string())),
         (schema::PROP_SCHEMA_METADATA.to_owned(), Some(serde_json::to_string(meta).expect("map"))),
         (schema::PROP_KEY.to_owned(), Some(serde_json::to_string(&t.key).expect("key"))),
         (schema::PROP_STORE.to_owned(), Some(t.name.clone())),
@@ -333,6 +349,7 @@ fn merge(
     names: &[String],
     commit: CommitProperties,
     merge_schema: bool,
+    ranges: &[(String, String)],
     name: &str,
 ) -> Result<MergeBuilder> {
     let ctx = SessionContext::new();
@@ -340,10 +357,15 @@ fn merge(
     let target_col = |n: &str| Column::new_unqualified(n);
     let source_col = |n: &str| Expr::Column(Column::new(Some("source"), n));
     let builder = table
-        .merge(df, col(format!("target.{KEY_TEXT}")).eq(col(format!("source.{KEY_TEXT}"))))
+        .merge(
+            df,
+            col(format!("target.{KEY_TEXT}")).eq(col(format!("source.{KEY_TEXT}"))).and(ranges::predicate(ranges)),
+        )
         .with_source_alias("source")
         .with_target_alias("target")
         .with_merge_schema(merge_schema)
+        .with_writer_properties(layout::writer_properties())
+        .with_session_state(layout::merge_session(name)?)
         .with_commit_properties(commit)
         .when_matched_delete(|d| d.predicate(col(format!("source.{HASH}")).is_null()))
         .and_then(|m| {
@@ -390,41 +412,6 @@ async fn record_batch(table: &DeltaTable, client: &str, seq: i64, commit: Commit
         DeltaOperation::StreamingUpdate { output_mode: OutputMode::Append, query_id: app_id(client), epoch_id: seq };
     let done = CommitBuilder::from(commit).build(Some(table.snapshot()?), table.log_store(), operation).await?;
     Ok(done.version() as i64)
-}
-
-/// Each row's key text and content hash (`None`: a row written without one).
-pub(super) type RowHashes = HashMap<String, Option<String>>;
-
-/// The key and content hash of every row of the table.
-async fn existing_rows(table: &DeltaTable, name: &str) -> Result<RowHashes> {
-    let ctx = SessionContext::new();
-    table.update_datafusion_session(&ctx.state()).map_err(delta_err(name, "cannot read the table"))?;
-    let provider = table.table_provider().await.map_err(|e| sync_err(name, format!("cannot read the table: {e}")))?;
-    let df = ctx.read_table(provider).map_err(|e| sync_err(name, format!("cannot read the table: {e}")))?;
-    let batches = df
-        .select_columns(&[KEY_TEXT, HASH])
-        .map_err(|e| sync_err(name, format!("cannot read the table's keys: {e}")))?
-        .collect()
-        .await
-        .map_err(|e| sync_err(name, format!("cannot read the table's keys: {e}")))?;
-    let mut out = HashMap::new();
-    for b in batches {
-        let k = arrow::compute::cast(b.column(0), &arrow_schema::DataType::Utf8)
-            .map_err(|source| Error::Arrow { context: format!("table '{name}': keys"), source })?;
-        let h = arrow::compute::cast(b.column(1), &arrow_schema::DataType::Utf8)
-            .map_err(|source| Error::Arrow { context: format!("table '{name}': hashes"), source })?;
-        let (k, h) = (
-            k.as_any().downcast_ref::<StringArray>().expect("utf8"),
-            h.as_any().downcast_ref::<StringArray>().expect("utf8"),
-        );
-        for i in 0..k.len() {
-            if k.is_valid(i) {
-                let key = k.value(i).to_owned();
-                out.insert(key, h.is_valid(i).then(|| h.value(i).to_owned()));
-            }
-        }
-    }
-    Ok(out)
 }
 
 pub(super) fn cast_to(a: &ArrayRef, to: &arrow_schema::DataType, table: &str, column: &str) -> Result<ArrayRef> {

@@ -22,12 +22,15 @@
 #[cfg(test)]
 mod concurrency_tests;
 mod key;
+mod layout;
+mod lookup;
 mod maintain;
 mod merge;
 mod partition;
 mod progress;
 mod pull;
 mod push;
+mod ranges;
 mod read;
 mod retry;
 mod schema;

@@ -159,6 +159,13 @@ pub struct TablePush {
     pub rewritten: u64,
     /// Whether this push created the table.
     pub created: bool,
+    /// Data files of the table the merge read (the others were skipped by their key
+    /// statistics: none of them could hold a key of the push).
+    #[serde(default)]
+    pub files_read: u64,
+    /// Data files the merge rewrote (those holding a row it updated or deleted).
+    #[serde(default)]
+    pub files_rewritten: u64,
     /// What happened.
     pub status: PushStatus,
     /// The table version after the push: the checkpoint a pull starts from.

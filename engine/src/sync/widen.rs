@@ -22,7 +22,8 @@
 //! Cost: the whole table is read into memory and rewritten once per push that changes a
 //! column's type; later pushes whose values fit merge as usual.
 
-use super::merge::{cast_to, commit_properties, new_report, plan, source_rows, Attempt, RowHashes};
+use super::lookup::Existing;
+use super::merge::{cast_to, commit_properties, new_report, plan, source_rows, Attempt};
 use super::pull::{declare_key_of, restore};
 use super::push::{decode, infer, Decoded, Job, WidenedColumn};
 use super::retry::is_conflict;
@@ -166,10 +167,18 @@ pub(super) async fn apply(job: &Job<'_>, t: &Target) -> Result<Option<(Attempt, 
     // What each record does, against the rows there (their keys and hashes).
     let keys = text_column(&old, KEY_TEXT, name)?;
     let hashes = text_column(&old, HASH, name)?;
-    let existing: RowHashes = (0..keys.len())
-        .filter(|&i| keys.is_valid(i))
-        .map(|i| (keys.value(i).to_owned(), hashes.is_valid(i).then(|| hashes.value(i).to_owned())))
-        .collect();
+    let mut existing = Existing {
+        hashes: (0..keys.len())
+            .filter(|&i| keys.is_valid(i))
+            .map(|i| (keys.value(i).to_owned(), hashes.is_valid(i).then(|| hashes.value(i).to_owned())))
+            .collect(),
+        gone: Vec::new(),
+    };
+    if job.opts.mirror {
+        let pushed: HashSet<&str> = d2.recs.iter().map(|r| r.key.as_str()).collect();
+        existing.gone = existing.hashes.keys().filter(|k| !pushed.contains(k.as_str())).cloned().collect();
+        existing.gone.sort_unstable();
+    }
     let mut report = new_report(t, &d2);
     let planned = plan(&d2, &existing, job.opts.mirror, &mut report);
 
@@ -218,12 +227,14 @@ pub(super) async fn apply(job: &Job<'_>, t: &Target) -> Result<Option<(Attempt, 
     let hash_col = source.column_by_name(HASH).ok_or_else(|| sync_err(name, "no hash column"))?;
     let is_upsert = arrow::compute::is_not_null(hash_col).map_err(arrow_err("the rows written"))?;
     let upserts = arrow::compute::filter_record_batch(&source, &is_upsert).map_err(arrow_err("the rows written"))?;
-    let inserted = planned.iter().filter(|r| r.1.is_some() && !existing.contains_key(&r.0)).count() as u64;
+    let inserted = planned.iter().filter(|r| r.1.is_some() && !existing.hashes.contains_key(&r.0)).count() as u64;
     let rewritten = kept.num_rows() as u64;
 
     // New files, then one commit: the new schema, every old file removed, the new ones.
-    let mut writer = RecordBatchWriter::try_new(t.table.table_url().as_str(), source.schema(), None, None)
-        .map_err(delta_err(name, "cannot write the widened table"))?;
+    let storage = Some(super::delta_options(&job.opts.storage)?);
+    let mut writer = RecordBatchWriter::try_new(t.table.table_url().as_str(), source.schema(), None, storage)
+        .map_err(delta_err(name, "cannot write the widened table"))?
+        .with_writer_properties(super::layout::writer_properties());
     for b in [kept, upserts] {
         if b.num_rows() > 0 {
             writer.write(b).await.map_err(delta_err(name, "cannot write the widened table"))?;

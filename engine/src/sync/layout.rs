@@ -1,0 +1,46 @@
+//! How a synced table's data files are laid out: the Parquet settings of every file a
+//! push, `optimize` or a rewrite writes, and the size files are cut at.
+//!
+//! deltalake's own defaults are Snappy and one row group per file (Parquet's 1M-row
+//! limit), so a writer held a whole file's column chunks in memory before flushing them,
+//! and files of 100 MiB meant a merge rewrote 100 MiB to change one row of it. Synced
+//! tables use what `convert` writes (zstd, row groups of 122,880 rows, small dictionary
+//! pages) and smaller files.
+
+use crate::output::parquet::DICT_PAGE_LIMIT;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+/// Rows per row group: what `convert` writes, and what a writer holds before flushing.
+pub(crate) const ROW_GROUP_ROWS: usize = 122_880;
+
+/// The `delta.targetFileSize` of tables idbsync creates: a merge rewrites whole files, so
+/// smaller files mean less rewritten for changes that are close together (new records,
+/// recent ones), at the cost of more files to list. `optimize` bin-packs to this size too.
+pub(crate) const TARGET_FILE_BYTES: u64 = 8 << 20;
+
+/// The Parquet settings of the data (and change data) files written to synced tables.
+pub(crate) fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("zstd level 1")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_dictionary_enabled(true)
+        .set_dictionary_page_size_limit(DICT_PAGE_LIMIT)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_created_by(format!("idbsync version {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The DataFusion session of a merge: deltalake's defaults, with one partition, so the
+/// rows are written in the order the join meets them (the source's key order for new
+/// rows, a file's own order for the rows of a file rewritten): files keep narrow key
+/// ranges, which later merges skip files by.
+pub(crate) fn merge_session(
+    table: &str,
+) -> crate::error::Result<std::sync::Arc<dyn deltalake::datafusion::catalog::Session>> {
+    let overrides =
+        std::collections::HashMap::from([("datafusion.execution.target_partitions".to_owned(), "1".to_owned())]);
+    let ctx = deltalake::delta_datafusion::DeltaSessionContext::new_with_session_overrides(&overrides)
+        .map_err(super::delta_err(table, "cannot set up the merge"))?;
+    Ok(std::sync::Arc::new(ctx.state()))
+}
