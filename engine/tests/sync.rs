@@ -977,3 +977,28 @@ fn a_push_of_close_keys_rewrites_only_the_files_holding_them() {
     assert_eq!(commit_files(&root.join("items"), t.checkpoint).1.len(), 2);
     assert_eq!((t.files_read, t.files_rewritten), (2, 2), "{t:?} ({files_before} entries before)");
 }
+
+/// A partitioned table is not rewritten for a type change (not built yet): the record
+/// whose value does not fit stays a reject, with its reason, and the table keeps its type.
+#[test]
+fn a_type_change_in_a_partitioned_table_stays_a_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sync").display().to_string();
+    let parts: Vec<engine::PartitionField> = vec!["city".parse().unwrap()];
+    let opts = || PushOptions::new().with_partition_by(parts.clone());
+    one(&push_items(dir.path(), &root, &[json!({"id": 1, "city": "Oslo", "n": 1})], opts()).unwrap());
+    let r = push_items(
+        dir.path(),
+        &root,
+        &[json!({"id": 2, "city": "Oslo", "n": "two"}), json!({"id": 3, "city": "Rome", "n": 3})],
+        opts(),
+    )
+    .unwrap();
+    let t = one(&r);
+    assert_eq!((t.upserted, t.rejected), (1, 1), "{t:?}");
+    assert!(widened(t).is_empty(), "{t:?}");
+    assert!(t.rejects_file.is_some());
+    let rows = pull_ndjson(&root, "items", None).upserts;
+    assert_eq!(by_id(&rows).len(), 2);
+    assert!(rows.iter().all(|r| r["n"].is_i64()), "{rows:?}");
+}
