@@ -14,6 +14,9 @@ import { inspect, isDeepStrictEqual } from 'node:util';
 import { SyncError, sync } from '../src/index.js';
 import { openDb } from './helpers.mjs';
 
+/** The number in environment variable `name`, or `dflt` when it is unset or empty. */
+export const env = (name, dflt) => (process.env[name] === undefined || process.env[name] === '' ? dflt : Number(process.env[name]));
+
 /** A seeded PRNG (mulberry32): () → [0, 1). */
 export function rng(seed) {
   let a = seed >>> 0;

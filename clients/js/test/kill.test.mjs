@@ -19,14 +19,13 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { startServer } from './serve.mjs';
 import {
-  DexieDevice, PlainDevice, Stats, assertFinalState, rng,
+  DexieDevice, PlainDevice, Stats, assertFinalState, env, rng,
 } from './devices.mjs';
 
 const bin = process.env.IDBSYNC_BIN;
 const skip = bin ? false : 'IDBSYNC_BIN is not set: the kill -9 test against a real `idbsync serve` is skipped';
 if (!bin) console.log(skip);
 
-const env = (name, dflt) => (process.env[name] === undefined || process.env[name] === '' ? dflt : Number(process.env[name]));
 const CLIENTS = env('KILL_CLIENTS', 8);
 const BATCHES = env('KILL_BATCHES', 12);
 const KILLS = env('KILL_TIMES', 4);

@@ -21,14 +21,13 @@ import { writeFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { startServer } from './serve.mjs';
 import {
-  DexieDevice, PlainDevice, Stats, assertFinalState, memory, percentile,
+  DexieDevice, PlainDevice, Stats, assertFinalState, env, memory, percentile,
 } from './devices.mjs';
 
 const bin = process.env.IDBSYNC_BIN;
 const skip = bin ? false : 'IDBSYNC_BIN is not set: the load test against a real `idbsync serve` is skipped';
 if (!bin) console.log(skip);
 
-const env = (name, dflt) => (process.env[name] === undefined || process.env[name] === '' ? dflt : Number(process.env[name]));
 const CLIENTS = env('LOAD_CLIENTS', 6);
 const BATCHES = env('LOAD_BATCHES', 8);
 const DEXIE = Math.min(CLIENTS, env('LOAD_DEXIE', 2));
