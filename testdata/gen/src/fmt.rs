@@ -1,4 +1,4 @@
-//! Fast number and date formatting into a byte buffer (no `fmt` machinery).
+//! Fast JSON formatting of numbers, dates and strings into a byte buffer (no `fmt` machinery).
 
 /// Appends the decimal digits of `v`.
 #[inline]
@@ -80,6 +80,50 @@ pub(crate) fn push_iso8601(buf: &mut Vec<u8>, epoch_ms: i64) {
     buf.push(b'Z');
 }
 
+/// How a Date is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dates {
+    /// `"2024-03-01T00:00:00.000Z"` (JSON.stringify of a Date).
+    Iso,
+    /// `1709251200000`, tagged in `"$types"` (typeson, as in a Dexie export).
+    EpochMillis,
+}
+
+/// Appends a Date (epoch milliseconds) as `dates` says.
+#[inline]
+pub(crate) fn push_date(buf: &mut Vec<u8>, ms: i64, dates: Dates) {
+    match dates {
+        Dates::Iso => {
+            buf.push(b'"');
+            push_iso8601(buf, ms);
+            buf.push(b'"');
+        }
+        Dates::EpochMillis => push_u64(buf, ms as u64),
+    }
+}
+
+/// Appends `s` as a JSON string, escaped as `JSON.stringify` does.
+pub(crate) fn push_str(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => buf.extend_from_slice(b"\\\""),
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            0..=0x1f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                buf.extend_from_slice(b"\\u00");
+                buf.push(HEX[usize::from(b >> 4)]);
+                buf.push(HEX[usize::from(b & 0xf)]);
+            }
+            _ => buf.push(b),
+        }
+    }
+    buf.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +157,12 @@ mod tests {
         assert_eq!(s(|b| push_iso8601(b, 1_709_164_799_999)), "2024-02-28T23:59:59.999Z");
         assert_eq!(s(|b| push_iso8601(b, 951_782_400_123)), "2000-02-29T00:00:00.123Z");
         assert_eq!(s(|b| push_iso8601(b, -1)), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn escapes_like_json_stringify() {
+        let mut b = Vec::new();
+        push_str(&mut b, "a\"b\\c\nd\u{1}é");
+        assert_eq!(b, "\"a\\\"b\\\\c\\nd\\u0001é\"".as_bytes());
     }
 }

@@ -25,7 +25,8 @@
 //! ```
 
 mod fmt;
-mod record;
+mod rng;
+mod shapes;
 mod writer;
 
 pub use writer::{Format, OrderGen};

@@ -2,8 +2,8 @@
 
 use std::io::{self, Write};
 
-use crate::fmt::{push_cents, push_iso8601, push_u64};
-use crate::record::{Order, OrderStream};
+use crate::fmt::{push_u64, Dates};
+use crate::shapes::orders::{push_record, Order, OrderStream};
 
 /// Output flush threshold of the internal buffer.
 const FLUSH_AT: usize = 1 << 18;
@@ -181,138 +181,9 @@ impl<W: Write> Out<W> {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Dates {
-    /// `"2024-03-01T00:00:00.000Z"` (JSON.stringify of a Date).
-    Iso,
-    /// `1709251200000`, tagged in `"$types"` (typeson, as in a Dexie export).
-    EpochMillis,
-}
-
-#[inline]
-fn push_date(buf: &mut Vec<u8>, ms: i64, dates: Dates) {
-    match dates {
-        Dates::Iso => {
-            buf.push(b'"');
-            push_iso8601(buf, ms);
-            buf.push(b'"');
-        }
-        Dates::EpochMillis => push_u64(buf, ms as u64),
-    }
-}
-
-/// Appends `s` as a JSON string, escaped as `JSON.stringify` does.
-fn push_str(buf: &mut Vec<u8>, s: &str) {
-    buf.push(b'"');
-    for &b in s.as_bytes() {
-        match b {
-            b'"' => buf.extend_from_slice(b"\\\""),
-            b'\\' => buf.extend_from_slice(b"\\\\"),
-            b'\n' => buf.extend_from_slice(b"\\n"),
-            b'\r' => buf.extend_from_slice(b"\\r"),
-            b'\t' => buf.extend_from_slice(b"\\t"),
-            0..=0x1f => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                buf.extend_from_slice(b"\\u00");
-                buf.push(HEX[usize::from(b >> 4)]);
-                buf.push(HEX[usize::from(b & 0xf)]);
-            }
-            _ => buf.push(b),
-        }
-    }
-    buf.push(b'"');
-}
-
-fn push_record(buf: &mut Vec<u8>, o: &Order, dates: Dates) {
-    buf.extend_from_slice(b"{\"id\":");
-    push_u64(buf, o.id);
-    buf.extend_from_slice(b",\"customerId\":");
-    if o.customer_id_as_string {
-        buf.push(b'"');
-        push_u64(buf, o.customer_id.into());
-        buf.push(b'"');
-    } else {
-        push_u64(buf, o.customer_id.into());
-    }
-    buf.extend_from_slice(b",\"created\":");
-    push_date(buf, o.created_ms, dates);
-    buf.extend_from_slice(b",\"status\":");
-    push_str(buf, o.status);
-    buf.extend_from_slice(b",\"currency\":");
-    push_str(buf, o.currency);
-    buf.extend_from_slice(b",\"total\":");
-    push_cents(buf, o.total_cents);
-    buf.extend_from_slice(b",\"items\":[");
-    for (i, it) in o.items.iter().enumerate() {
-        if i > 0 {
-            buf.push(b',');
-        }
-        buf.extend_from_slice(b"{\"sku\":\"SKU-");
-        buf.extend_from_slice(it.sku_prefix.as_bytes());
-        buf.push(b'-');
-        push_u64(buf, it.sku_number.into());
-        buf.extend_from_slice(b"\",\"qty\":");
-        if it.qty_as_string {
-            buf.push(b'"');
-            push_u64(buf, it.qty.into());
-            buf.push(b'"');
-        } else {
-            push_u64(buf, it.qty.into());
-        }
-        buf.extend_from_slice(b",\"price\":");
-        push_cents(buf, it.price_cents);
-        buf.push(b'}');
-    }
-    buf.extend_from_slice(b"],\"shipping\":{\"city\":");
-    push_str(buf, o.city);
-    buf.extend_from_slice(b",\"zip\":");
-    if o.zip_as_number {
-        push_u64(buf, o.zip.into());
-    } else {
-        buf.push(b'"');
-        push_u64(buf, o.zip.into());
-        buf.push(b'"');
-    }
-    buf.extend_from_slice(b",\"method\":");
-    push_str(buf, o.method);
-    buf.extend_from_slice(b",\"eta\":");
-    push_date(buf, o.eta_ms, dates);
-    buf.extend_from_slice(b"},\"tags\":[");
-    for (i, t) in o.tags.iter().enumerate() {
-        if i > 0 {
-            buf.push(b',');
-        }
-        push_str(buf, t);
-    }
-    buf.push(b']');
-    if let Some(c) = o.coupon {
-        buf.extend_from_slice(b",\"coupon\":");
-        push_str(buf, c);
-    }
-    if let Some(g) = o.gift_message {
-        buf.extend_from_slice(b",\"giftMessage\":");
-        push_str(buf, g);
-    }
-    if let Some(l) = o.late_key {
-        buf.extend_from_slice(b",\"lateKey\":");
-        push_str(buf, l);
-    }
-    if dates == Dates::EpochMillis {
-        buf.extend_from_slice(b",\"$types\":{\"created\":\"date\",\"shipping.eta\":\"date\"}");
-    }
-    buf.push(b'}');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_like_json_stringify() {
-        let mut b = Vec::new();
-        push_str(&mut b, "a\"b\\c\nd\u{1}é");
-        assert_eq!(b, "\"a\\\"b\\\\c\\nd\\u0001é\"".as_bytes());
-    }
 
     #[test]
     fn returned_byte_count_matches() {

@@ -1,7 +1,7 @@
-//! The order record model and the seeded stream that produces it.
+//! `orders`: the web-shop order model, the seeded stream that produces it, and its JSON.
 
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use crate::fmt::{push_cents, push_date, push_str, push_u64, Dates};
+use crate::rng::Rng;
 
 /// 2024-01-01T00:00:00.000Z in epoch milliseconds: `created` of the first order.
 const START_MS: i64 = 1_704_067_200_000;
@@ -105,7 +105,7 @@ pub(crate) struct Order {
 
 /// Deterministic stream of orders `1..=count` for one seed.
 pub(crate) struct OrderStream {
-    rng: ChaCha8Rng,
+    rng: Rng,
     count: u64,
     next_id: u64,
     /// First id allowed to carry `giftMessage` (the last 10% of the records).
@@ -115,35 +115,7 @@ pub(crate) struct OrderStream {
 
 impl OrderStream {
     pub(crate) fn new(seed: u64, count: u64) -> Self {
-        Self {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            count,
-            next_id: 1,
-            gift_from: count - count.div_ceil(10) + 1,
-            created_ms: START_MS,
-        }
-    }
-
-    /// Uniform in `0..n` (Lemire's multiply-shift; stable across platforms and
-    /// independent of `rand`'s sampling algorithms).
-    #[inline]
-    fn below(&mut self, n: u32) -> u32 {
-        ((u64::from(self.rng.next_u32()) * u64::from(n)) >> 32) as u32
-    }
-
-    #[inline]
-    fn range(&mut self, lo: u32, hi_inclusive: u32) -> u32 {
-        lo + self.below(hi_inclusive - lo + 1)
-    }
-
-    #[inline]
-    fn chance(&mut self, per_mille: u32) -> bool {
-        self.below(1000) < per_mille
-    }
-
-    #[inline]
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u32) as usize]
+        Self { rng: Rng::new(seed), count, next_id: 1, gift_from: count - count.div_ceil(10) + 1, created_ms: START_MS }
     }
 
     /// Overwrites `o` with the next order; `false` once all orders were produced.
@@ -156,65 +128,146 @@ impl OrderStream {
         let last = id == self.count;
 
         o.id = id;
-        o.customer_id = self.range(1, 250_000);
+        o.customer_id = self.rng.range(1, 250_000);
         o.customer_id_as_string = last;
         // Orders arrive in time order, on average one every 30 s.
-        self.created_ms += i64::from(self.below(60_000));
+        self.created_ms += i64::from(self.rng.below(60_000));
         o.created_ms = self.created_ms;
-        o.status = self.pick(STATUSES);
-        o.currency = self.pick(CURRENCIES);
+        o.status = self.rng.pick(STATUSES);
+        o.currency = self.rng.pick(CURRENCIES);
 
-        let n_items = [1, 1, 2, 2, 3, 3, 4, 4, 5][self.below(9) as usize];
+        let n_items = [1, 1, 2, 2, 3, 3, 4, 4, 5][self.rng.below(9) as usize];
         o.items.clear();
         let mut total = 0;
         for _ in 0..n_items {
-            let price_cents = u64::from(self.range(2, 149)) * 100 + self.pick(PRICE_ENDINGS);
-            let qty = [1, 1, 1, 1, 2, 2, 3, 4, 10][self.below(9) as usize];
+            let price_cents = u64::from(self.rng.range(2, 149)) * 100 + self.rng.pick(PRICE_ENDINGS);
+            let qty = [1, 1, 1, 1, 2, 2, 3, 4, 10][self.rng.below(9) as usize];
             total += price_cents * u64::from(qty);
             o.items.push(Item {
-                sku_prefix: self.pick(SKU_PREFIXES),
-                sku_number: self.range(100_000, 999_999),
+                sku_prefix: self.rng.pick(SKU_PREFIXES),
+                sku_number: self.rng.range(100_000, 999_999),
                 qty,
                 qty_as_string: false,
                 price_cents,
             });
         }
-        if self.chance(10) {
-            let i = self.below(n_items) as usize;
+        if self.rng.chance(10) {
+            let i = self.rng.below(n_items) as usize;
             o.items[i].qty_as_string = true;
         }
         // ~1% of totals are whole numbers (integer in JSON: numeric widening); the
         // others are kept fractional so that the drift rate stays controlled.
-        if self.chance(10) {
+        if self.rng.chance(10) {
             total = total.div_ceil(100) * 100;
         } else if total % 100 == 0 {
             total += 99;
         }
         o.total_cents = total;
 
-        o.city = self.pick(CITIES);
-        o.zip = self.range(10_000, 99_999);
-        o.zip_as_number = self.chance(10);
-        o.method = self.pick(METHODS);
-        o.eta_ms = o.created_ms + i64::from(self.range(1, 7)) * DAY_MS - i64::from(self.below(43_200_000));
+        o.city = self.rng.pick(CITIES);
+        o.zip = self.rng.range(10_000, 99_999);
+        o.zip_as_number = self.rng.chance(10);
+        o.method = self.rng.pick(METHODS);
+        o.eta_ms = o.created_ms + i64::from(self.rng.range(1, 7)) * DAY_MS - i64::from(self.rng.below(43_200_000));
 
-        let n_tags = [0, 1, 1, 2, 2, 3, 3, 4, 4][self.below(9) as usize];
+        let n_tags = [0, 1, 1, 2, 2, 3, 3, 4, 4][self.rng.below(9) as usize];
         o.tags.clear();
         while o.tags.len() < n_tags {
-            let t = self.pick(TAGS);
+            let t = self.rng.pick(TAGS);
             if !o.tags.contains(&t) {
                 o.tags.push(t);
             }
         }
 
-        o.coupon = self.chance(300).then(|| self.pick(COUPONS));
-        let gift = self.chance(250);
-        let gift_message = self.pick(GIFT_MESSAGES);
+        o.coupon = self.rng.chance(300).then(|| self.rng.pick(COUPONS));
+        let gift = self.rng.chance(250);
+        let gift_message = self.rng.pick(GIFT_MESSAGES);
         // Guarantee an appearance at the start of the late window.
         o.gift_message = (id >= self.gift_from && (gift || id == self.gift_from)).then_some(gift_message);
         o.late_key = last.then_some("seen only in the very last record");
         true
     }
+}
+
+/// Appends `o` as one JSON object (no line end), Dates as `dates` says.
+pub(crate) fn push_record(buf: &mut Vec<u8>, o: &Order, dates: Dates) {
+    buf.extend_from_slice(b"{\"id\":");
+    push_u64(buf, o.id);
+    buf.extend_from_slice(b",\"customerId\":");
+    if o.customer_id_as_string {
+        buf.push(b'"');
+        push_u64(buf, o.customer_id.into());
+        buf.push(b'"');
+    } else {
+        push_u64(buf, o.customer_id.into());
+    }
+    buf.extend_from_slice(b",\"created\":");
+    push_date(buf, o.created_ms, dates);
+    buf.extend_from_slice(b",\"status\":");
+    push_str(buf, o.status);
+    buf.extend_from_slice(b",\"currency\":");
+    push_str(buf, o.currency);
+    buf.extend_from_slice(b",\"total\":");
+    push_cents(buf, o.total_cents);
+    buf.extend_from_slice(b",\"items\":[");
+    for (i, it) in o.items.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"{\"sku\":\"SKU-");
+        buf.extend_from_slice(it.sku_prefix.as_bytes());
+        buf.push(b'-');
+        push_u64(buf, it.sku_number.into());
+        buf.extend_from_slice(b"\",\"qty\":");
+        if it.qty_as_string {
+            buf.push(b'"');
+            push_u64(buf, it.qty.into());
+            buf.push(b'"');
+        } else {
+            push_u64(buf, it.qty.into());
+        }
+        buf.extend_from_slice(b",\"price\":");
+        push_cents(buf, it.price_cents);
+        buf.push(b'}');
+    }
+    buf.extend_from_slice(b"],\"shipping\":{\"city\":");
+    push_str(buf, o.city);
+    buf.extend_from_slice(b",\"zip\":");
+    if o.zip_as_number {
+        push_u64(buf, o.zip.into());
+    } else {
+        buf.push(b'"');
+        push_u64(buf, o.zip.into());
+        buf.push(b'"');
+    }
+    buf.extend_from_slice(b",\"method\":");
+    push_str(buf, o.method);
+    buf.extend_from_slice(b",\"eta\":");
+    push_date(buf, o.eta_ms, dates);
+    buf.extend_from_slice(b"},\"tags\":[");
+    for (i, t) in o.tags.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        push_str(buf, t);
+    }
+    buf.push(b']');
+    if let Some(c) = o.coupon {
+        buf.extend_from_slice(b",\"coupon\":");
+        push_str(buf, c);
+    }
+    if let Some(g) = o.gift_message {
+        buf.extend_from_slice(b",\"giftMessage\":");
+        push_str(buf, g);
+    }
+    if let Some(l) = o.late_key {
+        buf.extend_from_slice(b",\"lateKey\":");
+        push_str(buf, l);
+    }
+    if dates == Dates::EpochMillis {
+        buf.extend_from_slice(b",\"$types\":{\"created\":\"date\",\"shipping.eta\":\"date\"}");
+    }
+    buf.push(b'}');
 }
 
 #[cfg(test)]
