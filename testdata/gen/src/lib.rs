@@ -29,4 +29,5 @@ mod rng;
 mod shapes;
 mod writer;
 
+pub use shapes::Shape;
 pub use writer::{Format, OrderGen};

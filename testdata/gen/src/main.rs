@@ -1,4 +1,5 @@
-//! `idbsync-gen`: writes deterministic web-shop orders as NDJSON or a Dexie export.
+//! `idbsync-gen`: writes deterministic test records (web-shop orders by default, or another
+//! shape) as NDJSON or a Dexie export.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -7,9 +8,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Parser, ValueEnum};
-use testdata_gen::{Format, OrderGen};
+use testdata_gen::{Format, OrderGen, Shape};
 
-/// Generate deterministic web-shop order records (NDJSON or Dexie export v1).
+/// Generate deterministic test records (NDJSON or Dexie export v1): web-shop orders, or
+/// another shape.
 #[derive(Parser, Debug)]
 #[command(name = "idbsync-gen", version, about)]
 #[command(group(ArgGroup::new("amount").args(["records", "size"])))]
@@ -23,6 +25,9 @@ struct Args {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = CliFormat::Ndjson)]
     format: CliFormat,
+    /// What the records look like.
+    #[arg(long, value_enum, default_value_t = CliShape::Orders)]
+    shape: CliShape,
     /// Random seed; the same seed and count give byte-identical output.
     #[arg(long, default_value_t = OrderGen::DEFAULT_SEED)]
     seed: u64,
@@ -44,6 +49,28 @@ impl From<CliFormat> for Format {
         match f {
             CliFormat::Ndjson => Format::Ndjson,
             CliFormat::Dexie => Format::Dexie,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CliShape {
+    /// Web-shop orders, as always: `giftMessage` from 90% of the records on, `lateKey` and a
+    /// string `customerId` in the last record.
+    Orders,
+    /// The same orders without late keys: every key and type from the first records on.
+    OrdersSteady,
+    /// orders-steady plus `lateKey` in the last 1% of the records and a string `customerId`
+    /// in the last one.
+    OrdersLate,
+}
+
+impl From<CliShape> for Shape {
+    fn from(s: CliShape) -> Self {
+        match s {
+            CliShape::Orders => Shape::Orders,
+            CliShape::OrdersSteady => Shape::OrdersSteady,
+            CliShape::OrdersLate => Shape::OrdersLate,
         }
     }
 }
@@ -72,7 +99,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
 fn main() -> Result<()> {
     let args = Args::parse();
     let format = Format::from(args.format);
-    let mut gen = OrderGen::new().with_seed(args.seed);
+    let mut gen = OrderGen::new().with_shape(args.shape.into()).with_seed(args.seed);
     if let Some(n) = args.records {
         gen = gen.with_records(n);
     } else if let Some(bytes) = args.size {
@@ -101,8 +128,9 @@ fn main() -> Result<()> {
     let mut err = io::stderr().lock();
     writeln!(
         err,
-        "idbsync-gen: {} records, {} bytes ({:.1} B/record) in {:.2}s, {:.0} MB/s",
+        "idbsync-gen: {} {} records, {} bytes ({:.1} B/record) in {:.2}s, {:.0} MB/s",
         gen.records(),
+        gen.shape(),
         written,
         written as f64 / gen.records().max(1) as f64,
         secs,
@@ -130,5 +158,14 @@ mod tests {
         use clap::CommandFactory;
         Args::command().debug_assert();
         assert!(Args::try_parse_from(["g", "--records", "5", "--size", "1MB"]).is_err());
+        // Every shape of the library has its --shape value, named as Shape::name says.
+        let names: Vec<String> =
+            CliShape::value_variants().iter().map(|v| v.to_possible_value().unwrap().get_name().to_owned()).collect();
+        let shapes: Vec<Shape> = CliShape::value_variants().iter().map(|&v| v.into()).collect();
+        assert_eq!(shapes, Shape::ALL);
+        assert_eq!(names, Shape::ALL.map(|s| s.name()));
+        let a = Args::try_parse_from(["g", "--shape", "orders-late"]).unwrap();
+        assert_eq!(Shape::from(a.shape), Shape::OrdersLate);
+        assert_eq!(Shape::from(Args::try_parse_from(["g"]).unwrap().shape), Shape::Orders);
     }
 }

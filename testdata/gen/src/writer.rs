@@ -1,33 +1,31 @@
-//! `OrderGen`: the builder, and the NDJSON / Dexie serialisers.
+//! `OrderGen`: the builder, and the NDJSON / Dexie framing of a shape's records.
 
 use std::io::{self, Write};
 
 use crate::fmt::{push_u64, Dates};
-use crate::shapes::orders::{push_record, Order, OrderStream};
+use crate::shapes::{Records, Shape};
 
 /// Output flush threshold of the internal buffer.
 const FLUSH_AT: usize = 1 << 18;
-
-/// Average NDJSON bytes per record (measured at 1,000,000 records, seed 42).
-const NDJSON_BYTES_PER_RECORD: f64 = 394.3;
-/// Average Dexie export bytes per row (measured at 1,000,000 records, seed 42).
-const DEXIE_BYTES_PER_RECORD: f64 = 419.3;
 
 /// An output format of [`OrderGen`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
     /// One JSON record per line; Dates as ISO-8601 strings (`2024-03-01T00:00:00.000Z`).
     Ndjson,
-    /// A Dexie export v1 (npm `dexie-export-import`) of database `shop`, table `orders`;
-    /// Dates as epoch milliseconds tagged by a typeson `"$types"` object.
+    /// A Dexie export v1 (npm `dexie-export-import`) of one table (orders: database `shop`,
+    /// table `orders`; see [`Shape::store`]); Dates as epoch milliseconds tagged by a typeson
+    /// `"$types"` object.
     Dexie,
 }
 
-/// Deterministic generator of web-shop orders.
+/// Deterministic generator of test records: web-shop orders by default, or another
+/// [`Shape`].
 ///
-/// The same `(seed, records)` always produces byte-identical output, and
+/// The same `(shape, seed, records)` always produces byte-identical output, and
 /// [`write_ndjson`](Self::write_ndjson) and [`write_dexie`](Self::write_dexie)
-/// carry the same records. Each record has, in this order: `id` (1..=N),
+/// carry the same records. The default shape, [`Shape::Orders`], writes what this
+/// generator has always written. Each order has, in this order: `id` (1..=N),
 /// `customerId`, `created` (Date), `status`, `currency`, `total`, `items`
 /// (1–5 × `{sku, qty, price}`), `shipping` (`{city, zip, method, eta}`, `eta` a Date),
 /// `tags` (0–4 strings) and the optional `coupon` (~30%), `giftMessage` (only in
@@ -35,9 +33,10 @@ pub enum Format {
 ///
 /// Deliberate drift: ~1% of records have one `items[].qty` as a string, ~1% have
 /// `shipping.zip` as a number, ~1% have an integral `total`, and in the last record
-/// `customerId` is a string.
+/// `customerId` is a string. The other shapes are described at [`Shape`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderGen {
+    shape: Shape,
     seed: u64,
     records: u64,
 }
@@ -54,10 +53,17 @@ impl OrderGen {
     /// Record count used by [`OrderGen::new`].
     pub const DEFAULT_RECORDS: u64 = 1000;
 
-    /// A generator of [`DEFAULT_RECORDS`](Self::DEFAULT_RECORDS) records with seed
-    /// [`DEFAULT_SEED`](Self::DEFAULT_SEED).
+    /// A generator of [`DEFAULT_RECORDS`](Self::DEFAULT_RECORDS) orders ([`Shape::Orders`])
+    /// with seed [`DEFAULT_SEED`](Self::DEFAULT_SEED).
     pub fn new() -> Self {
-        Self { seed: Self::DEFAULT_SEED, records: Self::DEFAULT_RECORDS }
+        Self { shape: Shape::Orders, seed: Self::DEFAULT_SEED, records: Self::DEFAULT_RECORDS }
+    }
+
+    /// Sets the shape of the records (set it before
+    /// [`with_target_size`](Self::with_target_size), which depends on it).
+    pub fn with_shape(mut self, shape: Shape) -> Self {
+        self.shape = shape;
+        self
     }
 
     /// Sets the seed of the random stream.
@@ -72,10 +78,16 @@ impl OrderGen {
         self
     }
 
-    /// Sets the number of records so that `format` output is about `bytes` long
-    /// (see [`OrderGen::records_for_size`]).
+    /// Sets the number of records so that `format` output of the current shape is about
+    /// `bytes` long (see [`Shape::records_for_size`]).
     pub fn with_target_size(self, bytes: u64, format: Format) -> Self {
-        self.with_records(Self::records_for_size(bytes, format))
+        let records = self.shape.records_for_size(bytes, format);
+        self.with_records(records)
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Shape {
+        self.shape
     }
 
     /// The seed.
@@ -88,14 +100,10 @@ impl OrderGen {
         self.records
     }
 
-    /// The record count whose `format` output is about `bytes` long (within ~1% for
-    /// sizes above a few MB; at least 1 record).
+    /// The record count whose `format` output of [`Shape::Orders`] is about `bytes` long
+    /// (within ~1% for sizes above a few MB; at least 1 record).
     pub fn records_for_size(bytes: u64, format: Format) -> u64 {
-        let per = match format {
-            Format::Ndjson => NDJSON_BYTES_PER_RECORD,
-            Format::Dexie => DEXIE_BYTES_PER_RECORD,
-        };
-        ((bytes as f64 / per).round() as u64).max(1)
+        Shape::Orders.records_for_size(bytes, format)
     }
 
     /// Writes the records in `format`; returns the number of bytes written.
@@ -111,35 +119,44 @@ impl OrderGen {
     /// need not be a `BufWriter`.
     pub fn write_ndjson(&self, w: impl Write) -> io::Result<u64> {
         let mut out = Out::new(w);
-        let mut stream = OrderStream::new(self.seed, self.records);
-        let mut o = Order::default();
-        while stream.next_into(&mut o) {
-            push_record(&mut out.buf, &o, Dates::Iso);
+        let mut records = Records::new(self.shape, self.seed, self.records);
+        while records.next_into(&mut out.buf, Dates::Iso) {
             out.buf.push(b'\n');
             out.maybe_flush()?;
         }
         out.finish()
     }
 
-    /// Writes a Dexie export v1 with one row per line (rows joined by `",\n"`),
-    /// Dates as epoch milliseconds and a typeson `"$types"` object as each row's
-    /// last key; returns the number of bytes written. Buffers internally.
+    /// Writes a Dexie export v1 of one table (the shape's, see [`Shape::store`]) with one
+    /// row per line (rows joined by `",\n"`), Dates as epoch milliseconds and a typeson
+    /// `"$types"` object as the last key of each row that has a Date; returns the number
+    /// of bytes written. Buffers internally.
     pub fn write_dexie(&self, w: impl Write) -> io::Result<u64> {
+        let (database, table, schema) = self.shape.dexie();
         let mut out = Out::new(w);
-        out.buf.extend_from_slice(
-            b"{\"formatName\":\"dexie\",\"formatVersion\":1,\"data\":{\"databaseName\":\"shop\",\
-              \"databaseVersion\":1,\"tables\":[{\"name\":\"orders\",\
-              \"schema\":\"++id,customerId,created,*tags\",\"rowCount\":",
-        );
+        out.buf.extend_from_slice(b"{\"formatName\":\"dexie\",\"formatVersion\":1,\"data\":{\"databaseName\":\"");
+        out.buf.extend_from_slice(database.as_bytes());
+        out.buf.extend_from_slice(b"\",\"databaseVersion\":1,\"tables\":[{\"name\":\"");
+        out.buf.extend_from_slice(table.as_bytes());
+        out.buf.extend_from_slice(b"\",\"schema\":\"");
+        out.buf.extend_from_slice(schema.as_bytes());
+        out.buf.extend_from_slice(b"\",\"rowCount\":");
         push_u64(&mut out.buf, self.records);
-        out.buf.extend_from_slice(b"}],\"data\":[{\"tableName\":\"orders\",\"inbound\":true,\"rows\":[");
-        let mut stream = OrderStream::new(self.seed, self.records);
-        let mut o = Order::default();
-        while stream.next_into(&mut o) {
-            if o.id > 1 {
+        out.buf.extend_from_slice(b"}],\"data\":[{\"tableName\":\"");
+        out.buf.extend_from_slice(table.as_bytes());
+        out.buf.extend_from_slice(b"\",\"inbound\":true,\"rows\":[");
+        let mut records = Records::new(self.shape, self.seed, self.records);
+        let mut first = true;
+        loop {
+            let row_start = out.buf.len();
+            if !first {
                 out.buf.extend_from_slice(b",\n");
             }
-            push_record(&mut out.buf, &o, Dates::EpochMillis);
+            if !records.next_into(&mut out.buf, Dates::EpochMillis) {
+                out.buf.truncate(row_start);
+                break;
+            }
+            first = false;
             out.maybe_flush()?;
         }
         out.buf.extend_from_slice(b"]}]}}");

@@ -1,7 +1,7 @@
 //! End-to-end checks of the NDJSON and Dexie outputs with an independent JSON parser.
 
 use serde_json::{Map, Value};
-use testdata_gen::{Format, OrderGen};
+use testdata_gen::{Format, OrderGen, Shape};
 
 fn bytes(gen: &OrderGen, format: Format) -> Vec<u8> {
     let mut v = Vec::new();
@@ -157,27 +157,126 @@ fn dexie_export_parses_and_row_count_matches() {
 
 #[test]
 fn ndjson_and_dexie_carry_the_same_records() {
-    let gen = OrderGen::new().with_seed(3).with_records(4000);
-    let nd = ndjson_records(&gen);
-    let doc = dexie_doc(&gen);
-    let rows = doc["data"]["data"][0]["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), nd.len());
-    for (i, (row, rec)) in rows.iter().zip(&nd).enumerate() {
-        let mut row = row.as_object().unwrap().clone();
-        let Some(Value::Object(types)) = row.remove("$types") else {
-            panic!("row {i}: no $types");
-        };
-        for (path, ty) in &types {
-            assert_eq!(ty, "date");
-            let mut slot: &mut Value = row.get_mut(path.split('.').next().unwrap()).unwrap();
-            for part in path.split('.').skip(1) {
-                slot = slot.get_mut(part).unwrap();
-            }
-            *slot = Value::String(iso(slot.as_i64().unwrap()));
+    for shape in Shape::ALL {
+        let gen = OrderGen::new().with_shape(shape).with_seed(3).with_records(4000);
+        let nd = ndjson_records(&gen);
+        let doc = dexie_doc(&gen);
+        let table = &doc["data"]["data"][0];
+        assert_eq!(table["tableName"], shape.store(), "{shape}");
+        assert_eq!(doc["data"]["tables"][0]["rowCount"], 4000, "{shape}");
+        let rows = table["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), nd.len(), "{shape}");
+        for (i, (row, rec)) in rows.iter().zip(&nd).enumerate() {
+            let row = undo_types(row, &format!("{shape} row {i}"));
+            // Same keys in the same order, same values.
+            assert_eq!(
+                serde_json::to_string(&row).unwrap(),
+                serde_json::to_string(rec).unwrap(),
+                "{shape} record {}",
+                i + 1
+            );
         }
-        // Same keys in the same order, same values.
-        assert_eq!(serde_json::to_string(&row).unwrap(), serde_json::to_string(rec).unwrap(), "record {}", i + 1);
     }
+}
+
+/// A Dexie row with its `$types` (all `date`) removed and each tagged value turned into
+/// the ISO string NDJSON has.
+fn undo_types(row: &Value, what: &str) -> Map<String, Value> {
+    let mut row = row.as_object().unwrap().clone();
+    let Some(Value::Object(types)) = row.remove("$types") else {
+        return row;
+    };
+    assert!(!types.is_empty(), "{what}: empty $types");
+    for (path, ty) in &types {
+        assert_eq!(ty, "date", "{what}");
+        let mut parts = path.split('.');
+        let mut slot: &mut Value = row.get_mut(parts.next().unwrap()).unwrap();
+        for part in parts {
+            slot = slot.get_mut(part).unwrap();
+        }
+        *slot = Value::String(iso(slot.as_i64().unwrap()));
+    }
+    row
+}
+
+#[test]
+fn every_shape_is_deterministic_for_a_seed() {
+    for shape in Shape::ALL {
+        for format in [Format::Ndjson, Format::Dexie] {
+            let gen = |seed| OrderGen::new().with_shape(shape).with_seed(seed).with_records(1500);
+            let a = bytes(&gen(7), format);
+            assert_eq!(a, bytes(&gen(7), format), "{shape} {format:?}");
+            assert_ne!(a, bytes(&gen(8), format), "{shape} {format:?}");
+        }
+    }
+}
+
+#[test]
+fn shapes_differ_and_the_default_is_orders() {
+    let mut seen = Vec::new();
+    for shape in Shape::ALL {
+        let out = bytes(&OrderGen::new().with_shape(shape).with_records(300), Format::Ndjson);
+        assert!(!seen.contains(&out), "{shape} repeats another shape");
+        seen.push(out);
+    }
+    assert_eq!(OrderGen::new(), OrderGen::new().with_shape(Shape::Orders));
+    assert_eq!(Shape::default(), Shape::Orders);
+}
+
+#[test]
+fn every_shape_writes_its_size() {
+    for shape in Shape::ALL {
+        for format in [Format::Ndjson, Format::Dexie] {
+            // 4 MB asked: within 5% at this size (the per-record averages are from 1M records).
+            let gen = OrderGen::new().with_shape(shape).with_target_size(4_000_000, format);
+            let n = bytes(&gen, format).len() as f64;
+            assert!(
+                (3_800_000.0..4_200_000.0).contains(&n),
+                "{shape} {format:?}: {n} bytes for {} records",
+                gen.records()
+            );
+        }
+    }
+}
+
+/// Each key and the index of the first record that has it, in first-seen order.
+fn first_seen(recs: &[Map<String, Value>]) -> Vec<(String, usize)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, r) in recs.iter().enumerate() {
+        for k in r.keys() {
+            if seen.insert(k.clone()) {
+                out.push((k.clone(), i));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn orders_steady_has_no_late_key_and_no_type_change() {
+    let recs = ndjson_records(&OrderGen::new().with_shape(Shape::OrdersSteady).with_records(5000));
+    // Every key is seen in the first 100 records; customerId is an integer throughout.
+    let late: Vec<(String, usize)> = first_seen(&recs).into_iter().filter(|(_, i)| *i >= 100).collect();
+    assert_eq!(late, []);
+    assert!(recs.iter().all(|r| r["customerId"].is_u64() && !r.contains_key("lateKey")));
+    assert!(recs[0].contains_key("giftMessage"));
+}
+
+#[test]
+fn orders_late_has_a_key_of_the_last_percent_and_a_type_change_in_the_last_record() {
+    let n = 5000;
+    let recs = ndjson_records(&OrderGen::new().with_shape(Shape::OrdersLate).with_records(n));
+    let late: Vec<usize> = (0..recs.len()).filter(|&i| recs[i].contains_key("lateKey")).collect();
+    assert_eq!(late, (4950..5000).collect::<Vec<_>>());
+    let late_keys: Vec<(String, usize)> = first_seen(&recs).into_iter().filter(|(_, i)| *i >= 100).collect();
+    assert_eq!(late_keys, [("lateKey".to_owned(), 4950)]);
+    let last = recs.last().unwrap();
+    assert!(last["customerId"].is_string());
+    assert!(recs[..recs.len() - 1].iter().all(|r| r["customerId"].is_u64()));
+    // The rest is orders-steady's: the same records up to the late window.
+    let steady = ndjson_records(&OrderGen::new().with_shape(Shape::OrdersSteady).with_records(n));
+    assert_eq!(recs[..4950], steady[..4950]);
 }
 
 #[test]

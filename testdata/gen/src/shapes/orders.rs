@@ -84,7 +84,7 @@ pub(crate) struct Item {
 pub(crate) struct Order {
     pub id: u64,
     pub customer_id: u32,
-    /// Type change in the very last record: `customerId` is a string.
+    /// Type change in the last record (`orders`, `orders-late`): `customerId` is a string.
     pub customer_id_as_string: bool,
     pub created_ms: i64,
     pub status: &'static str,
@@ -103,19 +103,52 @@ pub(crate) struct Order {
     pub late_key: Option<&'static str>,
 }
 
+/// Where an orders shape puts its late keys and its type change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Variant {
+    /// `orders`, as the generator has always written them: `giftMessage` only in the last
+    /// 10% of the records, `lateKey` and a string `customerId` only in the last record.
+    Classic,
+    /// `orders-steady`: every key and type from the first records on: `giftMessage` from
+    /// the first record, no `lateKey`, `customerId` an integer throughout.
+    Steady,
+    /// `orders-late`: `orders-steady` plus `lateKey` in every record of the last 1%, and a
+    /// string `customerId` in the last record.
+    Late,
+}
+
 /// Deterministic stream of orders `1..=count` for one seed.
 pub(crate) struct OrderStream {
     rng: Rng,
     count: u64,
     next_id: u64,
-    /// First id allowed to carry `giftMessage` (the last 10% of the records).
+    /// First id allowed to carry `giftMessage`.
     gift_from: u64,
+    /// First id that carries `lateKey` (`u64::MAX`: none).
+    late_from: u64,
+    late_value: &'static str,
+    /// Whether the last record's `customerId` is a string.
+    retype_last: bool,
     created_ms: i64,
 }
 
 impl OrderStream {
-    pub(crate) fn new(seed: u64, count: u64) -> Self {
-        Self { rng: Rng::new(seed), count, next_id: 1, gift_from: count - count.div_ceil(10) + 1, created_ms: START_MS }
+    pub(crate) fn new(seed: u64, count: u64, variant: Variant) -> Self {
+        let (gift_from, late_from, late_value, retype_last) = match variant {
+            Variant::Classic => (count - count.div_ceil(10) + 1, count, "seen only in the very last record", true),
+            Variant::Steady => (1, u64::MAX, "", false),
+            Variant::Late => (1, count - count.div_ceil(100) + 1, "seen only in the last 1% of the records", true),
+        };
+        Self {
+            rng: Rng::new(seed),
+            count,
+            next_id: 1,
+            gift_from,
+            late_from,
+            late_value,
+            retype_last,
+            created_ms: START_MS,
+        }
     }
 
     /// Overwrites `o` with the next order; `false` once all orders were produced.
@@ -129,7 +162,7 @@ impl OrderStream {
 
         o.id = id;
         o.customer_id = self.rng.range(1, 250_000);
-        o.customer_id_as_string = last;
+        o.customer_id_as_string = last && self.retype_last;
         // Orders arrive in time order, on average one every 30 s.
         self.created_ms += i64::from(self.rng.below(60_000));
         o.created_ms = self.created_ms;
@@ -184,13 +217,34 @@ impl OrderStream {
         let gift_message = self.rng.pick(GIFT_MESSAGES);
         // Guarantee an appearance at the start of the late window.
         o.gift_message = (id >= self.gift_from && (gift || id == self.gift_from)).then_some(gift_message);
-        o.late_key = last.then_some("seen only in the very last record");
+        o.late_key = (id >= self.late_from).then_some(self.late_value);
+        true
+    }
+}
+
+/// The records of an orders shape, one JSON object at a time.
+pub(crate) struct Orders {
+    stream: OrderStream,
+    order: Order,
+}
+
+impl Orders {
+    pub(crate) fn new(seed: u64, count: u64, variant: Variant) -> Self {
+        Self { stream: OrderStream::new(seed, count, variant), order: Order::default() }
+    }
+
+    /// Appends the next record; `false` once all were written.
+    pub(crate) fn next_into(&mut self, buf: &mut Vec<u8>, dates: Dates) -> bool {
+        if !self.stream.next_into(&mut self.order) {
+            return false;
+        }
+        push_record(buf, &self.order, dates);
         true
     }
 }
 
 /// Appends `o` as one JSON object (no line end), Dates as `dates` says.
-pub(crate) fn push_record(buf: &mut Vec<u8>, o: &Order, dates: Dates) {
+fn push_record(buf: &mut Vec<u8>, o: &Order, dates: Dates) {
     buf.extend_from_slice(b"{\"id\":");
     push_u64(buf, o.id);
     buf.extend_from_slice(b",\"customerId\":");
@@ -275,7 +329,11 @@ mod tests {
     use super::*;
 
     fn all(seed: u64, count: u64) -> Vec<Order> {
-        let mut s = OrderStream::new(seed, count);
+        variant(seed, count, Variant::Classic)
+    }
+
+    fn variant(seed: u64, count: u64, variant: Variant) -> Vec<Order> {
+        let mut s = OrderStream::new(seed, count, variant);
         let mut out = Vec::new();
         let mut o = Order::default();
         while s.next_into(&mut o) {
@@ -313,5 +371,27 @@ mod tests {
         assert!((5_500..6_500).contains(&coupon), "{coupon}");
         assert_eq!(v.iter().filter(|o| o.customer_id_as_string).count(), 1);
         assert_eq!(v.iter().filter(|o| o.late_key.is_some()).count(), 1);
+    }
+
+    #[test]
+    fn steady_orders_have_every_key_early_and_no_type_change() {
+        let v = variant(42, 5_000, Variant::Steady);
+        assert!(v[0].gift_message.is_some());
+        assert!(v.iter().all(|o| o.late_key.is_none() && !o.customer_id_as_string));
+        let gifts = v.iter().filter(|o| o.gift_message.is_some()).count();
+        assert!((1_000..1_500).contains(&gifts), "{gifts}");
+    }
+
+    #[test]
+    fn late_orders_add_late_key_in_the_last_percent_and_retype_the_last_record() {
+        for n in [1, 99, 100, 101, 5_000] {
+            let v = variant(n, n, Variant::Late);
+            let late: Vec<u64> = v.iter().filter(|o| o.late_key.is_some()).map(|o| o.id).collect();
+            let from = n - n.div_ceil(100) + 1;
+            assert_eq!(late, (from..=n).collect::<Vec<_>>(), "n={n}");
+            let retyped: Vec<u64> = v.iter().filter(|o| o.customer_id_as_string).map(|o| o.id).collect();
+            assert_eq!(retyped, [n], "n={n}");
+            assert!(v[0].gift_message.is_some());
+        }
     }
 }
