@@ -43,6 +43,48 @@ fn push_fixed(buf: &mut Vec<u8>, v: u32, width: usize) {
     }
 }
 
+/// Appends the decimal digits of `v`, with a `-` when negative.
+#[inline]
+pub(crate) fn push_i64(buf: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        buf.push(b'-');
+    }
+    push_u64(buf, v.unsigned_abs());
+}
+
+/// Appends `scaled / 10^decimals` the way `JSON.stringify` prints the matching double
+/// (`-12.5`, `0.001`, `3`: trailing zeros dropped). `decimals` at most 9.
+#[inline]
+pub(crate) fn push_decimal(buf: &mut Vec<u8>, scaled: i64, decimals: u32) {
+    debug_assert!(decimals <= 9);
+    let pow = 10u64.pow(decimals);
+    let abs = scaled.unsigned_abs();
+    if scaled < 0 {
+        buf.push(b'-');
+    }
+    push_u64(buf, abs / pow);
+    let mut frac = abs % pow;
+    if frac != 0 {
+        let mut width = decimals as usize;
+        while frac.is_multiple_of(10) {
+            frac /= 10;
+            width -= 1;
+        }
+        buf.push(b'.');
+        push_fixed(buf, frac as u32, width);
+    }
+}
+
+/// Appends a finite double as the shortest decimal that reads back as the same double,
+/// without an exponent: what `JSON.stringify` prints for magnitudes in `1e-6..1e21` (the
+/// range the shapes use).
+#[inline]
+pub(crate) fn push_f64(buf: &mut Vec<u8>, v: f64) {
+    debug_assert!(v.is_finite());
+    use std::io::Write;
+    write!(buf, "{v}").expect("writing into a Vec cannot fail");
+}
+
 /// Converts days since 1970-01-01 into a proleptic Gregorian (year, month, day)
 /// (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -164,5 +206,20 @@ mod tests {
         let mut b = Vec::new();
         push_str(&mut b, "a\"b\\c\nd\u{1}é");
         assert_eq!(b, "\"a\\\"b\\\\c\\nd\\u0001é\"".as_bytes());
+    }
+
+    #[test]
+    fn signed_and_fixed_point_numbers_like_json_stringify() {
+        assert_eq!(s(|b| push_i64(b, -87)), "-87");
+        assert_eq!(s(|b| push_i64(b, i64::MIN)), i64::MIN.to_string());
+        assert_eq!(s(|b| push_decimal(b, -12_500, 3)), "-12.5");
+        assert_eq!(s(|b| push_decimal(b, 1, 3)), "0.001");
+        assert_eq!(s(|b| push_decimal(b, -1, 6)), "-0.000001");
+        assert_eq!(s(|b| push_decimal(b, 3_000, 3)), "3");
+        assert_eq!(s(|b| push_decimal(b, 52_520_123, 6)), "52.520123");
+        assert_eq!(s(|b| push_decimal(b, 7, 0)), "7");
+        assert_eq!(s(|b| push_f64(b, 0.1 + 0.2)), "0.30000000000000004");
+        assert_eq!(s(|b| push_f64(b, -3.25)), "-3.25");
+        assert_eq!(s(|b| push_f64(b, 1e-6)), "0.000001");
     }
 }

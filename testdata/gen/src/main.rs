@@ -63,6 +63,14 @@ enum CliShape {
     /// orders-steady plus `lateKey` in the last 1% of the records and a string `customerId`
     /// in the last one.
     OrdersLate,
+    /// User profiles: 200 optional keys, each in ~5% of the records.
+    WideSparse,
+    /// Application log lines: long free-text messages, many distinct hosts, paths, agents.
+    Logs,
+    /// Device readings: many float and integer fields.
+    Telemetry,
+    /// CMS pages: objects 6 levels deep, lists of structs in lists of structs.
+    Nested,
 }
 
 impl From<CliShape> for Shape {
@@ -71,6 +79,10 @@ impl From<CliShape> for Shape {
             CliShape::Orders => Shape::Orders,
             CliShape::OrdersSteady => Shape::OrdersSteady,
             CliShape::OrdersLate => Shape::OrdersLate,
+            CliShape::WideSparse => Shape::WideSparse,
+            CliShape::Logs => Shape::Logs,
+            CliShape::Telemetry => Shape::Telemetry,
+            CliShape::Nested => Shape::Nested,
         }
     }
 }

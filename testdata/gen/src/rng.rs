@@ -36,4 +36,23 @@ impl Rng {
     pub(crate) fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
         xs[self.below(xs.len() as u32) as usize]
     }
+
+    /// 64 random bits.
+    #[inline]
+    pub(crate) fn bits(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+
+    /// Uniform in `lo..hi` (53 random bits).
+    #[inline]
+    pub(crate) fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        let unit = (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+        lo + (hi - lo) * unit
+    }
+
+    /// Uniform in `lo..=hi_inclusive` as a signed value.
+    #[inline]
+    pub(crate) fn signed(&mut self, lo: i64, hi_inclusive: i64) -> i64 {
+        lo + ((u128::from(self.0.next_u64()) * (hi_inclusive - lo + 1) as u128) >> 64) as i64
+    }
 }

@@ -287,3 +287,130 @@ fn empty_output() {
     assert_eq!(doc["data"]["tables"][0]["rowCount"], 0);
     assert!(doc["data"]["data"][0]["rows"].as_array().unwrap().is_empty());
 }
+
+/// The JSON type of a value, numbers as one type (integral or not: numeric widening).
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[test]
+fn the_shapes_beyond_orders_keep_every_top_level_type_and_see_every_key_early() {
+    for shape in [Shape::WideSparse, Shape::Logs, Shape::Telemetry, Shape::Nested] {
+        let recs = ndjson_records(&OrderGen::new().with_shape(shape).with_records(5000));
+        let mut types = std::collections::HashMap::new();
+        for (i, r) in recs.iter().enumerate() {
+            for (k, v) in r {
+                let t = *types.entry(k.clone()).or_insert(kind(v));
+                assert_eq!(t, kind(v), "{shape}: {k} changes type in record {}", i + 1);
+            }
+        }
+        let late: Vec<(String, usize)> = first_seen(&recs).into_iter().filter(|(_, i)| *i >= 1000).collect();
+        assert_eq!(late, [], "{shape}");
+    }
+}
+
+#[test]
+fn wide_sparse_has_200_optional_keys_each_in_about_5_percent() {
+    let n = 20_000;
+    let recs = ndjson_records(&OrderGen::new().with_shape(Shape::WideSparse).with_records(n));
+    let mut count = std::collections::BTreeMap::<String, usize>::new();
+    for r in &recs {
+        assert!(r["id"].is_u64() && r["updated"].is_string());
+        for k in r.keys().filter(|k| k.starts_with("attr_")) {
+            *count.entry(k.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(count.len(), 200);
+    assert_eq!(count.keys().next().unwrap(), "attr_000");
+    assert_eq!(count.keys().next_back().unwrap(), "attr_199");
+    // 5% of 20,000 = 1,000 ± 31 (one standard deviation).
+    for (k, c) in &count {
+        assert!((850..1150).contains(c), "{k}: in {c} of {n} records");
+    }
+    let per_record = count.values().sum::<usize>() as f64 / n as f64;
+    assert!((9.5..10.5).contains(&per_record), "{per_record}");
+}
+
+#[test]
+fn logs_are_string_heavy_with_many_distinct_values() {
+    let recs = ndjson_records(&OrderGen::new().with_shape(Shape::Logs).with_records(5000));
+    let distinct = |key: &str| {
+        recs.iter()
+            .filter_map(|r| r.get(key))
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    for (key, at_least) in
+        [("host", 3000), ("path", 3000), ("userAgent", 2000), ("ip", 4900), ("traceId", 5000), ("message", 2500)]
+    {
+        assert!(distinct(key) >= at_least, "{key}: {} distinct", distinct(key));
+    }
+    let lens: Vec<usize> = recs.iter().map(|r| r["message"].as_str().unwrap().chars().count()).collect();
+    assert!(*lens.iter().min().unwrap() < 40 && *lens.iter().max().unwrap() > 800, "{lens:?}");
+    let strings: usize = recs.iter().map(|r| r.values().filter_map(Value::as_str).map(str::len).sum::<usize>()).sum();
+    let total: usize = recs.iter().map(|r| serde_json::to_string(r).unwrap().len()).sum();
+    // String values are most of the bytes (the rest: keys, quotes, numbers).
+    assert!(strings * 10 > total * 6, "string bytes {strings} of {total}");
+    let messages: Vec<&str> = recs.iter().map(|r| r["message"].as_str().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.contains('"')) && messages.iter().any(|m| !m.is_ascii()));
+    for r in &recs {
+        assert_eq!(r.contains_key("stack"), r["level"] == "ERROR");
+        if let Some(stack) = r.get("stack") {
+            assert!(stack.as_str().unwrap().lines().count() >= 4);
+        }
+    }
+}
+
+#[test]
+fn telemetry_is_number_heavy() {
+    let recs = ndjson_records(&OrderGen::new().with_shape(Shape::Telemetry).with_records(5000));
+    for r in &recs {
+        let floats = r.values().filter(|v| v.is_f64()).count();
+        let ints = r.values().filter(|v| v.is_i64() || v.is_u64()).count();
+        assert_eq!(floats, 22, "{r:?}");
+        assert_eq!(ints, 12, "{r:?}");
+        assert_eq!(r.len(), 36, "{r:?}");
+        assert!(r["rssi"].as_i64().unwrap() < 0);
+    }
+    // The same keys hold fractions in every record (no integral value in a float column).
+    let first: Vec<&String> = recs[0].iter().filter(|(_, v)| v.is_f64()).map(|(k, _)| k).collect();
+    assert!(recs.iter().all(|r| first.iter().all(|k| r[k.as_str()].is_f64())));
+}
+
+/// Objects below `v`, counted along the deepest path (lists add no level).
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        Value::Array(a) => a.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[test]
+fn nested_is_six_objects_deep_with_lists_of_structs() {
+    let recs = ndjson_records(&OrderGen::new().with_shape(Shape::Nested).with_records(3000));
+    let mut blocks = 0;
+    for r in &recs {
+        assert_eq!(r.values().map(depth).max(), Some(6), "{r:?}");
+        let rate = &r["account"]["org"]["plan"]["limits"]["overage"]["rate"];
+        assert!(rate["amount"].is_f64() && rate["currency"].is_string(), "{r:?}");
+        let sections = r["sections"].as_array().unwrap();
+        assert!((1..=3).contains(&sections.len()));
+        for s in sections {
+            for b in s["blocks"].as_array().unwrap() {
+                assert!(b["attrs"]["style"]["font"]["px"].is_u64(), "{b}");
+                assert!(b["attrs"]["tags"].is_array());
+                blocks += 1;
+            }
+        }
+    }
+    assert!(blocks > 3000, "{blocks} blocks");
+}
