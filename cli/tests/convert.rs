@@ -176,6 +176,41 @@ fn convert_into_an_existing_dataset_fails_naming_it() {
 }
 
 // ---------------------------------------------------------------------------------------
+// The generator's shapes
+// ---------------------------------------------------------------------------------------
+
+/// Every shape of `idbsync-gen` (the inputs of the shape benchmarks,
+/// benches/compare/convert_shapes.py), as NDJSON and as a Dexie export, converts with no
+/// record rejected: one store with every record written.
+#[test]
+fn every_generated_shape_converts_without_rejects() {
+    use testdata_gen::{Format, OrderGen, Shape};
+    let dir = tempfile::tempdir().unwrap();
+    let n = 2_000u64;
+    for shape in Shape::ALL {
+        for (format, ext) in [(Format::Ndjson, "ndjson"), (Format::Dexie, "json")] {
+            let what = format!("{shape} {ext}");
+            let input = dir.path().join(format!("{shape}.{ext}"));
+            OrderGen::new()
+                .with_shape(shape)
+                .with_records(n)
+                .write(format, std::fs::File::create(&input).unwrap())
+                .unwrap();
+            let out = format!("out-{shape}-{ext}");
+            let report = idbsync(dir.path(), &["convert", s(&input), "--out", &out, "-q", "--json"]).success().json();
+            let stores = report["stores"].as_array().unwrap();
+            assert_eq!(stores.len(), 1, "{what}: {report}");
+            // An NDJSON file's store is named after the file; a Dexie export's is its table.
+            let store = if format == Format::Ndjson { shape.name() } else { shape.store() };
+            assert_eq!(stores[0]["store"], store, "{what}");
+            let counts = serde_json::json!({"read": n, "written": n, "rejected": 0, "skipped": 0});
+            assert_eq!(stores[0]["counts"], counts, "{what}");
+            assert_eq!(manifest(&dir.path().join(&out).join(store)).counts.written, n, "{what}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // idbsync demo
 // ---------------------------------------------------------------------------------------
 
