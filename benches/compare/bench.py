@@ -20,6 +20,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 
 import compare  # noqa: E402  (same directory)
+import convert_shapes  # noqa: E402
 import convert_vs_duckdb  # noqa: E402
 import harness  # noqa: E402
 import infer_vs_duckdb  # noqa: E402
@@ -34,6 +35,7 @@ COMMANDS = {
     "compare": compare,
     "infer": infer_vs_duckdb,
     "convert": convert_vs_duckdb,
+    "shapes": convert_shapes,
     "query": query_vs_duckdb,
     "put": put_vs_fsshell,
     "sync": sync_vs_spark,

@@ -8,6 +8,7 @@
 #             HDFS launcher (Maven; without java/mvn: pass --skip spark,put)
 #   infer     schema inference vs. a DuckDB conversion: benches/.venv
 #   convert   the whole conversion vs. DuckDB: benches/.venv
+#   shapes    the conversion vs. the DuckDB CLI on every generator shape: benches/.venv (duckdb-cli)
 #   query     SQL previews vs. DuckDB: benches/.venv
 #   put       uploads into HDFS vs. Hadoop's FsShell -put: the test HDFS launcher (system python3)
 #   sync      idbsync push/pull vs. Spark + Delta MERGE INTO: .venv-spark (tests/spark/requirements.txt)
@@ -32,9 +33,9 @@ for arg in "$@"; do
     fi
 done
 case "$cmd" in
-    compare | infer | convert | query | put | sync) ;;
+    compare | infer | convert | shapes | query | put | sync) ;;
     *)
-        echo "usage: benches/compare/bench.sh {compare|infer|convert|query|put|sync} [OPTIONS] (--help: the options)" >&2
+        echo "usage: benches/compare/bench.sh {compare|infer|convert|shapes|query|put|sync} [OPTIONS] (--help: the options)" >&2
         exit 2
         ;;
 esac
