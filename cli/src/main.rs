@@ -1,5 +1,7 @@
 //! `idbsync`: move IndexedDB exports into Parquet on HDFS (or a local folder) and back.
 
+#[cfg(feature = "mimalloc")]
+mod allocator;
 mod args;
 mod convert_cmd;
 #[cfg(feature = "sync")]
@@ -23,10 +25,6 @@ mod transfer_cmd;
 mod tree;
 
 use clap::Parser;
-
-/// mimalloc keeps the large per-batch buffers out of fresh mmap'd pages.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     redact::install(redact::from_args(std::env::args_os().map(|a| a.to_string_lossy().into_owned())));
