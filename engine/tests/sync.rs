@@ -978,6 +978,31 @@ fn a_push_of_close_keys_rewrites_only_the_files_holding_them() {
     assert_eq!((t.files_read, t.files_rewritten), (2, 2), "{t:?} ({files_before} entries before)");
 }
 
+/// A push of close keys does not read the table's other files at all: neither the look-up
+/// of its keys nor the merge. Shown by a file far from the keys that is gone from the
+/// storage: a push that read it would fail.
+#[test]
+fn a_push_of_close_keys_never_reads_the_files_far_from_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let root_s = root.to_str().unwrap();
+    let mut last = None;
+    for prefix in ["a", "m", "x"] {
+        let recs: Vec<Value> = (0..50).map(|i| json!({"id": format!("{prefix}{i:03}"), "n": i})).collect();
+        last = Some(one(&push_items(dir.path(), root_s, &recs, PushOptions::new()).unwrap()).checkpoint);
+    }
+    let (x_files, _) = commit_files(&root.join("items"), last.unwrap());
+    assert_eq!(x_files.len(), 1, "{x_files:?}");
+    std::fs::remove_file(root.join("items").join(&x_files[0])).unwrap();
+    let batch =
+        vec![json!({"id": "m007", "n": -7}), json!({"id": "m020", "_deleted": true}), json!({"id": "m999", "n": 9})];
+    let t = one(&push_items(dir.path(), root_s, &batch, PushOptions::new()).unwrap()).clone();
+    assert_eq!((t.upserted, t.deleted, t.files_read), (2, 1, 1), "{t:?}");
+    // The same push of a key in the missing file fails, naming it: the file was needed.
+    let err = push_items(dir.path(), root_s, &[json!({"id": "x001", "n": 0})], PushOptions::new()).unwrap_err();
+    assert!(format!("{err:#}").contains(&x_files[0][..20]), "{err:#}");
+}
+
 /// A partitioned table is not rewritten for a type change (not built yet): the record
 /// whose value does not fit stays a reject, with its reason, and the table keeps its type.
 #[test]

@@ -31,15 +31,26 @@ pub(crate) fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// Rows per batch in a merge: a quarter of DataFusion's default. deltalake's merge
+/// keeps the batches of a file until it meets a change in it (its `MergeBarrier`), and
+/// some batches in flight to the data and change-data writers; smaller batches keep less.
+pub(crate) const MERGE_BATCH_ROWS: usize = 2048;
+
 /// The DataFusion session of a merge: deltalake's defaults, with one partition, so the
 /// rows are written in the order the join meets them (the source's key order for new
 /// rows, a file's own order for the rows of a file rewritten): files keep narrow key
-/// ranges, which later merges skip files by.
+/// ranges, which later merges skip files by. Smaller batches ([`MERGE_BATCH_ROWS`]), and
+/// text read as plain strings rather than views: a view held by a kept batch holds the
+/// whole decoded page it points into. Both lowered a 1% push's peak RSS into a 1M-row
+/// table by about 20% (benches/results/2026-12-08-push-memory.md).
 pub(crate) fn merge_session(
     table: &str,
 ) -> crate::error::Result<std::sync::Arc<dyn deltalake::datafusion::catalog::Session>> {
-    let overrides =
-        std::collections::HashMap::from([("datafusion.execution.target_partitions".to_owned(), "1".to_owned())]);
+    let overrides = std::collections::HashMap::from([
+        ("datafusion.execution.target_partitions".to_owned(), "1".to_owned()),
+        ("datafusion.execution.batch_size".to_owned(), MERGE_BATCH_ROWS.to_string()),
+        ("datafusion.execution.parquet.schema_force_view_types".to_owned(), "false".to_owned()),
+    ]);
     let ctx = deltalake::delta_datafusion::DeltaSessionContext::new_with_session_overrides(&overrides)
         .map_err(super::delta_err(table, "cannot set up the merge"))?;
     Ok(std::sync::Arc::new(ctx.state()))

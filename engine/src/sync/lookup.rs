@@ -2,8 +2,11 @@
 //! `--mirror` the keys the input lacks. Both are joins of the table's key column with
 //! the push's keys (the small side, which the join builds its hash table from), so the
 //! memory they take follows the push, not the table; the table's key and hash columns
-//! are streamed, never collected whole.
+//! are streamed, never collected whole. Without `--mirror` only the files whose key
+//! statistics can hold a key of the push are read ([`ranges`]), so a push of close keys
+//! reads a few files of a large table rather than its whole key column.
 
+use super::ranges;
 use super::schema::{HASH, KEY_TEXT};
 use super::{delta_err, sync_err};
 use crate::error::{Error, Result};
@@ -36,8 +39,15 @@ pub(super) async fn existing_rows(table: &DeltaTable, name: &str, keys: &[&str],
     let ctx = SessionContext::new();
     table.update_datafusion_session(&ctx.state()).map_err(delta_err(name, "cannot read the table"))?;
     let provider = table.table_provider().await.map_err(|e| read(&e))?;
-    let target =
+    let mut target =
         ctx.read_table(provider).map_err(|e| read(&e))?.select_columns(&[KEY_TEXT, HASH]).map_err(|e| read(&e))?;
+    if !mirror {
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let ranges = ranges::key_ranges(&sorted, ranges::file_key_ranges(table).as_deref());
+        target = target.filter(ranges::predicate(&ranges, KEY_TEXT)).map_err(|e| read(&e))?;
+    }
     let pushed = pushed_keys(&ctx, keys).map_err(|e| read(&e))?;
 
     let mut out = Existing::default();

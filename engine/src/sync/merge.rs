@@ -359,7 +359,9 @@ fn merge(
     let builder = table
         .merge(
             df,
-            col(format!("target.{KEY_TEXT}")).eq(col(format!("source.{KEY_TEXT}"))).and(ranges::predicate(ranges)),
+            col(format!("target.{KEY_TEXT}"))
+                .eq(col(format!("source.{KEY_TEXT}")))
+                .and(ranges::predicate(ranges, &format!("target.{KEY_TEXT}"))),
         )
         .with_source_alias("source")
         .with_target_alias("target")

@@ -66,9 +66,10 @@ pub(super) fn key_ranges(keys: &[&str], files: Option<&[(String, String)]>) -> V
     out
 }
 
-/// `target._idb_key` within one of `ranges` (true when there are none).
-pub(super) fn predicate(ranges: &[(String, String)]) -> Expr {
-    let key = || col(format!("target.{KEY_TEXT}"));
+/// The key column `key` (`target._idb_key` in a merge) within one of `ranges` (true
+/// when there are none).
+pub(super) fn predicate(ranges: &[(String, String)], key: &str) -> Expr {
+    let key = || col(key);
     ranges.iter().map(|(lo, hi)| key().between(lit(lo.clone()), lit(hi.clone()))).reduce(Expr::or).unwrap_or(lit(true))
 }
 
@@ -111,8 +112,8 @@ mod tests {
 
     #[test]
     fn the_predicate_is_a_disjunction_of_ranges() {
-        let p = predicate(&[r("a", "b"), r("x", "y")]).to_string();
-        assert!(p.contains("BETWEEN Utf8(\"a\") AND Utf8(\"b\") OR"), "{p}");
-        assert_eq!(predicate(&[]), lit(true));
+        let p = predicate(&[r("a", "b"), r("x", "y")], "target._idb_key").to_string();
+        assert!(p.contains("target._idb_key BETWEEN Utf8(\"a\") AND Utf8(\"b\") OR"), "{p}");
+        assert_eq!(predicate(&[], "k"), lit(true));
     }
 }
