@@ -1,4 +1,4 @@
-//! Decode + validate throughput: `decode/ndjson`, the generated orders' NDJSON records
+//! Decode + validate throughput: `decode/ndjson/<shape>`, generated NDJSON records
 //! decoded against their inferred schema into Arrow record batches (`engine::Decoder`,
 //! which checks every value against the schema as it goes), at 1 thread and at all
 //! cores. Records are decoded in groups of [`GROUP_RECORDS`], one decoder and one
@@ -6,7 +6,9 @@
 //! the timing. Throughput is bytes of NDJSON input.
 //!
 //! `cargo bench -p idbsync-benches --bench decode`; set `IDBSYNC_BENCH_RECORDS` to
-//! change the input size (default 100,000 records, about 39 MB of NDJSON).
+//! change the input size (default 100,000 records per shape, 27–98 MB of NDJSON), and
+//! `IDBSYNC_BENCH_SHAPES` (`logs,nested`, or `all`) to choose the shapes (default: orders,
+//! wide-sparse, logs, telemetry and nested; see `idbsync_benches::DEFAULT_SHAPES`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -14,7 +16,7 @@ use std::time::Duration;
 use arrow_schema::SchemaRef;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use engine::Decoder;
-use idbsync_benches::{bench_records, generate, Format};
+use idbsync_benches::{bench_records, bench_shapes, generate_shape, Format, Shape};
 use rayon::prelude::*;
 use schema_infer::{InferOptions, Inferrer};
 
@@ -56,12 +58,18 @@ fn thread_counts() -> Vec<usize> {
 
 fn bench_decode(c: &mut Criterion) {
     let n = bench_records();
-    let input = generate(Format::Ndjson, n);
+    for shape in bench_shapes() {
+        bench_shape(c, shape, n);
+    }
+}
+
+fn bench_shape(c: &mut Criterion, shape: Shape, n: u64) {
+    let input = generate_shape(shape, Format::Ndjson, n);
     let schema = schema_of(&input);
     let records: Vec<&[u8]> = input.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
-    assert_eq!(records.len() as u64, n, "one record per line");
+    assert_eq!(records.len() as u64, n, "{shape}: one record per line");
 
-    let mut group = c.benchmark_group("decode/ndjson");
+    let mut group = c.benchmark_group(format!("decode/ndjson/{shape}"));
     group.throughput(Throughput::Bytes(input.len() as u64));
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
@@ -69,7 +77,7 @@ fn bench_decode(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(5));
     for threads in thread_counts() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
-        assert_eq!(decode(&pool, &schema, &records), records.len(), "every record decoded");
+        assert_eq!(decode(&pool, &schema, &records), records.len(), "{shape}: every record decoded");
         group.bench_with_input(BenchmarkId::new("threads", threads), &records, |b, records| {
             b.iter(|| black_box(decode(&pool, &schema, black_box(records))))
         });

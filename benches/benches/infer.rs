@@ -1,14 +1,16 @@
-//! Schema inference throughput: `infer/ndjson` and `infer/dexie` over the same
-//! generated orders, at 1 thread and at all cores.
+//! Schema inference throughput: `infer/ndjson/<shape>` and `infer/dexie/<shape>` over
+//! the same generated records, at 1 thread and at all cores.
 //!
 //! `cargo bench -p idbsync-benches --bench infer`; set `IDBSYNC_BENCH_RECORDS` to
-//! change the input size (default 100,000 records, about 39 MB of NDJSON).
+//! change the input size (default 100,000 records per shape, 27–98 MB of NDJSON), and
+//! `IDBSYNC_BENCH_SHAPES` (`logs,nested`, or `all`) to choose the shapes (default: orders,
+//! wide-sparse, logs, telemetry and nested; see `idbsync_benches::DEFAULT_SHAPES`).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
-use idbsync_benches::{bench_records, generate, Format};
+use idbsync_benches::{bench_records, bench_shapes, generate_shape, Format};
 use schema_infer::{InferOptions, InferResult, Inferrer};
 
 /// The CLI reads its input in slices of this size; push the same way.
@@ -34,8 +36,10 @@ fn thread_counts() -> Vec<usize> {
 
 fn bench_infer(c: &mut Criterion) {
     let records = bench_records();
-    for (name, format) in [("ndjson", Format::Ndjson), ("dexie", Format::Dexie)] {
-        let input = generate(format, records);
+    let inputs = bench_shapes().into_iter().flat_map(|s| [(s, "ndjson", Format::Ndjson), (s, "dexie", Format::Dexie)]);
+    for (shape, format_name, format) in inputs {
+        let name = format!("{format_name}/{shape}");
+        let input = generate_shape(shape, format, records);
         // Check once, outside the timing, that the bench infers what it should.
         let check = infer(&input, 0);
         assert_eq!(check.stores.len(), 1, "{name}: one store");

@@ -1,4 +1,4 @@
-//! Parquet encode throughput: `parquet/zstd`, the generated orders (already decoded
+//! Parquet encode throughput: `parquet/zstd/<shape>`, generated records (already decoded
 //! into Arrow record batches, outside the timing) written by `engine::StoreWriter`
 //! as zstd Parquet (the defaults of `idbsync convert`: zstd level 3, 122,880-row
 //! row groups, leaf columns encoded in parallel) into a `LocalSink` in a fresh
@@ -6,7 +6,9 @@
 //! the batches were decoded from, so that it reads like the other benches' MB/s.
 //!
 //! `cargo bench -p idbsync-benches --bench parquet`; set `IDBSYNC_BENCH_RECORDS` to
-//! change the input size (default 100,000 records, about 39 MB of NDJSON).
+//! change the input size (default 100,000 records per shape, 27–98 MB of NDJSON), and
+//! `IDBSYNC_BENCH_SHAPES` (`logs,nested`, or `all`) to choose the shapes (default: orders,
+//! wide-sparse, logs, telemetry and nested; see `idbsync_benches::DEFAULT_SHAPES`).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use arrow::record_batch::RecordBatch;
 use arrow_schema::SchemaRef;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use engine::{decode_all, FileInfo, LocalSink, ParquetOptions, StoreWriter};
-use idbsync_benches::{bench_records, generate, Format};
+use idbsync_benches::{bench_records, bench_shapes, generate_shape, Format, Shape};
 use schema_infer::{InferOptions, Inferrer};
 use tempfile::TempDir;
 
@@ -61,19 +63,25 @@ fn thread_counts() -> Vec<usize> {
 
 fn bench_parquet(c: &mut Criterion) {
     let n = bench_records();
-    let input = generate(Format::Ndjson, n);
+    for shape in bench_shapes() {
+        bench_shape(c, shape, n);
+    }
+}
+
+fn bench_shape(c: &mut Criterion, shape: Shape, n: u64) {
+    let input = generate_shape(shape, Format::Ndjson, n);
     let schema = schema_of(&input);
     let records: Vec<&[u8]> = input.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
     let batches: Vec<RecordBatch> = records
         .chunks(BATCH_RECORDS)
         .map(|group| {
             let (batch, rejects) = decode_all(schema.clone(), group.iter().copied());
-            assert!(rejects.is_empty(), "generated records fit their schema");
+            assert!(rejects.is_empty(), "{shape}: generated records fit their schema");
             batch
         })
         .collect();
 
-    let mut group = c.benchmark_group("parquet/zstd");
+    let mut group = c.benchmark_group(format!("parquet/zstd/{shape}"));
     group.throughput(Throughput::Bytes(input.len() as u64));
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
@@ -83,7 +91,7 @@ fn bench_parquet(c: &mut Criterion) {
         let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool"));
         let check = tempfile::tempdir().expect("tempdir");
         let files = encode(&check, &schema, &batches, &pool);
-        assert_eq!(files.iter().map(|f| f.rows).sum::<u64>(), n, "every row written");
+        assert_eq!(files.iter().map(|f| f.rows).sum::<u64>(), n, "{shape}: every row written");
         group.bench_with_input(BenchmarkId::new("threads", threads), &batches, |b, batches| {
             // A fresh folder per iteration, made and deleted outside the timing.
             b.iter_batched(
