@@ -33,8 +33,15 @@ pub(super) struct Existing {
     pub gone: Vec<String>,
 }
 
-/// Looks `keys` up in `table` (and, with `mirror`, finds the keys the table has beyond them).
-pub(super) async fn existing_rows(table: &DeltaTable, name: &str, keys: &[&str], mirror: bool) -> Result<Existing> {
+/// Looks `keys` up in `table` (and, with `mirror`, finds the keys the table has beyond
+/// them). `files`: the key range of each data file ([`ranges::file_key_ranges`]).
+pub(super) async fn existing_rows(
+    table: &DeltaTable,
+    files: Option<&[(String, String)]>,
+    name: &str,
+    keys: &[&str],
+    mirror: bool,
+) -> Result<Existing> {
     let read = |e: &dyn std::fmt::Display| sync_err(name, format!("cannot read the table's keys: {e}"));
     let ctx = SessionContext::new();
     table.update_datafusion_session(&ctx.state()).map_err(delta_err(name, "cannot read the table"))?;
@@ -45,7 +52,7 @@ pub(super) async fn existing_rows(table: &DeltaTable, name: &str, keys: &[&str],
         let mut sorted = keys.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
-        let ranges = ranges::key_ranges(&sorted, ranges::file_key_ranges(table).as_deref());
+        let ranges = ranges::key_ranges(&sorted, files);
         target = target.filter(ranges::predicate(&ranges, KEY_TEXT)).map_err(|e| read(&e))?;
     }
     let pushed = pushed_keys(&ctx, keys).map_err(|e| read(&e))?;

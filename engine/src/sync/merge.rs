@@ -85,10 +85,13 @@ async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: Tab
     if t.exists {
         opts.progress.report(|| PushStage::LookingUp { table: name.to_owned() });
     }
+    // The key range of each data file, read once from the table's statistics: the look-up
+    // and the merge both read only the files their keys can meet.
+    let files = ranges::file_key_ranges(&t.table);
     // The rows there now, for the keys of this push (all of them with --mirror).
     let existing = if t.exists {
         let keys: Vec<&str> = d.recs.iter().map(|r| r.key.as_str()).collect();
-        existing_rows(&t.table, name, &keys, opts.mirror).await?
+        existing_rows(&t.table, files.as_deref(), name, &keys, opts.mirror).await?
     } else {
         Existing::default()
     };
@@ -137,7 +140,7 @@ async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: Tab
     let (upserts, deletes) = (report.upserted, report.deleted + report.mirror_deleted);
     opts.progress.report(|| PushStage::Merging { table: name.to_owned(), upserts, deletes });
     let keys: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-    let ranges = ranges::key_ranges(&keys, ranges::file_key_ranges(&table).as_deref());
+    let ranges = ranges::key_ranges(&keys, files.as_deref());
     let (table, metrics) = match merge(table, source, &names, commit, merge_schema, &ranges, name)?.await {
         Ok(done) => done,
         Err(e) if is_conflict(&e) => return lost(e, report.created),
