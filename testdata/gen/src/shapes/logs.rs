@@ -3,11 +3,9 @@
 
 use std::fmt::Write as _;
 
+use super::stream::Stream;
 use crate::fmt::{push_date, push_decimal, push_str, push_u64, Dates};
 use crate::rng::Rng;
-
-/// 2024-01-01T00:00:00.000Z in epoch milliseconds: `ts` of the first record.
-const START_MS: i64 = 1_704_067_200_000;
 
 /// ERROR in 5% of the lines (those carry a `stack`), WARN in 10%.
 const LEVELS: &[&str] = &[
@@ -161,32 +159,26 @@ const FILES: &[&str] = &[
 /// status, durationMs, bytes, ip, userAgent, message}`, plus `stack` on ERROR lines and
 /// `userId` on ~40%. Every key appears within the first few hundred records.
 pub(crate) struct Logs {
-    rng: Rng,
-    count: u64,
-    next_id: u64,
-    ts_ms: i64,
+    stream: Stream,
     scratch: String,
     path: String,
 }
 
 impl Logs {
     pub(crate) fn new(seed: u64, count: u64) -> Self {
-        Self { rng: Rng::new(seed), count, next_id: 1, ts_ms: START_MS, scratch: String::new(), path: String::new() }
+        Self { stream: Stream::new(seed, count), scratch: String::new(), path: String::new() }
     }
 
     /// Appends the next record; `false` once all were written.
     pub(crate) fn next_into(&mut self, buf: &mut Vec<u8>, dates: Dates) -> bool {
-        if self.next_id > self.count {
-            return false;
-        }
-        let rng = &mut self.rng;
+        let Some(id) = self.stream.next_id() else { return false };
+        let ts = self.stream.tick(400);
+        let rng = &mut self.stream.rng;
         let s = &mut self.scratch;
         buf.extend_from_slice(b"{\"id\":");
-        push_u64(buf, self.next_id);
-        self.next_id += 1;
-        self.ts_ms += i64::from(rng.below(400));
+        push_u64(buf, id);
         buf.extend_from_slice(b",\"ts\":");
-        push_date(buf, self.ts_ms, dates);
+        push_date(buf, ts, dates);
         let level = rng.pick(LEVELS);
         buf.extend_from_slice(b",\"level\":");
         push_str(buf, level);

@@ -3,6 +3,7 @@
 mod logs;
 mod nested;
 mod orders;
+mod stream;
 mod telemetry;
 mod wide_sparse;
 

@@ -1,11 +1,9 @@
 //! `nested`: CMS pages with objects 6 levels deep and lists of structs holding lists of
 //! structs.
 
+use super::stream::Stream;
 use crate::fmt::{push_date, push_decimal, push_str, push_u64, Dates};
-use crate::rng::Rng;
 
-/// 2024-01-01T00:00:00.000Z in epoch milliseconds: `updated` of the first record.
-const START_MS: i64 = 1_704_067_200_000;
 const DAY_MS: u32 = 86_400_000;
 
 const TITLES: &[&str] = &[
@@ -43,29 +41,23 @@ const TEXTS: &[&str] = &[
 /// overage{policy, rate{amount, currency, per}}}}}}, sections[{id, title,
 /// blocks[{kind, text, attrs{style{color, font{family, px}}, tags[]}}]}], meta{views, likes}}`.
 pub(crate) struct Nested {
-    rng: Rng,
-    count: u64,
-    next_id: u64,
-    updated_ms: i64,
+    stream: Stream,
 }
 
 impl Nested {
     pub(crate) fn new(seed: u64, count: u64) -> Self {
-        Self { rng: Rng::new(seed), count, next_id: 1, updated_ms: START_MS }
+        Self { stream: Stream::new(seed, count) }
     }
 
     /// Appends the next record; `false` once all were written.
     pub(crate) fn next_into(&mut self, buf: &mut Vec<u8>, dates: Dates) -> bool {
-        if self.next_id > self.count {
-            return false;
-        }
-        let rng = &mut self.rng;
+        let Some(id) = self.stream.next_id() else { return false };
+        let updated = self.stream.tick(120_000);
+        let rng = &mut self.stream.rng;
         buf.extend_from_slice(b"{\"id\":");
-        push_u64(buf, self.next_id);
-        self.next_id += 1;
-        self.updated_ms += i64::from(rng.below(120_000));
+        push_u64(buf, id);
         buf.extend_from_slice(b",\"updated\":");
-        push_date(buf, self.updated_ms, dates);
+        push_date(buf, updated, dates);
         buf.extend_from_slice(b",\"title\":");
         push_str(buf, rng.pick(TITLES));
 
@@ -84,12 +76,12 @@ impl Nested {
         buf.extend_from_slice(b".example\",\"plan\":{\"tier\":");
         push_str(buf, rng.pick(TIERS));
         buf.extend_from_slice(b",\"since\":");
-        let since = self.updated_ms - i64::from(rng.below(1_000)) * i64::from(DAY_MS);
+        let since = updated - i64::from(rng.below(1_000)) * i64::from(DAY_MS);
         push_date(buf, since, dates);
         let trial = rng.chance(200);
         if trial {
             buf.extend_from_slice(b",\"trialEnds\":");
-            push_date(buf, self.updated_ms + i64::from(rng.below(30 * DAY_MS / 1000)) * 1000, dates);
+            push_date(buf, updated + i64::from(rng.below(30 * DAY_MS / 1000)) * 1000, dates);
         }
         buf.extend_from_slice(b",\"limits\":{\"seats\":");
         push_u64(buf, rng.range(1, 500).into());

@@ -1,10 +1,9 @@
 //! `orders`: the web-shop order model, the seeded stream that produces it, and its JSON.
 
+use super::stream::START_MS;
 use crate::fmt::{push_cents, push_date, push_str, push_u64, Dates};
 use crate::rng::Rng;
 
-/// 2024-01-01T00:00:00.000Z in epoch milliseconds: `created` of the first order.
-const START_MS: i64 = 1_704_067_200_000;
 const DAY_MS: i64 = 86_400_000;
 
 const STATUSES: &[&str] =

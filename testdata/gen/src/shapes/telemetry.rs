@@ -1,10 +1,7 @@
 //! `telemetry`: number-heavy device readings: many float and integer fields, flat.
 
+use super::stream::Stream;
 use crate::fmt::{push_date, push_decimal, push_f64, push_i64, push_u64, Dates};
-use crate::rng::Rng;
-
-/// 2024-01-01T00:00:00.000Z in epoch milliseconds: `ts` of the first record.
-const START_MS: i64 = 1_704_067_200_000;
 
 /// Sensor readings of a fixed precision: (key, low, high, decimals). The value is uniform in
 /// `low..high` and never integral (JSON keeps it a fraction, as a float column's values are).
@@ -50,30 +47,23 @@ const INTS: &[(&str, i64, i64)] = &[
 /// The record stream: `{id, ts (Date), device, fw, seq, uptimeS}`, then the fixed-precision
 /// readings, the full-precision ones and the integer counters of the tables above.
 pub(crate) struct Telemetry {
-    rng: Rng,
-    count: u64,
-    next_id: u64,
-    ts_ms: i64,
+    stream: Stream,
 }
 
 impl Telemetry {
     pub(crate) fn new(seed: u64, count: u64) -> Self {
-        Self { rng: Rng::new(seed), count, next_id: 1, ts_ms: START_MS }
+        Self { stream: Stream::new(seed, count) }
     }
 
     /// Appends the next record; `false` once all were written.
     pub(crate) fn next_into(&mut self, buf: &mut Vec<u8>, dates: Dates) -> bool {
-        if self.next_id > self.count {
-            return false;
-        }
-        let rng = &mut self.rng;
-        let id = self.next_id;
-        self.next_id += 1;
+        let Some(id) = self.stream.next_id() else { return false };
+        let ts = self.stream.tick(200);
+        let rng = &mut self.stream.rng;
         buf.extend_from_slice(b"{\"id\":");
         push_u64(buf, id);
-        self.ts_ms += i64::from(rng.below(200));
         buf.extend_from_slice(b",\"ts\":");
-        push_date(buf, self.ts_ms, dates);
+        push_date(buf, ts, dates);
         buf.extend_from_slice(b",\"device\":\"dev-");
         push_u64(buf, rng.range(10_000, 14_999).into());
         buf.extend_from_slice(b"\",\"fw\":");

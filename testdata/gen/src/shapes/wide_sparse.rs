@@ -1,15 +1,13 @@
 //! `wide-sparse`: user profiles with 200 optional attributes, each in about 5% of the records.
 
+use super::stream::Stream;
 use crate::fmt::{push_date, push_decimal, push_str, push_u64, Dates};
-use crate::rng::Rng;
 
 /// The number of optional keys, `attr_000` … `attr_199`.
 const KEYS: u32 = 200;
 /// How often each optional key is present, in records per thousand.
 const PRESENT_PER_MILLE: u32 = 50;
 
-/// 2024-01-01T00:00:00.000Z in epoch milliseconds: `updated` of the first record.
-const START_MS: i64 = 1_704_067_200_000;
 const WORDS: &[&str] = &[
     "red", "green", "blue", "amber", "violet", "teal", "dark", "light", "compact", "wide", "de-DE", "en-GB", "fr-FR",
     "es-ES", "monthly", "weekly", "never", "always", "beta", "stable",
@@ -31,31 +29,25 @@ const KINDS: [Kind; 6] = [Kind::Int, Kind::Float, Kind::Word, Kind::Bool, Kind::
 
 /// The record stream: `{"id", "updated" (Date), then the present `attr_NNN` in key order}`.
 pub(crate) struct WideSparse {
-    rng: Rng,
-    count: u64,
-    next_id: u64,
-    updated_ms: i64,
+    stream: Stream,
     /// The Date keys of the current record, for its `$types`.
     dates: Vec<u32>,
 }
 
 impl WideSparse {
     pub(crate) fn new(seed: u64, count: u64) -> Self {
-        Self { rng: Rng::new(seed), count, next_id: 1, updated_ms: START_MS, dates: Vec::new() }
+        Self { stream: Stream::new(seed, count), dates: Vec::new() }
     }
 
     /// Appends the next record; `false` once all were written.
     pub(crate) fn next_into(&mut self, buf: &mut Vec<u8>, dates: Dates) -> bool {
-        if self.next_id > self.count {
-            return false;
-        }
-        let rng = &mut self.rng;
+        let Some(id) = self.stream.next_id() else { return false };
+        let updated = self.stream.tick(20_000);
+        let rng = &mut self.stream.rng;
         buf.extend_from_slice(b"{\"id\":");
-        push_u64(buf, self.next_id);
-        self.next_id += 1;
-        self.updated_ms += i64::from(rng.below(20_000));
+        push_u64(buf, id);
         buf.extend_from_slice(b",\"updated\":");
-        push_date(buf, self.updated_ms, dates);
+        push_date(buf, updated, dates);
         self.dates.clear();
         for k in 0..KEYS {
             if !rng.chance(PRESENT_PER_MILLE) {
@@ -73,7 +65,7 @@ impl WideSparse {
                 Kind::Word => push_str(buf, rng.pick(WORDS)),
                 Kind::Bool => buf.extend_from_slice(if rng.below(2) == 0 { b"false" } else { b"true" }),
                 Kind::Date => {
-                    push_date(buf, self.updated_ms - i64::from(rng.below(2_000_000_000)), dates);
+                    push_date(buf, updated - i64::from(rng.below(2_000_000_000)), dates);
                     self.dates.push(k);
                 }
                 Kind::Ref => {
