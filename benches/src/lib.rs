@@ -71,7 +71,7 @@ fn parse_shapes(list: &str) -> Result<Vec<Shape>, String> {
         .map(|n| Shape::ALL.into_iter().find(|s| s.name() == n).ok_or_else(|| format!("no shape named {n:?}")))
         .collect::<Result<Vec<_>, _>>()?;
     if shapes.is_empty() {
-        return Err("no shape named".to_owned());
+        return Err("names no shape".to_owned());
     }
     Ok(shapes)
 }
