@@ -75,6 +75,7 @@ fn stage_message(s: &PushStage, input: &str) -> Option<String> {
         }
         PushStage::LookingUp { table } => format!("{table}: looking up the keys of its rows"),
         PushStage::Creating { table } => format!("{table}: creating the table"),
+        PushStage::Writing { records } => format!("writing the new tables: {records} rows"),
         PushStage::Merging { table, upserts, deletes } => {
             format!("{table}: merging {upserts} upserts and {deletes} deletes, then committing")
         }

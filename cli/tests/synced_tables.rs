@@ -317,7 +317,7 @@ fn push_shows_its_stages_only_on_a_terminal() {
     };
     assert!(shown.status.success(), "{shown:?}");
     let text = String::from_utf8_lossy(&shown.stdout);
-    assert!(text.contains("b: merging 2 upserts and 0 deletes, then committing"), "{text}");
+    assert!(text.contains("writing the new tables: 2 rows"), "{text}");
     assert!(text.contains("\nb ") && text.contains("checkpoint"), "the summary follows: {text}");
     let quiet = on_terminal(args("tty-quiet", &["-q"])).unwrap();
     assert!(quiet.status.success(), "{quiet:?}");

@@ -495,8 +495,8 @@ mod model {
 }
 
 /// The observer of `PushOptions::with_progress` hears each stage of a push once, in order:
-/// a first push creates the table and merges; the next looks the keys up first; a push
-/// that changes nothing merges nothing.
+/// a first push creates the table and writes its rows as it reads the input (streamed); the
+/// next looks the keys up first; a push that changes nothing merges nothing.
 #[test]
 fn push_reports_its_stages_in_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -516,7 +516,7 @@ fn push_reports_its_stages_in_order() {
             PushStage::Reading,
             PushStage::Decoding { stores: 1, records: 2 },
             PushStage::Creating { table: table() },
-            PushStage::Merging { table: table(), upserts: 2, deletes: 0 },
+            PushStage::Writing { records: 2 },
             PushStage::Done { table: table(), status: PushStatus::Committed, checkpoint: 1 },
         ]
     );

@@ -11,13 +11,13 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const STORE: &str = "items";
+pub(super) const STORE: &str = "items";
 
-fn key() -> KeyPath {
+pub(super) fn key() -> KeyPath {
     KeyPath::parse("id").unwrap()
 }
 
-fn input(dir: &Path, records: &[Value]) -> std::path::PathBuf {
+pub(super) fn input(dir: &Path, records: &[Value]) -> std::path::PathBuf {
     let text: String = records.iter().map(|r| format!("{r}\n")).collect();
     let path = dir.join(format!("{STORE}.ndjson"));
     std::fs::write(&path, text).unwrap();
@@ -25,13 +25,13 @@ fn input(dir: &Path, records: &[Value]) -> std::path::PathBuf {
 }
 
 /// An ordinary push: another writer.
-fn other(dir: &Path, root: &str, records: &[Value], opts: PushOptions) -> TablePush {
+pub(super) fn other(dir: &Path, root: &str, records: &[Value], opts: PushOptions) -> TablePush {
     let r = push(&input(dir, records), root, opts.with_key(Some(key()))).unwrap();
     r.tables.into_iter().next().unwrap()
 }
 
 /// The table as a push would read it now (with `batch`), to be applied to later.
-fn read_now(rt: &tokio::runtime::Runtime, root: &str, batch: Option<(&str, i64)>) -> Target {
+pub(super) fn read_now(rt: &tokio::runtime::Runtime, root: &str, batch: Option<(&str, i64)>) -> Target {
     let opts = match batch {
         Some((client, seq)) => PushOptions::new().with_batch(client, seq),
         None => PushOptions::new(),
@@ -53,13 +53,22 @@ fn push_to(
     let infer_opts = InferOptions::default().with_store_name(STORE.to_owned());
     let first = infer(&body, infer_opts.clone(), &path)?;
     let opts = opts.with_key(Some(key()));
-    let job = Job { body: &body, input: &path, root, store_name: STORE, first, infer_opts, opts: &opts };
+    let job = Job {
+        body: &body,
+        input: &path,
+        root,
+        store_name: STORE,
+        first,
+        infer_opts,
+        opts: &opts,
+        earlier: Default::default(),
+    };
     let d = job.decode_for(std::slice::from_ref(&stale))?.pop().unwrap();
     rt.block_on(job.apply_with_retries(stale, d)).map(|(r, _)| r)
 }
 
 /// The table's rows by id, and its version.
-fn rows(root: &str) -> (BTreeMap<i64, Value>, i64) {
+pub(super) fn rows(root: &str) -> (BTreeMap<i64, Value>, i64) {
     let mut out = Vec::new();
     let r = pull(root, STORE, &PullOptions::new(), &mut out).unwrap();
     let mut by_id = BTreeMap::new();
@@ -72,7 +81,7 @@ fn rows(root: &str) -> (BTreeMap<i64, Value>, i64) {
     (by_id, r.checkpoint)
 }
 
-fn names(rows: &BTreeMap<i64, Value>) -> Vec<(i64, &str)> {
+pub(super) fn names(rows: &BTreeMap<i64, Value>) -> Vec<(i64, &str)> {
     rows.iter().map(|(k, v)| (*k, v["by"].as_str().unwrap())).collect()
 }
 

@@ -314,7 +314,7 @@ pub(super) fn commit_properties(read: u64, opts: &PushOptions, extra: Vec<(Strin
 
 /// Creates the table of `t` (version 0, no rows) with `columns`, the change data feed on
 /// and the store's metadata `meta` in its properties.
-async fn create_table(
+pub(super) async fn create_table(
     t: &Target,
     meta: &HashMap<String, String>,
     columns: Vec<StructField>,
@@ -412,7 +412,12 @@ fn absent_before(f: Field) -> Field {
 /// changes no data (Delta's `txn` action, as a streaming writer records an empty
 /// micro-batch), and gives the new table version. For a batch that changed nothing:
 /// deltalake makes no commit for a merge without changes.
-async fn record_batch(table: &DeltaTable, client: &str, seq: i64, commit: CommitProperties) -> DeltaResult<i64> {
+pub(super) async fn record_batch(
+    table: &DeltaTable,
+    client: &str,
+    seq: i64,
+    commit: CommitProperties,
+) -> DeltaResult<i64> {
     let operation =
         DeltaOperation::StreamingUpdate { output_mode: OutputMode::Append, query_id: app_id(client), epoch_id: seq };
     let done = CommitBuilder::from(commit).build(Some(table.snapshot()?), table.log_store(), operation).await?;

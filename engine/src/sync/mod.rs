@@ -23,6 +23,9 @@
 mod concurrency_tests;
 mod key;
 mod layout;
+mod load;
+#[cfg(test)]
+mod load_tests;
 mod lookup;
 mod maintain;
 mod merge;

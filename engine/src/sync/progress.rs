@@ -10,6 +10,8 @@ use std::sync::Arc;
 /// exists), [`PushStage::Creating`] (when it does not), [`PushStage::Merging`] (when
 /// there is something to merge), and [`PushStage::Done`]. An attempt that lost to another
 /// writer's commit is followed by [`PushStage::Retrying`] and the table's stages again.
+/// A first push into new tables is streamed: [`PushStage::Creating`] for each table,
+/// [`PushStage::Writing`] as the input is read again, then [`PushStage::Done`] for each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PushStage {
@@ -20,6 +22,12 @@ pub enum PushStage {
         /// Stores in the input.
         stores: usize,
         /// Their records.
+        records: u64,
+    },
+    /// A first push into new tables, streamed: `records` rows written to their data
+    /// files so far (the input is read a second time, in blocks).
+    Writing {
+        /// Rows written so far.
         records: u64,
     },
     /// Reading the key and content hash of `table`'s rows at the version this attempt

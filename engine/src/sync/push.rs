@@ -5,6 +5,7 @@
 //! ([`super::retry`]), each new attempt against the table's new version.
 
 use super::key::{canonical_typed, with_lone_surrogates_escaped, KeyPath};
+use super::load::{self, Earlier, Loaded};
 use super::merge::{apply, Attempt};
 use super::progress::{Progress, PushStage};
 use super::retry;
@@ -35,11 +36,11 @@ use std::sync::Arc;
 pub struct PushOptions {
     infer: InferOptions,
     store: Option<String>,
-    key: Option<KeyPath>,
+    pub(super) key: Option<KeyPath>,
     pub(super) batch: Option<(String, i64)>,
     pub(super) mirror: bool,
     attempts: Option<u32>,
-    cancel: Cancel,
+    pub(super) cancel: Cancel,
     pub(super) storage: StorageOptions,
     pub(super) progress: Progress,
     pub(super) partition_by: Vec<PartitionField>,
@@ -241,6 +242,21 @@ pub(super) struct Decoded {
     pub meta: HashMap<String, String>,
 }
 
+impl Decoded {
+    /// No records yet, of a store with the IndexedDB metadata `meta`.
+    pub(super) fn new(meta: HashMap<String, String>) -> Self {
+        Decoded {
+            read: 0,
+            recs: Vec::new(),
+            rejects: Vec::new(),
+            rejected: 0,
+            misfits: 0,
+            batch: RecordBatch::new_empty(Arc::new(Schema::empty())),
+            meta,
+        }
+    }
+}
+
 /// Merges the export at `input` (`-` for stdin) into one Delta table per store under
 /// `root` (a local folder or URL), creating the tables (with the change data feed on)
 /// when missing. Each table gets one commit (a first push: two, the creation and the
@@ -249,6 +265,23 @@ pub(super) struct Decoded {
 /// table's new version, a bounded number of times ([`PushOptions::with_max_attempts`]).
 pub fn push(input: &Path, root: &str, opts: PushOptions) -> Result<PushReport> {
     opts.progress.report(|| PushStage::Reading);
+    let store_name = opts.store.clone().unwrap_or_else(|| source::store_name_of(input));
+    let mut infer_opts = opts.infer.clone().with_store_name(store_name.clone());
+    if infer_opts.format().is_none() {
+        infer_opts = infer_opts.with_format(source::format_of_name(input));
+    }
+    let rt = runtime()?;
+    let mut earlier = Earlier::default();
+    if input != Path::new("-") {
+        // A file can be read twice: into new tables, the push is streamed.
+        let mut src = source::open(input)?;
+        src.reader = Box::new(opts.cancel.reader(src.reader));
+        let first = crate::input::infer::infer_source(src, infer_opts.clone()).map_err(|e| opts.cancel.or(e))?;
+        match load::load(&rt, input, root, &store_name, &first, &opts)? {
+            Loaded::Done(tables) => return Ok(PushReport { batch: opts.batch.clone(), tables }),
+            Loaded::Fallback(e) => earlier = e,
+        }
+    }
     let mut bytes = Vec::new();
     let src = source::open(input)?;
     opts.cancel
@@ -256,11 +289,9 @@ pub fn push(input: &Path, root: &str, opts: PushOptions) -> Result<PushReport> {
         .read_to_end(&mut bytes)
         .map_err(|source| opts.cancel.or(Error::Read { path: input.to_owned(), source }))?;
     let body: &[u8] = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let store_name = opts.store.clone().unwrap_or(src.store_name);
-    let infer_opts = opts.infer.clone().with_store_name(store_name.clone());
     let first = infer(body, infer_opts.clone(), input)?;
-    let job = Job { body, input, root, store_name: &store_name, first, infer_opts, opts: &opts };
-    runtime()?.block_on(job.run())
+    let job = Job { body, input, root, store_name: &store_name, first, infer_opts, opts: &opts, earlier };
+    rt.block_on(job.run())
 }
 
 pub(super) fn infer(body: &[u8], o: InferOptions, path: &Path) -> Result<InferResult> {
@@ -280,6 +311,8 @@ pub(super) struct Job<'a> {
     pub first: InferResult,
     pub infer_opts: InferOptions,
     pub opts: &'a PushOptions,
+    /// What a streamed push into new tables did before it gave way to this one.
+    pub earlier: Earlier,
 }
 
 impl Job<'_> {
@@ -296,7 +329,12 @@ impl Job<'_> {
         let mut tables = Vec::new();
         for (t, d) in targets.into_iter().zip(decoded) {
             self.opts.cancel.check()?;
+            if let Some(done) = self.earlier.done.iter().find(|r| r.table == t.name) {
+                tables.push(done.clone());
+                continue;
+            }
             let (mut r, rejects) = self.apply_with_retries(t, d).await?;
+            r.created |= self.earlier.created.contains(&r.table);
             let (table, status, checkpoint) = (r.table.clone(), r.status, r.checkpoint);
             self.opts.progress.report(|| PushStage::Done { table, status, checkpoint });
             if !rejects.is_empty() && r.status != PushStatus::AlreadyApplied {
@@ -391,7 +429,12 @@ impl Job<'_> {
 /// Writes every rejected record of a push to `<store>/_rejects/` under `root`, one JSON
 /// object per line as `convert` writes its rejects (Delta readers and vacuum leave
 /// folders starting with `_` alone). Returns the file's path relative to the root.
-fn write_rejects(root: &str, storage: &StorageOptions, r: &TablePush, rejects: &[RejectRecord]) -> Result<String> {
+pub(super) fn write_rejects(
+    root: &str,
+    storage: &StorageOptions,
+    r: &TablePush,
+    rejects: &[RejectRecord],
+) -> Result<String> {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let rel = format!(
         "{}/{}/push-{:08}-{nanos}.ndjson",
@@ -410,7 +453,7 @@ fn write_rejects(root: &str, storage: &StorageOptions, r: &TablePush, rejects: &
     Ok(rel)
 }
 
-fn key_of(st: &StoreSchema, given: Option<&KeyPath>) -> Result<KeyPath> {
+pub(super) fn key_of(st: &StoreSchema, given: Option<&KeyPath>) -> Result<KeyPath> {
     if let Some(k) = given {
         return Ok(k.clone());
     }
@@ -443,64 +486,55 @@ pub(super) fn decode(
         targets.iter().map(|t| inferred.store(&t.name).expect("inferred store").schema.clone()).collect();
     let ids: Vec<Option<usize>> = sp.stores.iter().map(|d| targets.iter().position(|t| t.name == d.name)).collect();
     let mut decoders: Vec<Decoder> = schemas.iter().map(|s| Decoder::new(s.clone())).collect();
-    let mut out: Vec<Decoded> = schemas
-        .iter()
-        .map(|s| Decoded {
-            read: 0,
-            recs: Vec::new(),
-            rejects: Vec::new(),
-            rejected: 0,
-            misfits: 0,
-            batch: RecordBatch::new_empty(Arc::new(Schema::empty())),
-            meta: s.metadata().clone(),
-        })
-        .collect();
+    let mut out: Vec<Decoded> = schemas.iter().map(|s| Decoded::new(s.metadata().clone())).collect();
     for p in &pieces {
         p.for_each_record(body, |sid, start, end, index| {
             let Some(i) = ids.get(sid as usize).copied().flatten() else { return };
-            let bytes = &body[start..end];
-            let o = &mut out[i];
-            o.read += 1;
-            let mut reject = |at: usize, reason: String| {
-                o.rejected += 1;
-                {
-                    o.rejects.push(RejectRecord {
-                        store: targets[i].name.clone(),
-                        record: index,
-                        offset: (start + at.min(bytes.len())) as u64,
-                        path: schema_infer::path_at(bytes, at.min(bytes.len())),
-                        reason,
-                        text: String::from_utf8_lossy(bytes).into_owned(),
-                    });
-                }
-            };
-            let v: Value = match serde_json::from_slice(&with_lone_surrogates_escaped(bytes)) {
-                Ok(v) => v,
-                Err(e) => return reject(0, format!("cannot read the record's key: {e}")),
-            };
-            let (key, value) = match targets[i].key.extract(&v) {
-                Ok(k) => k,
-                Err(e) => return reject(0, e.to_string()),
-            };
-            let key = canonical_typed(&key, &targets[i].key.key_types(&v));
-            if value.get("_deleted") == Some(&Value::Bool(true)) {
-                o.recs.push(Rec { key, hash: None, row: None });
-                return;
-            }
-            let d = &mut decoders[i];
-            let row = d.rows() as u32;
-            if let Err(Reject { at, reason }) = d.push(bytes) {
-                reject(at, reason);
-                o.misfits += 1;
-                return;
-            }
-            let text = serde_json::to_vec(&v).expect("JSON values serialise");
-            let hash = blake3::hash(&text).to_hex()[..32].to_owned();
-            o.recs.push(Rec { key, hash: Some(hash), row: Some(row) });
+            decode_record(&mut out[i], &mut decoders[i], &targets[i], &body[start..end], start as u64, index);
         });
     }
     for (o, d) in out.iter_mut().zip(decoders.iter_mut()) {
         o.batch = d.finish();
     }
     Ok(out)
+}
+
+/// Decodes one record of a store into `o` with its decoder `d`: its key and content hash,
+/// and its row in the decoder (a delete has none), or a reject with where and why.
+/// `offset` is where the record starts in the input.
+pub(super) fn decode_record(o: &mut Decoded, d: &mut Decoder, target: &Target, bytes: &[u8], offset: u64, index: u64) {
+    o.read += 1;
+    let reject = |o: &mut Decoded, at: usize, reason: String| {
+        o.rejected += 1;
+        o.rejects.push(RejectRecord {
+            store: target.name.clone(),
+            record: index,
+            offset: offset + at.min(bytes.len()) as u64,
+            path: schema_infer::path_at(bytes, at.min(bytes.len())),
+            reason,
+            text: String::from_utf8_lossy(bytes).into_owned(),
+        });
+    };
+    let v: Value = match serde_json::from_slice(&with_lone_surrogates_escaped(bytes)) {
+        Ok(v) => v,
+        Err(e) => return reject(o, 0, format!("cannot read the record's key: {e}")),
+    };
+    let (key, value) = match target.key.extract(&v) {
+        Ok(k) => k,
+        Err(e) => return reject(o, 0, e.to_string()),
+    };
+    let key = canonical_typed(&key, &target.key.key_types(&v));
+    if value.get("_deleted") == Some(&Value::Bool(true)) {
+        o.recs.push(Rec { key, hash: None, row: None });
+        return;
+    }
+    let row = d.rows() as u32;
+    if let Err(Reject { at, reason }) = d.push(bytes) {
+        reject(o, at, reason);
+        o.misfits += 1;
+        return;
+    }
+    let text = serde_json::to_vec(&v).expect("JSON values serialise");
+    let hash = blake3::hash(&text).to_hex()[..32].to_owned();
+    o.recs.push(Rec { key, hash: Some(hash), row: Some(row) });
 }
