@@ -16,8 +16,13 @@ pub(crate) const ROW_GROUP_ROWS: usize = 122_880;
 
 /// The `delta.targetFileSize` of tables idbsync creates: a merge rewrites whole files, so
 /// smaller files mean less rewritten for changes that are close together (new records,
-/// recent ones), at the cost of more files to list. `optimize` bin-packs to this size too.
-pub(crate) const TARGET_FILE_BYTES: u64 = 8 << 20;
+/// recent ones), at the cost of more files to list; and it holds the rows of a file it
+/// reads until it meets a change there (all of them for a file it reads but does not
+/// change), so the file size bounds a push's memory too. 4 MiB rather than 8 lowered a
+/// recent 1% push into 1M rows from 327 to 233 MiB and halved its time, at no cost to
+/// changes spread over the table (benches/results/2026-12-08-first-push.md). `optimize`
+/// bin-packs to this size too.
+pub(crate) const TARGET_FILE_BYTES: u64 = 4 << 20;
 
 /// The Parquet settings of the data (and change data) files written to synced tables.
 pub(crate) fn writer_properties() -> WriterProperties {

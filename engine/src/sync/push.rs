@@ -1,8 +1,9 @@
 //! `push`: an export (or the changes since the last sync) merged into one Delta table
-//! per store, by primary key. The input is read, inferred and decoded once; each table is
-//! then applied to ([`super::merge`], or [`super::widen`] when records do not fit the
-//! table's columns) until an attempt is not beaten by another writer's commit
-//! ([`super::retry`]), each new attempt against the table's new version.
+//! per store, by primary key. Into new tables the push is streamed ([`super::load`]).
+//! Otherwise the input is read, inferred and decoded once; each table is then applied to
+//! ([`super::merge`], or [`super::widen`] when records do not fit the table's columns)
+//! until an attempt is not beaten by another writer's commit ([`super::retry`]), each new
+//! attempt against the table's new version.
 
 use super::key::{canonical_typed, with_lone_surrogates_escaped, KeyPath};
 use super::load::{self, Earlier, Loaded};
@@ -263,6 +264,11 @@ impl Decoded {
 /// rows); with a batch id the commits record it, and a batch already applied to a table
 /// is skipped there. A commit that loses to another writer's is redone against the
 /// table's new version, a bounded number of times ([`PushOptions::with_max_attempts`]).
+///
+/// When none of the input's stores has a table yet and the input is a file, the push is
+/// streamed ([`super::load`]): the rows are written as the file is read a second time,
+/// so memory follows a block of the input rather than all of it. Otherwise the input is
+/// read whole, and its records decoded, before each table is merged into.
 pub fn push(input: &Path, root: &str, opts: PushOptions) -> Result<PushReport> {
     opts.progress.report(|| PushStage::Reading);
     let store_name = opts.store.clone().unwrap_or_else(|| source::store_name_of(input));
