@@ -55,12 +55,15 @@ pub(super) struct Earlier {
     pub created: HashSet<String>,
     /// Tables it committed to before another writer beat it to the next: done.
     pub done: Vec<TablePush>,
+    /// The tables of the input's stores as it read them, when it changed none of them
+    /// (some existed already): the usual push starts from them.
+    pub targets: Vec<Target>,
 }
 
 /// Why a stream stopped early.
 pub(super) enum Halt {
     Failed(Error),
-    /// A key met twice (in `table`): the stream cannot tell which record wins.
+    /// A key met twice: the stream cannot tell which record wins.
     Again,
 }
 
@@ -98,14 +101,10 @@ pub(super) fn load(
     let mut targets = Vec::new();
     for st in &first.stores {
         let key: KeyPath = key_of(st, opts.key.as_ref())?;
-        let t = rt.block_on(open_target(root, opts, &st.name, key))?;
-        if t.exists {
-            return Ok(Loaded::Fallback(Earlier::default()));
-        }
-        targets.push(t);
+        targets.push(rt.block_on(open_target(root, opts, &st.name, key))?);
     }
-    if targets.is_empty() {
-        return Ok(Loaded::Fallback(Earlier::default()));
+    if targets.is_empty() || targets.iter().any(|t| t.exists) {
+        return Ok(Loaded::Fallback(Earlier { targets, ..Earlier::default() }));
     }
     let records = first.stores.iter().map(|s| s.rows).sum();
     opts.progress.report(|| PushStage::Decoding { stores: targets.len(), records });

@@ -278,6 +278,7 @@ pub fn push(input: &Path, root: &str, opts: PushOptions) -> Result<PushReport> {
     }
     let rt = runtime()?;
     let mut earlier = Earlier::default();
+    let mut inferred = None;
     if input != Path::new("-") {
         // A file can be read twice: into new tables, the push is streamed.
         let mut src = source::open(input)?;
@@ -287,6 +288,7 @@ pub fn push(input: &Path, root: &str, opts: PushOptions) -> Result<PushReport> {
             Loaded::Done(tables) => return Ok(PushReport { batch: opts.batch.clone(), tables }),
             Loaded::Fallback(e) => earlier = e,
         }
+        inferred = Some(first);
     }
     let mut bytes = Vec::new();
     let src = source::open(input)?;
@@ -295,9 +297,13 @@ pub fn push(input: &Path, root: &str, opts: PushOptions) -> Result<PushReport> {
         .read_to_end(&mut bytes)
         .map_err(|source| opts.cancel.or(Error::Read { path: input.to_owned(), source }))?;
     let body: &[u8] = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let first = infer(body, infer_opts.clone(), input)?;
+    let first = match inferred {
+        Some(first) => first,
+        None => infer(body, infer_opts.clone(), input)?,
+    };
+    let opened = std::mem::take(&mut earlier.targets);
     let job = Job { body, input, root, store_name: &store_name, first, infer_opts, opts: &opts, earlier };
-    rt.block_on(job.run())
+    rt.block_on(job.run(opened))
 }
 
 pub(super) fn infer(body: &[u8], o: InferOptions, path: &Path) -> Result<InferResult> {
@@ -322,12 +328,15 @@ pub(super) struct Job<'a> {
 }
 
 impl Job<'_> {
-    async fn run(&self) -> Result<PushReport> {
+    /// Runs the push; `targets`: the tables of the input's stores, when already read (by
+    /// a streamed push that found some of them there).
+    async fn run(&self, mut targets: Vec<Target>) -> Result<PushReport> {
         // Open every table and check the batch against each before changing any.
-        let mut targets = Vec::new();
-        for st in &self.first.stores {
-            let key = key_of(st, self.opts.key.as_ref())?;
-            targets.push(open_target(self.root, self.opts, &st.name, key).await?);
+        if targets.is_empty() {
+            for st in &self.first.stores {
+                let key = key_of(st, self.opts.key.as_ref())?;
+                targets.push(open_target(self.root, self.opts, &st.name, key).await?);
+            }
         }
         let records = self.first.stores.iter().map(|s| s.rows).sum();
         self.opts.progress.report(|| PushStage::Decoding { stores: targets.len(), records });
