@@ -145,6 +145,35 @@ pub fn for_each_block<E>(
     Ok(out)
 }
 
+/// Reads `source` in blocks ([`for_each_block`]) and hands `f` the input in runs of
+/// whole records: `f(buf, base, eof)` gets bytes starting at input offset `base` and
+/// gives how many of them it used (the rest comes again, followed by the next block);
+/// with `eof` it must use them all. `each_block` sees every block first, as read. A UTF-8
+/// BOM at the start is skipped (offsets still count it). Errors of `each_block` and `f`
+/// come before a read error.
+pub fn for_each_run<E: From<Error>>(
+    source: Source,
+    mut each_block: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+    mut f: impl FnMut(&[u8], u64, bool) -> std::result::Result<usize, E>,
+) -> std::result::Result<(), E> {
+    let mut carry = schema_infer::Carry::new();
+    let mut started = false;
+    let read = for_each_block(source, crate::input::infer::BLOCK_BYTES, |block| {
+        each_block(block)?;
+        let mut block = block;
+        if !started {
+            started = true;
+            if block.starts_with(b"\xEF\xBB\xBF") {
+                block = &block[3..];
+                carry.skip(3);
+            }
+        }
+        carry.feed(block, |buf, base| f(buf, base, false))
+    });
+    read?.map_err(E::from)?;
+    carry.finish(|buf, base| f(buf, base, true))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

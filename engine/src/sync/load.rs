@@ -32,7 +32,7 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::DeltaTable;
 use rayon::prelude::*;
-use schema_infer::{Carry, InferResult, Piece, Splitter};
+use schema_infer::{InferResult, Piece, Splitter};
 use std::collections::HashSet;
 use std::path::Path;
 use tokio::runtime::Runtime;
@@ -179,15 +179,12 @@ pub(super) fn stream(
     opts: &PushOptions,
     writing: &mut [Writing],
 ) -> std::result::Result<(), Halt> {
-    let mut src = source::open(input)?;
-    src.reader = Box::new(opts.cancel.reader(src.reader));
+    let src = source::open(input)?;
     let mut splitter = Splitter::new(first.format, store_name);
     splitter.piece_bytes = GROUP_BYTES;
     let mut ids: Vec<Option<usize>> = Vec::new();
-    let mut carry = Carry::new();
-    let mut started = false;
     let (mut written, mut told) = (0u64, 0u64);
-    let mut block_of = |buf: &[u8], base: u64, eof: bool| -> std::result::Result<usize, Halt> {
+    let block_of = |buf: &[u8], base: u64, eof: bool| -> std::result::Result<usize, Halt> {
         let mut pieces = Vec::new();
         let used = splitter
             .split(buf, base, eof, &mut pieces)
@@ -218,20 +215,7 @@ pub(super) fn stream(
         }
         Ok(used)
     };
-    let read = source::for_each_block(src, crate::input::infer::BLOCK_BYTES, |block| {
-        opts.cancel.check()?;
-        let mut block = block;
-        if !started {
-            started = true;
-            if block.starts_with(b"\xEF\xBB\xBF") {
-                block = &block[3..];
-                carry.skip(3);
-            }
-        }
-        carry.feed(block, |buf, base| block_of(buf, base, false))
-    });
-    read?.map_err(|e| opts.cancel.or(e))?;
-    carry.finish(|buf, base| block_of(buf, base, true))
+    source::for_each_run(src, |_| Ok(opts.cancel.check()?), block_of)
 }
 
 /// Decodes the records of the pieces `g` of `buf` (at input offset `base`), each into its

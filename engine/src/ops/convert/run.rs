@@ -10,7 +10,7 @@ use crate::input::source;
 use crate::output::partition::Transform;
 use arrow::array::RecordBatch;
 use arrow_schema::SchemaRef;
-use schema_infer::{Carry, Piece, Splitter};
+use schema_infer::{Piece, Splitter};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
 
@@ -37,23 +37,16 @@ pub(super) fn second_pass(cx: &Ctx, plan: &mut Plan) -> Result<()> {
         let writer = scope.spawn(|| write_groups(cx, rx, states));
         let mut splits = Splits::new(cx, pool, tx);
         let mut seen = 0u64;
-        let mut bom_checked = false;
-        let mut carry = Carry::new();
-        let read = source::for_each_block(src, crate::input::infer::BLOCK_BYTES, |block| {
-            cx.opts.cancel.check()?;
-            seen += block.len() as u64;
-            (cx.progress)(Phase::Convert, seen);
-            let mut block = block;
-            if !bom_checked {
-                bom_checked = true;
-                if block.starts_with(b"\xEF\xBB\xBF") {
-                    block = &block[3..];
-                    carry.skip(3);
-                }
-            }
-            carry.feed(block, |buf, base| splits.process(buf, base, false))
-        });
-        let res = read.and_then(|r| r).and_then(|_| carry.finish(|buf, base| splits.process(buf, base, true)));
+        let res = source::for_each_run(
+            src,
+            |block| {
+                cx.opts.cancel.check()?;
+                seen += block.len() as u64;
+                (cx.progress)(Phase::Convert, seen);
+                Ok(())
+            },
+            |buf, base, eof| splits.process(buf, base, eof),
+        );
         drop(splits);
         let wres = writer.join().expect("writer thread");
         // A writer error (e.g. --on-invalid fail) comes first: it stopped the pass.
