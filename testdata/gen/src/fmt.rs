@@ -16,6 +16,19 @@ pub(crate) fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
     buf.extend_from_slice(&tmp[i..]);
 }
 
+/// Appends `v` as a JSON number, or with `quoted` as a string of its digits (the type
+/// drift the shapes write on purpose).
+#[inline]
+pub(crate) fn push_u64_quoted_if(buf: &mut Vec<u8>, v: u64, quoted: bool) {
+    if quoted {
+        buf.push(b'"');
+    }
+    push_u64(buf, v);
+    if quoted {
+        buf.push(b'"');
+    }
+}
+
 /// Appends an amount in cents the way `JSON.stringify` prints the matching
 /// double: `12.34`, `12.3`, or `12` (trailing zeros dropped).
 #[inline]

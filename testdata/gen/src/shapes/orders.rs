@@ -1,7 +1,7 @@
 //! `orders`: the web-shop order model, the seeded stream that produces it, and its JSON.
 
 use super::stream::START_MS;
-use crate::fmt::{push_cents, push_date, push_str, push_u64, Dates};
+use crate::fmt::{push_cents, push_date, push_str, push_u64, push_u64_quoted_if, Dates};
 use crate::rng::Rng;
 
 const DAY_MS: i64 = 86_400_000;
@@ -247,13 +247,7 @@ fn push_record(buf: &mut Vec<u8>, o: &Order, dates: Dates) {
     buf.extend_from_slice(b"{\"id\":");
     push_u64(buf, o.id);
     buf.extend_from_slice(b",\"customerId\":");
-    if o.customer_id_as_string {
-        buf.push(b'"');
-        push_u64(buf, o.customer_id.into());
-        buf.push(b'"');
-    } else {
-        push_u64(buf, o.customer_id.into());
-    }
+    push_u64_quoted_if(buf, o.customer_id.into(), o.customer_id_as_string);
     buf.extend_from_slice(b",\"created\":");
     push_date(buf, o.created_ms, dates);
     buf.extend_from_slice(b",\"status\":");
@@ -272,13 +266,7 @@ fn push_record(buf: &mut Vec<u8>, o: &Order, dates: Dates) {
         buf.push(b'-');
         push_u64(buf, it.sku_number.into());
         buf.extend_from_slice(b"\",\"qty\":");
-        if it.qty_as_string {
-            buf.push(b'"');
-            push_u64(buf, it.qty.into());
-            buf.push(b'"');
-        } else {
-            push_u64(buf, it.qty.into());
-        }
+        push_u64_quoted_if(buf, it.qty.into(), it.qty_as_string);
         buf.extend_from_slice(b",\"price\":");
         push_cents(buf, it.price_cents);
         buf.push(b'}');
@@ -286,13 +274,7 @@ fn push_record(buf: &mut Vec<u8>, o: &Order, dates: Dates) {
     buf.extend_from_slice(b"],\"shipping\":{\"city\":");
     push_str(buf, o.city);
     buf.extend_from_slice(b",\"zip\":");
-    if o.zip_as_number {
-        push_u64(buf, o.zip.into());
-    } else {
-        buf.push(b'"');
-        push_u64(buf, o.zip.into());
-        buf.push(b'"');
-    }
+    push_u64_quoted_if(buf, o.zip.into(), !o.zip_as_number);
     buf.extend_from_slice(b",\"method\":");
     push_str(buf, o.method);
     buf.extend_from_slice(b",\"eta\":");
