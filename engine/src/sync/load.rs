@@ -153,8 +153,7 @@ pub(super) fn create(rt: &Runtime, t: Target, first: &InferResult, opts: &PushOp
     let schema = first.store(&name).expect("inferred store").schema.clone();
     let mut empty = Decoded::new(schema.metadata().clone());
     empty.batch = RecordBatch::new_empty(schema.clone());
-    let mut report = new_report(&t, &empty);
-    let (_, _, columns) = source_rows(&t, &empty, &[], opts, &mut report)?;
+    let (_, _, columns) = source_rows(&t, &empty, &[], opts)?;
     let columns = partition::creation_columns(&name, &t.partition, columns)?;
     opts.progress.report(|| PushStage::Creating { table: name.clone() });
     let table = match rt.block_on(create_table(&t, &empty.meta, columns, CommitProperties::default())) {
@@ -263,8 +262,7 @@ fn write_block(rt: &Runtime, w: &mut Writing, b: &mut Decoded, opts: &PushOption
     // In key order, as a merge writes them (see `merge::plan`).
     rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let name = w.target.name.clone();
-    let mut report = new_report(&w.target, b);
-    let (source, names, _) = source_rows(&w.target, b, &rows, opts, &mut report)?;
+    let (source, names, _) = source_rows(&w.target, b, &rows, opts)?;
     let (source, _) = partition::with_day(&name, &w.target.partition, source, names)?;
     rt.block_on(w.writer.write(source)).map_err(delta_err(&name, "cannot write the rows"))?;
     w.upserted += rows.len() as u64;

@@ -96,7 +96,10 @@ async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: Tab
         Existing::default()
     };
     let rows = plan(d, &existing, opts.mirror, &mut report);
-    let (source, names, create_columns) = source_rows(t, d, &rows, opts, &mut report)?;
+    let (source, names, create_columns) = source_rows(t, d, &rows, opts)?;
+    if t.exists {
+        report.new_columns = create_columns.iter().map(|c| c.name().clone()).collect();
+    }
     let (source, names) = partition::with_day(name, &t.partition, source, names)?;
     let commit = commit_properties(report.read, opts, Vec::new());
     let lost = |e: DeltaTableError, created| Ok(Attempt::Lost { source: Box::new(e), created });
@@ -225,7 +228,6 @@ pub(super) fn source_rows(
     d: &Decoded,
     rows: &[Row],
     opts: &PushOptions,
-    report: &mut TablePush,
 ) -> Result<(RecordBatch, Vec<String>, Vec<StructField>)> {
     let name = t.name.as_str();
     let data = &d.batch;
@@ -254,9 +256,6 @@ pub(super) fn source_rows(
                 }
                 let (sf, back) = delta_column(name, &inferred)?;
                 create_columns.push(sf);
-                if t.exists {
-                    report.new_columns.push(n.clone());
-                }
                 back
             }
         };

@@ -201,7 +201,7 @@ pub(super) async fn apply(job: &Job<'_>, t: &Target) -> Result<Option<(Attempt, 
         applied: false,
         partition: Vec::new(),
     };
-    let (source, _, _) = source_rows(&merged_target, &d2, &planned, job.opts, &mut report)?;
+    let (source, _, _) = source_rows(&merged_target, &d2, &planned, job.opts)?;
     report.new_columns = new_columns;
 
     // The rows kept: those whose key the push does not write or delete.
