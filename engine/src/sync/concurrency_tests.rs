@@ -2,6 +2,7 @@
 //! (a stale [`Target`]) before another push commits, and the push is then applied to what
 //! it read. It must start over against the new version: nothing lost, nothing twice.
 
+use super::body::Body;
 use super::push::{infer, Job, PushOptions, PushStatus, TablePush};
 use super::target::{open_target, Target};
 use super::{pull, push, KeyPath, PullOptions};
@@ -49,9 +50,9 @@ fn push_to(
     opts: PushOptions,
 ) -> Result<TablePush> {
     let path = input(dir, records);
-    let body = std::fs::read(&path).unwrap();
+    let body = Body::in_memory(std::fs::read(&path).unwrap());
     let infer_opts = InferOptions::default().with_store_name(STORE.to_owned());
-    let first = infer(&body, infer_opts.clone(), &path)?;
+    let first = infer(&body.text()?, infer_opts.clone(), &path)?;
     let opts = opts.with_key(Some(key()));
     let job = Job {
         body: &body,

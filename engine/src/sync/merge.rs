@@ -5,6 +5,7 @@
 
 use super::layout;
 use super::lookup::{existing_rows, Existing};
+use super::once;
 use super::partition;
 use super::progress::PushStage;
 use super::push::{Decoded, PushOptions, PushStatus, TablePush, MAX_REJECTS_LISTED};
@@ -42,7 +43,7 @@ pub(super) enum Attempt {
 pub(super) type Row = (String, Option<String>, Option<u32>);
 
 /// Applies the decoded records `d` to the table `t` as read at its version.
-pub(super) async fn apply(t: &Target, d: &Decoded, opts: &PushOptions) -> Result<Attempt> {
+pub(super) async fn apply(t: &Target, d: &mut Decoded, opts: &PushOptions) -> Result<Attempt> {
     let name = t.name.as_str();
     let mut report = new_report(t, d);
     if t.applied {
@@ -81,7 +82,13 @@ pub(super) fn new_report(t: &Target, d: &Decoded) -> TablePush {
 
 /// [`apply`] of a batch not yet in the table: plan the records against the rows there,
 /// create the table when missing, and merge.
-async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: TablePush, name: &str) -> Result<Attempt> {
+async fn apply_rows(
+    t: &Target,
+    d: &mut Decoded,
+    opts: &PushOptions,
+    mut report: TablePush,
+    name: &str,
+) -> Result<Attempt> {
     if t.exists {
         opts.progress.report(|| PushStage::LookingUp { table: name.to_owned() });
     }
@@ -96,7 +103,16 @@ async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: Tab
         Existing::default()
     };
     let rows = plan(d, &existing, opts.mirror, &mut report);
+    drop(existing);
     let (source, names, create_columns) = source_rows(t, d, &rows, opts)?;
+    // The source holds the rows to merge now: let the decoded input and the plan go
+    // (a retry decodes again), keeping only the key ranges the merge reads.
+    d.release();
+    let keys: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let ranges = ranges::key_ranges(&keys, files.as_deref());
+    let any_rows = !rows.is_empty();
+    drop(keys);
+    drop(rows);
     if t.exists {
         report.new_columns = create_columns.iter().map(|c| c.name().clone()).collect();
     }
@@ -107,7 +123,7 @@ async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: Tab
     let mut table = t.table.clone();
     if !t.exists {
         // The batch goes with the creation only when there are no rows to merge after it.
-        let with = if rows.is_empty() { commit.clone() } else { CommitProperties::default() };
+        let with = if any_rows { CommitProperties::default() } else { commit.clone() };
         opts.progress.report(|| PushStage::Creating { table: name.to_owned() });
         let create_columns = partition::creation_columns(name, &t.partition, create_columns)?;
         table = match create_table(t, &d.meta, create_columns, with).await {
@@ -118,12 +134,12 @@ async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: Tab
         };
         report.created = true;
         report.checkpoint = table.version().map_or(0, |v| v as i64);
-        if rows.is_empty() {
+        if !any_rows {
             report.status = PushStatus::Committed;
             return Ok(Attempt::Done(Box::new(report)));
         }
     }
-    if rows.is_empty() {
+    if !any_rows {
         // Nothing to merge. With a batch id the batch must still count as applied (a merge
         // that changes nothing makes no commit, so it would not be recorded, and the same
         // batch pushed again would be merged again).
@@ -142,8 +158,6 @@ async fn apply_rows(t: &Target, d: &Decoded, opts: &PushOptions, mut report: Tab
     let merge_schema = !report.new_columns.is_empty();
     let (upserts, deletes) = (report.upserted, report.deleted + report.mirror_deleted);
     opts.progress.report(|| PushStage::Merging { table: name.to_owned(), upserts, deletes });
-    let keys: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-    let ranges = ranges::key_ranges(&keys, files.as_deref());
     let (table, metrics) = match merge(table, source, &names, commit, merge_schema, &ranges, name)?.await {
         Ok(done) => done,
         Err(e) if is_conflict(&e) => return lost(e, report.created),
@@ -355,7 +369,8 @@ fn merge(
     name: &str,
 ) -> Result<MergeBuilder> {
     let ctx = SessionContext::new();
-    let df = ctx.read_batch(source).map_err(|e| sync_err(name, format!("cannot read the rows to merge: {e}")))?;
+    let df =
+        once::read_once(&ctx, source).map_err(|e| sync_err(name, format!("cannot read the rows to merge: {e}")))?;
     let target_col = |n: &str| Column::new_unqualified(n);
     let source_col = |n: &str| Expr::Column(Column::new(Some("source"), n));
     let builder = table
@@ -368,6 +383,8 @@ fn merge(
         .with_source_alias("source")
         .with_target_alias("target")
         .with_merge_schema(merge_schema)
+        // The source can be read once ([`once`]): the merge must not read it twice.
+        .with_streaming(true)
         .with_writer_properties(layout::writer_properties())
         .with_session_state(layout::merge_session(name)?)
         .with_commit_properties(commit)

@@ -19,6 +19,7 @@
 //! at the version before its commit or after it: a commit is one log file put atomically
 //! (data files written before a kill are left unreferenced and ignored).
 
+mod body;
 #[cfg(test)]
 mod concurrency_tests;
 mod key;
@@ -29,6 +30,7 @@ mod load_tests;
 mod lookup;
 mod maintain;
 mod merge;
+mod once;
 mod partition;
 mod progress;
 mod pull;

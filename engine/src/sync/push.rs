@@ -5,6 +5,7 @@
 //! until an attempt is not beaten by another writer's commit ([`super::retry`]), each new
 //! attempt against the table's new version.
 
+use super::body::Body;
 use super::key::{canonical_typed, with_lone_surrogates_escaped, KeyPath};
 use super::load::{self, Earlier, Loaded};
 use super::merge::{apply, Attempt};
@@ -28,7 +29,6 @@ use schema_infer::{InferOptions, InferResult, Inferrer, KeySpec, Splitter, Store
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -241,6 +241,8 @@ pub(super) struct Decoded {
     pub batch: RecordBatch,
     /// The store's IndexedDB metadata (kept in the properties of a table it creates).
     pub meta: HashMap<String, String>,
+    /// The records and rows were let go ([`Decoded::release`]): decode again to retry.
+    pub released: bool,
 }
 
 impl Decoded {
@@ -254,7 +256,16 @@ impl Decoded {
             misfits: 0,
             batch: RecordBatch::new_empty(Arc::new(Schema::empty())),
             meta,
+            released: false,
         }
+    }
+
+    /// Lets the records and rows go once the rows to merge are taken from them (the
+    /// counts and rejects stay), so a merge does not hold the decoded input beside them.
+    pub(super) fn release(&mut self) {
+        self.recs = Vec::new();
+        self.batch = RecordBatch::new_empty(Arc::new(Schema::empty()));
+        self.released = true;
     }
 }
 
@@ -290,19 +301,13 @@ pub fn push(input: &Path, root: &str, opts: PushOptions) -> Result<PushReport> {
         }
         inferred = Some(first);
     }
-    let mut bytes = Vec::new();
-    let src = source::open(input)?;
-    opts.cancel
-        .reader(src.reader)
-        .read_to_end(&mut bytes)
-        .map_err(|source| opts.cancel.or(Error::Read { path: input.to_owned(), source }))?;
-    let body: &[u8] = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let body = Body::read(input, &opts.cancel)?;
     let first = match inferred {
         Some(first) => first,
-        None => infer(body, infer_opts.clone(), input)?,
+        None => infer(&body.text()?, infer_opts.clone(), input)?,
     };
     let opened = std::mem::take(&mut earlier.targets);
-    let job = Job { body, input, root, store_name: &store_name, first, infer_opts, opts: &opts, earlier };
+    let job = Job { body: &body, input, root, store_name: &store_name, first, infer_opts, opts: &opts, earlier };
     rt.block_on(job.run(opened))
 }
 
@@ -315,7 +320,7 @@ pub(super) fn infer(body: &[u8], o: InferOptions, path: &Path) -> Result<InferRe
 
 /// One push: the input, read and inferred once, and where it goes.
 pub(super) struct Job<'a> {
-    pub body: &'a [u8],
+    pub body: &'a Body,
     pub input: &'a Path,
     pub root: &'a str,
     pub store_name: &'a str,
@@ -341,6 +346,9 @@ impl Job<'_> {
         let records = self.first.stores.iter().map(|s| s.rows).sum();
         self.opts.progress.report(|| PushStage::Decoding { stores: targets.len(), records });
         let decoded = self.decode_for(&targets)?;
+        // The merges need only the rows decoded: the text is read again if an attempt
+        // must decode anew.
+        self.body.release();
         let mut tables = Vec::new();
         for (t, d) in targets.into_iter().zip(decoded) {
             self.opts.cancel.check()?;
@@ -387,10 +395,10 @@ impl Job<'_> {
         } else {
             let f = &self.first;
             let doc = InferResult { format: f.format, database: f.database.clone(), bytes: 0, stores: pinned };
-            repinned = infer(self.body, self.infer_opts.clone().with_pinned(Some(doc)), self.input)?;
+            repinned = infer(&self.body.text()?, self.infer_opts.clone().with_pinned(Some(doc)), self.input)?;
             &repinned
         };
-        decode(self.body, self.input, inferred, self.store_name, targets)
+        decode(&self.body.text()?, self.input, inferred, self.store_name, targets)
     }
 
     /// Applies `d` to its table, starting over against the table's new version each time
@@ -412,7 +420,7 @@ impl Job<'_> {
             };
             let (outcome, rejects) = match widened {
                 Some(w) => w,
-                None => (apply(&t, &d, self.opts).await?, None),
+                None => (apply(&t, &mut d, self.opts).await?, None),
             };
             match outcome {
                 Attempt::Done(mut r) => {
@@ -430,8 +438,9 @@ impl Job<'_> {
                     attempt += 1;
                     self.opts.progress.report(|| PushStage::Retrying { table: t.name.clone(), attempt });
                     let fresh = open_target(self.root, self.opts, &t.name, t.key.clone()).await?;
-                    if fresh.delta != t.delta {
-                        // New columns (or a table another writer created): decode again.
+                    if fresh.delta != t.delta || d.released {
+                        // New columns (or a table another writer created), or the rows
+                        // were let go for the merge: decode again.
                         d = self.decode_for(std::slice::from_ref(&fresh))?.pop().expect("one store decoded");
                     }
                     t = fresh;

@@ -94,10 +94,11 @@ pub(super) async fn apply(job: &Job<'_>, t: &Target) -> Result<Option<(Attempt, 
             format!("the table's {} rows were written out as {} records", old.num_rows(), old_rows.len()),
         ));
     }
-    let new_recs = record_ranges(job.body, job.first.format, job.store_name, name, job.input)?;
+    let body = job.body.text()?;
+    let new_recs = record_ranges(&body, job.first.format, job.store_name, name, job.input)?;
 
     // Convert's inference over the table's rows and the push's records together.
-    let rows = old_rows.iter().map(|&(s, e)| &old_text[s..e]).chain(new_recs.iter().map(|&(s, e)| &job.body[s..e]));
+    let rows = old_rows.iter().map(|&(s, e)| &old_text[s..e]).chain(new_recs.iter().map(|&(s, e)| &body[s..e]));
     let joint_text = dexie_doc(name, &old_schema, t, rows);
     let pinned = Schema::new_with_metadata(
         old_schema.fields().iter().filter(|f| !loose.contains(f.name())).cloned().collect::<Vec<FieldRef>>(),
@@ -160,7 +161,7 @@ pub(super) async fn apply(job: &Job<'_>, t: &Target) -> Result<Option<(Attempt, 
         bytes: 0,
         stores: vec![store(name, schema.clone())],
     };
-    let d2 = decode(job.body, job.input, &doc, job.store_name, std::slice::from_ref(t))?
+    let d2 = decode(&job.body.text()?, job.input, &doc, job.store_name, std::slice::from_ref(t))?
         .pop()
         .ok_or_else(|| sync_err(name, "the push's records were not decoded"))?;
 
