@@ -407,7 +407,10 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
         import query_vs_duckdb
 
         records = min(QUERY_RECORDS[which], max(args.sizes))
-        sections.append(query_vs_duckdb.section(records, args.runs, idbsync, gen))
+        duckdb = query_vs_duckdb.duckdb_cli()
+        if duckdb is None:
+            raise SystemExit("no DuckDB CLI for the SQL section: run benches/compare/setup-venv.sh (duckdb-cli)")
+        sections.append(query_vs_duckdb.section(records, args.runs, idbsync, gen, duckdb))
     if "put" not in args.skip:
         if shutil.which("java") and MINIDFS_CLASSPATH.exists():
             import put_vs_fsshell

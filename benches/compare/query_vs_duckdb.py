@@ -1,13 +1,15 @@
-"""SQL previews: `idbsync query` vs. DuckDB (Python) on the same Parquet files.
+"""SQL previews: `idbsync query` vs. the DuckDB CLI on the same Parquet files.
 
 `bench.py query` (benches/compare/query-vs-duckdb.sh builds the release binaries and the
-venv first). The dataset is 1M generated orders converted by idbsync (zstd,
-`--detect-timestamps`). Each measurement is a whole fresh process, as a user runs it:
-`idbsync query ROOT SQL` against
-`python -c "import duckdb; duckdb.sql(SQL over read_parquet(glob)).fetchall()"`. Tools
-alternate run by run; medians are reported. The answers are compared (row counts, and
-for the group-by every value) so that a fast wrong answer does not count. compare.py
-embeds the same measurement (`section`).
+venv first). The dataset is generated orders converted by idbsync (zstd,
+`--detect-timestamps`): 1M by default, `--records 10000000` for the size where the
+engines rather than start-up decide. Each measurement is a whole fresh process, as a
+user runs it: `idbsync query ROOT SQL` against the DuckDB CLI binary (PyPI `duckdb-cli`,
+the executable itself, so no Python start-up is timed) running the same SQL over
+`read_parquet(glob)` and printing every row as JSON. Tools alternate run by run; medians
+are reported. The answers are compared (row counts, and for the group-bys the first
+group's value) so that a fast wrong answer does not count. compare.py embeds the same
+measurement (`section`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
+
+from convert_shapes import duckdb_cli
 
 from harness import (
     DATA,
@@ -41,16 +44,17 @@ QUICK_RECORDS = 200_000
 PREVIEW_GOAL = 1.0  # preview no slower than DuckDB
 GROUP_GOAL = 1.2  # group-by within 1.2x of DuckDB
 
-DUCK_CHILD = r"""
-import json, sys
-import duckdb
-glob, sql = sys.argv[1], sys.argv[2]
-con = duckdb.connect()
-con.execute("SET TimeZone = 'UTC'")
-con.execute(f"CREATE VIEW orders AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true)")
-rows = con.execute(sql).fetchall()
-print(json.dumps({"rows": len(rows), "first": [str(v) for v in rows[0]] if rows else []}))
-"""
+
+
+def duck_argv(duckdb: Path, glob: str, sql: str) -> list[str]:
+    """The DuckDB CLI running `sql` over the Parquet files of `glob` as the view
+    `orders`, printing every row as JSON."""
+    script = (
+        "SET TimeZone = 'UTC'; "
+        f"CREATE VIEW orders AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true); {sql};"
+    )
+    return [str(duckdb), "-json", "-c", script]
+
 
 QUERIES = [
     ("preview", "a preview: `SELECT * FROM orders LIMIT 20`", "SELECT * FROM orders LIMIT 20", PREVIEW_GOAL),
@@ -77,9 +81,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+    p.add_argument(
+        "--duckdb", type=Path,
+        help="the DuckDB CLI binary (default: the binary of the duckdb-cli package in this Python's venv)",
+    )
+
+
 def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     resolve_runs(p, args, 5)
     check_inputs(p, args)
+    args.duckdb = args.duckdb or duckdb_cli()
+    if args.duckdb is None or not args.duckdb.is_file():
+        p.error("no DuckDB CLI: run benches/compare/setup-venv.sh (duckdb-cli) and use benches/.venv/bin/python, "
+                "or pass --duckdb")
 
 
 def duck_sql(sql: str) -> str:
@@ -99,20 +113,25 @@ def dataset(idbsync: Path, gen: Path, records: int) -> Path:
     return out
 
 
+def cli_version(duckdb: Path) -> str:
+    """The CLI's version line (`v1.5.6 (…) …`), or `version unknown`."""
+    out = subprocess.run([str(duckdb), "--version"], capture_output=True, text=True).stdout.strip()
+    return f"DuckDB {out}" if out else "version unknown"
+
+
 def answer(argv: list[str]) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
 
 
-def section(records: int, runs: int, idbsync: Path, gen: Path) -> list[str]:
+def section(records: int, runs: int, idbsync: Path, gen: Path, duckdb: Path) -> list[str]:
     """Measures the queries on `records` orders and returns the report's section
     (a heading, how it was measured, the table); compare.py embeds it too."""
     root = dataset(idbsync, gen, records)
     glob = f"{root}/orders/**/*.parquet"
-    py = sys.executable
     cases: list[tuple[str, str, float, Case, Case]] = []
     for key, what, sql, goal in QUERIES:
         ours = Case(f"{key}-idbsync", "idbsync", "idbsync query", root, [str(idbsync), "query", str(root), sql])
-        theirs = Case(f"{key}-duckdb", "duckdb", "DuckDB (Python)", root, [py, "-c", DUCK_CHILD, glob, duck_sql(sql)])
+        theirs = Case(f"{key}-duckdb", "duckdb", "DuckDB CLI", root, duck_argv(duckdb, glob, duck_sql(sql)))
         cases.append((key, what, goal, ours, theirs))
 
     # The answers first: the same number of rows, and the same group-by values.
@@ -120,11 +139,11 @@ def section(records: int, runs: int, idbsync: Path, gen: Path) -> list[str]:
     for key, _, _, ours, theirs in cases:
         mine = answer([*ours.argv, "--format", "json", "--limit", "0"])
         rows = json.loads(mine)
-        duck = json.loads(answer(theirs.argv))
-        ok = len(rows) == duck["rows"]
+        duck = json.loads(answer(theirs.argv) or "[]")
+        ok = len(rows) == len(duck)
         if key != "preview" and rows:
-            ok = ok and [str(v) for v in rows[0].values()][0] == duck["first"][0]
-        checks.append((key, ok, len(rows), duck["rows"]))
+            ok = ok and str(next(iter(rows[0].values()))) == str(next(iter(duck[0].values())))
+        checks.append((key, ok, len(rows), len(duck)))
 
     for i, c in rounds(runs, *([ours, theirs] for _, _, _, ours, theirs in cases), swap=True):
         r = measure(c.argv)
@@ -136,9 +155,9 @@ def section(records: int, runs: int, idbsync: Path, gen: Path) -> list[str]:
         "",
         f"- data: {records:,} generated orders converted by idbsync (zstd, `--detect-timestamps`): "
         f"{size / 1e6:.0f} MB of Parquet, in the page cache",
-        "- each run is a whole fresh process: `idbsync query ROOT SQL` (DataFusion) vs. `python -c` importing duckdb, "
-        "reading the same files with `read_parquet(glob)` and fetching every row (DuckDB's time includes starting "
-        "Python and importing duckdb, see the start-up table)",
+        "- each run is a whole fresh process: `idbsync query ROOT SQL` (DataFusion) vs. the DuckDB CLI binary "
+        f"(`{duckdb.name} -json -c`, {cli_version(duckdb)} from PyPI duckdb-cli) reading the same files with "
+        "`read_parquet(glob)` and printing every row",
         f"- {runs} runs per query and tool, alternating; medians; the answers are compared first (rows, and the "
         "first group's value)",
         "",
@@ -160,7 +179,7 @@ def run(args: argparse.Namespace, idbsync: Path, gen: Path, origin: Path) -> tup
     records = resolve_records(args, DEFAULT_RECORDS, QUICK_RECORDS)
     session = Session(idbsync, origin)
     started = session.started
-    table = section(records, args.runs, idbsync, gen)
+    table = section(records, args.runs, idbsync, gen, args.duckdb)
     session.end()
     lines = [
         f"# SQL previews: idbsync query vs. DuckDB — {started:%Y-%m-%d}",
