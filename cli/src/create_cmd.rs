@@ -13,13 +13,12 @@ use anyhow::{Context, Result};
 use engine::{DownloadFormat, DownloadOptions, KeyPath, PushOptions};
 use query::Session;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 pub fn create(session: &Session, a: &QueryArgs, name: &str) -> Result<ExitCode> {
     let key_text = a.key.as_deref().unwrap_or("id");
     let key = KeyPath::parse(key_text).context("--key")?;
     let df = query::without_bookkeeping(session.sql(&a.sql)?)?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
+    let schema = session.result_schema(&df);
     let parts = match &key {
         KeyPath::Inbound { parts, .. } => parts.clone(),
         KeyPath::OutOfLine => anyhow::bail!("--create {name}: the key must be a column path (`id`, `[a+b]`)"),

@@ -82,7 +82,7 @@ fn download(a: &DownloadArgs, format: engine::DownloadFormat, opts: DownloadOpti
             )?;
             // The bookkeeping columns of synced tables are not the records' fields.
             let df = query::without_bookkeeping(session.sql(sql)?)?;
-            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let schema = session.result_schema(&df);
             let opts = opts.with_table_name(&a.table_name);
             let what = || format!("downloading the result of --sql as table '{}' ({format})", a.table_name);
             let batches = session.stream(df)?;

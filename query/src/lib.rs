@@ -12,6 +12,7 @@ mod catalog;
 mod error;
 mod render;
 mod session;
+mod views;
 
 pub use catalog::{discover, TableInfo, TableKind};
 pub use error::{Error, Result};

@@ -5,6 +5,7 @@
 
 use crate::catalog::{discover, TableInfo, TableKind};
 use crate::error::{Error, Result};
+use crate::views;
 use arrow::array::RecordBatch;
 use arrow_schema::SchemaRef;
 use datafusion::catalog::TableProvider;
@@ -127,17 +128,24 @@ impl Session {
         Error::Sql(e)
     }
 
-    /// Runs a plan as a stream of batches.
+    /// Runs a plan as a stream of batches, of the types [`Session::result_schema`] gives.
     pub fn stream(&self, df: DataFrame) -> Result<BatchIter<'_>> {
+        let schema = self.result_schema(&df);
         let stream = self.rt.block_on(df.execute_stream())?;
-        Ok(BatchIter { rt: &self.rt, stream })
+        Ok(BatchIter { rt: &self.rt, stream, schema })
+    }
+
+    /// The schema of `df`'s results: the columns' types as the datasets store them (text
+    /// read as string views is given back as plain strings, [`views`]), metadata kept.
+    pub fn result_schema(&self, df: &DataFrame) -> SchemaRef {
+        Arc::new(views::plain(df.schema().as_arrow()))
     }
 
     /// Runs `sql` and keeps the first `limit` rows (all with 0); returns them with the
     /// result's schema and the total row count.
     pub fn preview(&self, sql: &str, limit: usize) -> Result<Preview> {
         let df = self.sql(sql)?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let schema = self.result_schema(&df);
         let mut kept = Vec::new();
         let (mut rows, mut total) = (0usize, 0u64);
         for batch in self.stream(df)? {
@@ -178,7 +186,9 @@ fn parquet_table(
     let listing = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(t.partitions.clone());
-    let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(Arc::new(t.file_schema()));
+    // Text read as string views ([`views`]); results are given back as plain strings.
+    let schema = views::read_as_views(&t.file_schema());
+    let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(Arc::new(schema));
     let table = ListingTable::try_new(config).map_err(|source| Error::Table { table: t.name.clone(), source })?;
     Ok(Arc::new(table))
 }
@@ -238,12 +248,15 @@ pub struct Preview {
 pub struct BatchIter<'a> {
     rt: &'a Runtime,
     stream: SendableRecordBatchStream,
+    /// The types the batches are given as.
+    schema: SchemaRef,
 }
 
 impl Iterator for BatchIter<'_> {
     type Item = Result<RecordBatch>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.rt.block_on(self.stream.next()).map(|r| r.map_err(Error::from))
+        let next = self.rt.block_on(self.stream.next())?;
+        Some(next.and_then(|b| views::to_plain(b, &self.schema)).map_err(Error::from))
     }
 }
 
