@@ -108,10 +108,8 @@ async fn apply_rows(
     // The source holds the rows to merge now: let the decoded input and the plan go
     // (a retry decodes again), keeping only the key ranges the merge reads.
     d.release();
-    let keys: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-    let ranges = ranges::key_ranges(&keys, files.as_deref());
+    let ranges = ranges::key_ranges(&rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), files.as_deref());
     let any_rows = !rows.is_empty();
-    drop(keys);
     drop(rows);
     if t.exists {
         report.new_columns = create_columns.iter().map(|c| c.name().clone()).collect();

@@ -346,9 +346,6 @@ impl Job<'_> {
         let records = self.first.stores.iter().map(|s| s.rows).sum();
         self.opts.progress.report(|| PushStage::Decoding { stores: targets.len(), records });
         let decoded = self.decode_for(&targets)?;
-        // The merges need only the rows decoded: the text is read again if an attempt
-        // must decode anew.
-        self.body.release();
         let mut tables = Vec::new();
         for (t, d) in targets.into_iter().zip(decoded) {
             self.opts.cancel.check()?;
@@ -371,8 +368,10 @@ impl Job<'_> {
     /// Decodes the records of `targets`' stores. Records are decoded against the columns
     /// the tables already have, so a value that does not fit its column is never a silent
     /// change of type: it is counted ([`Decoded::misfits`]), and the attempt widens the
-    /// table's columns for it ([`widen`]) or keeps it as a reject with the reason.
+    /// table's columns for it ([`widen`]) or keeps it as a reject with the reason. The
+    /// input's text is let go afterwards ([`Body::release`]).
     pub(super) fn decode_for(&self, targets: &[Target]) -> Result<Vec<Decoded>> {
+        let text = self.body.text()?;
         let pinned: Vec<StoreSchema> = targets
             .iter()
             .filter_map(|t| {
@@ -395,10 +394,15 @@ impl Job<'_> {
         } else {
             let f = &self.first;
             let doc = InferResult { format: f.format, database: f.database.clone(), bytes: 0, stores: pinned };
-            repinned = infer(&self.body.text()?, self.infer_opts.clone().with_pinned(Some(doc)), self.input)?;
+            repinned = infer(&text, self.infer_opts.clone().with_pinned(Some(doc)), self.input)?;
             &repinned
         };
-        decode(&self.body.text()?, self.input, inferred, self.store_name, targets)
+        let decoded = decode(&text, self.input, inferred, self.store_name, targets)?;
+        // The merges need only the rows decoded: the text is read again if an attempt
+        // must decode anew.
+        drop(text);
+        self.body.release();
+        Ok(decoded)
     }
 
     /// Applies `d` to its table, starting over against the table's new version each time
